@@ -1,0 +1,252 @@
+//! The engine's own HTTP types: adapters convert to and from these once, at the edge.
+
+use crate::error::OAuthError;
+
+/// Requests larger than this are refused before parsing (RFC 6749 forms and JSON are small).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Metadata about a TLS client certificate as the platform presents it (Workers: `request.cf.tlsClientAuth`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClientCertificate {
+    /// Hex or base64url SHA-256 of the DER certificate, as the platform gives it.
+    pub sha256_fingerprint: String,
+    pub subject_dn: String,
+    pub issuer_dn: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    /// Scheme, host and port, e.g. `https://auth.example.com` (no trailing slash).
+    pub origin: String,
+    /// Percent-encoded path, e.g. `/acme/main/authorize`.
+    pub path: String,
+    /// The raw query string without `?` (may be empty).
+    pub query: String,
+    /// Header names lower-cased; values as received.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub client_certificate: Option<ClientCertificate>,
+}
+
+impl Request {
+    /// Builds a request from an absolute URL (`https://host/path?query`).
+    pub fn new(method: &str, url: &str, headers: Vec<(String, String)>, body: Vec<u8>) -> Request {
+        let (origin, rest) = split_url(url);
+        let (path, query) = match rest.split_once('?') {
+            Some((p, q)) => (p.to_string(), q.split('#').next().unwrap_or("").to_string()),
+            None => (rest.split('#').next().unwrap_or("").to_string(), String::new()),
+        };
+        Request {
+            method: method.to_ascii_uppercase(),
+            origin,
+            path: if path.is_empty() { "/".into() } else { path },
+            query,
+            headers: headers.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect(),
+            body,
+            client_certificate: None,
+        }
+    }
+
+    /// The first value of a header (names are case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The value of one cookie from the `Cookie` header.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        for (k, v) in &self.headers {
+            if k != "cookie" {
+                continue;
+            }
+            for part in v.split(';') {
+                if let Some((n, val)) = part.trim().split_once('=') {
+                    if n == name {
+                        return Some(val.to_string());
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// The media type of the body, without parameters, lower-cased.
+    pub fn content_type(&self) -> String {
+        self.header("content-type").unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+    }
+
+    /// Query parameters, refusing duplicates.
+    pub fn query_params(&self) -> Result<Params, OAuthError> {
+        Params::parse(&self.query)
+    }
+
+    /// Form parameters from an `application/x-www-form-urlencoded` body, refusing duplicates.
+    pub fn form_params(&self) -> Result<Params, OAuthError> {
+        if self.body.len() > MAX_BODY_BYTES {
+            return Err(OAuthError::payload_too_large());
+        }
+        if self.content_type() != "application/x-www-form-urlencoded" {
+            return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
+        }
+        let text = std::str::from_utf8(&self.body).map_err(|_| OAuthError::invalid_request("the body is not UTF-8"))?;
+        Params::parse(text)
+    }
+}
+
+fn split_url(url: &str) -> (String, &str) {
+    if let Some(scheme_end) = url.find("://") {
+        let after = &url[scheme_end + 3..];
+        let path_start = after.find(['/', '?']).unwrap_or(after.len());
+        (url[..scheme_end + 3 + path_start].to_string(), &after[path_start..])
+    } else {
+        (String::new(), url)
+    }
+}
+
+/// Decoded `application/x-www-form-urlencoded` parameters, in order, each name at most once
+/// (RFC 6749 §3.1: "Request and response parameters MUST NOT be included more than once").
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Params(pub Vec<(String, String)>);
+
+impl Params {
+    pub fn parse(s: &str) -> Result<Params, OAuthError> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for pair in s.split('&') {
+            if pair.is_empty() {
+                continue;
+            }
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let k = percent_decode(k).ok_or_else(|| OAuthError::invalid_request("malformed percent-encoding"))?;
+            let v = percent_decode(v).ok_or_else(|| OAuthError::invalid_request("malformed percent-encoding"))?;
+            if out.iter().any(|(n, _)| *n == k) {
+                return Err(OAuthError::invalid_request(format!("parameter '{k}' is repeated")));
+            }
+            out.push((k, v));
+        }
+        Ok(Params(out))
+    }
+
+    /// A parameter's value; an empty value counts as absent (RFC 6749 §3.1).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+    }
+
+    pub fn require(&self, name: &str) -> Result<&str, OAuthError> {
+        self.get(name).ok_or_else(|| OAuthError::invalid_request(format!("missing parameter '{name}'")))
+    }
+}
+
+pub fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3)?;
+                let hex = std::str::from_utf8(hex).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Encodes pairs as `application/x-www-form-urlencoded`.
+pub fn form_encode<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    pairs.into_iter().map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v))).collect::<Vec<_>>().join("&")
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn new(status: u16) -> Response {
+        Response { status, headers: Vec::new(), body: Vec::new() }
+    }
+
+    pub fn json(status: u16, value: &serde_json::Value) -> Response {
+        Response::new(status).with_header("content-type", "application/json").with_body(value.to_string().into_bytes())
+    }
+
+    /// A JSON response that must not be cached (tokens, userinfo, errors of the token endpoint).
+    pub fn json_no_store(status: u16, value: &serde_json::Value) -> Response {
+        Response::json(status, value).with_header("cache-control", "no-store").with_header("pragma", "no-cache")
+    }
+
+    pub fn html(status: u16, body: String) -> Response {
+        Response::new(status)
+            .with_header("content-type", "text/html; charset=utf-8")
+            .with_header("cache-control", "no-store")
+            .with_header("x-frame-options", "DENY")
+            .with_header("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' *; frame-ancestors 'none'; base-uri 'none'")
+            .with_header("referrer-policy", "no-referrer")
+            .with_body(body.into_bytes())
+    }
+
+    pub fn redirect(location: &str) -> Response {
+        Response::new(303).with_header("location", location).with_header("cache-control", "no-store")
+    }
+
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Response {
+        self.headers.push((name.to_ascii_lowercase(), value.into()));
+        self
+    }
+
+    pub fn with_body(mut self, body: Vec<u8>) -> Response {
+        self.body = body;
+        self
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_absolute_urls() {
+        let r = Request::new("get", "https://a.example:8443/t/w/authorize?x=1&y=%20#frag", vec![], vec![]);
+        assert_eq!(r.origin, "https://a.example:8443");
+        assert_eq!(r.path, "/t/w/authorize");
+        assert_eq!(r.query, "x=1&y=%20");
+        assert_eq!(r.method, "GET");
+    }
+
+    #[test]
+    fn repeated_parameters_are_refused() {
+        let e = Params::parse("a=1&b=2&a=3").unwrap_err();
+        assert_eq!(e.code, "invalid_request");
+        assert!(e.description.contains("'a'"));
+    }
+
+    #[test]
+    fn decodes_plus_and_percent() {
+        let p = Params::parse("scope=openid+profile&r=https%3A%2F%2Fx").unwrap();
+        assert_eq!(p.get("scope"), Some("openid profile"));
+        assert_eq!(p.get("r"), Some("https://x"));
+        assert!(Params::parse("a=%zz").is_err());
+    }
+}

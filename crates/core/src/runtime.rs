@@ -1,0 +1,226 @@
+//! The seams between the protocol engine and a runtime.
+//!
+//! Each runtime (Cloudflare Workers, Spin, the native test kit) implements these small traits and
+//! hands a [`Runtime`] to [`crate::Server::handle`]. The engine never names a runtime crate.
+//!
+//! Futures here are not `Send`: Workers and Spin run one request per isolate/instance thread, and
+//! requiring `Send` would force every adapter to wrap JS handles it cannot share anyway.
+#![allow(async_fn_in_trait)]
+
+use std::fmt;
+
+/// A storage or platform failure. It renders as a 500/503 to the user (never with its detail).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "storage error: {}", self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl StoreError {
+    pub fn new(msg: impl Into<String>) -> Self {
+        StoreError(msg.into())
+    }
+}
+
+/// Wall-clock time. Workers take it from `Date.now()` (SystemTime panics on wasm32-unknown-unknown).
+pub trait Clock {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64;
+
+    fn now_secs(&self) -> i64 {
+        (self.now_ms() / 1000) as i64
+    }
+}
+
+/// A cryptographically secure random source (getrandom's JS backend on Workers, WASI random on Spin).
+pub trait Entropy {
+    fn fill(&self, buf: &mut [u8]);
+}
+
+/// Tenant and workspace configuration: eventually consistent, read-mostly (Workers KV, Spin key-value).
+/// Never used for codes, refresh tokens or replay caches.
+pub trait KvStore {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
+    async fn put(&self, key: &str, value: &str) -> Result<(), StoreError>;
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+}
+
+/// A value bound to, or read from, a SQLite-family statement. Blobs are stored as base64 text so
+/// that D1's JS bridge, Spin SQLite and rusqlite all carry them the same way.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    Null,
+    Integer(i64),
+    Text(String),
+}
+
+impl From<i64> for SqlValue {
+    fn from(v: i64) -> Self {
+        SqlValue::Integer(v)
+    }
+}
+impl From<&str> for SqlValue {
+    fn from(v: &str) -> Self {
+        SqlValue::Text(v.to_string())
+    }
+}
+impl From<String> for SqlValue {
+    fn from(v: String) -> Self {
+        SqlValue::Text(v)
+    }
+}
+impl From<&String> for SqlValue {
+    fn from(v: &String) -> Self {
+        SqlValue::Text(v.clone())
+    }
+}
+impl From<bool> for SqlValue {
+    fn from(v: bool) -> Self {
+        SqlValue::Integer(v as i64)
+    }
+}
+impl<T: Into<SqlValue>> From<Option<T>> for SqlValue {
+    fn from(v: Option<T>) -> Self {
+        v.map(Into::into).unwrap_or(SqlValue::Null)
+    }
+}
+
+/// One result row: column names with their values, in the statement's column order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SqlRow(pub Vec<(String, SqlValue)>);
+
+impl SqlRow {
+    pub fn get(&self, column: &str) -> Option<&SqlValue> {
+        self.0.iter().find(|(c, _)| c == column).map(|(_, v)| v)
+    }
+    pub fn text(&self, column: &str) -> Option<String> {
+        match self.get(column) {
+            Some(SqlValue::Text(s)) => Some(s.clone()),
+            Some(SqlValue::Integer(i)) => Some(i.to_string()),
+            _ => None,
+        }
+    }
+    pub fn int(&self, column: &str) -> Option<i64> {
+        match self.get(column) {
+            Some(SqlValue::Integer(i)) => Some(*i),
+            Some(SqlValue::Text(s)) => s.parse().ok(),
+            _ => None,
+        }
+    }
+}
+
+/// A statement with its parameters (positional `?1`, `?2`, ...).
+#[derive(Debug, Clone)]
+pub struct Statement {
+    pub sql: &'static str,
+    pub params: Vec<SqlValue>,
+}
+
+impl Statement {
+    pub fn new(sql: &'static str, params: Vec<SqlValue>) -> Self {
+        Statement { sql, params }
+    }
+}
+
+/// A SQLite-family database (D1, Spin SQLite, rusqlite). Every SQL string the engine runs lives in
+/// `crate::store::sql`; implementations only carry statements across.
+pub trait SqlDatabase {
+    /// Runs one statement and returns its rows (`RETURNING` rows for writes).
+    async fn query(&self, stmt: Statement) -> Result<Vec<SqlRow>, StoreError>;
+    /// Runs statements in one transaction: all apply or none (D1 `batch`, SQLite `BEGIN..COMMIT`).
+    async fn batch(&self, stmts: Vec<Statement>) -> Result<Vec<Vec<SqlRow>>, StoreError>;
+}
+
+/// A single-sign-on session as the session store keeps it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SsoSession {
+    pub sid: String,
+    pub tenant: String,
+    pub workspace: String,
+    pub user_id: String,
+    /// Seconds since the epoch when the user last authenticated (OIDC `auth_time`).
+    pub auth_time: i64,
+    pub amr: Vec<String>,
+    pub acr: String,
+    pub expires_at: i64,
+}
+
+/// SSO sessions: a Durable Object per session on Workers, a SQLite table on Spin and natively.
+/// `get` must not return a session after `delete`, from any edge location.
+pub trait SessionStore {
+    async fn create(&self, session: &SsoSession) -> Result<(), StoreError>;
+    async fn get(&self, sid: &str) -> Result<Option<SsoSession>, StoreError>;
+    async fn delete(&self, sid: &str) -> Result<(), StoreError>;
+}
+
+/// Outbound HTTP GET (client `jwks_uri`, later upstream identity providers).
+pub trait HttpFetch {
+    /// Returns the status and body. Implementations bound the body size and time.
+    async fn get(&self, url: &str) -> Result<(u16, Vec<u8>), StoreError>;
+}
+
+/// Asymmetric signing algorithms the server issues and accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Alg {
+    ES256,
+    RS256,
+    PS256,
+}
+
+impl Alg {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Alg::ES256 => "ES256",
+            Alg::RS256 => "RS256",
+            Alg::PS256 => "PS256",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Alg> {
+        match s {
+            "ES256" => Some(Alg::ES256),
+            "RS256" => Some(Alg::RS256),
+            "PS256" => Some(Alg::PS256),
+            _ => None,
+        }
+    }
+    pub const ALL: [Alg; 3] = [Alg::ES256, Alg::RS256, Alg::PS256];
+}
+
+/// Platform signing. The default (`crate::crypto::PureRustSigner`) is pure Rust; a runtime with
+/// native crypto (WebCrypto in workerd) can implement this to sign and verify faster.
+/// Keys cross the seam as PKCS#8 DER (private) and JWK (public), so a platform may import them once
+/// and cache its own handle keyed by `kid`.
+pub trait Signer {
+    async fn sign(&self, alg: Alg, kid: &str, pkcs8_der: &[u8], message: &[u8]) -> Result<Vec<u8>, StoreError>;
+    /// `Ok(false)` for a well-formed but wrong signature; `Err` only for an unusable key.
+    async fn verify(&self, alg: Alg, public_jwk: &serde_json::Value, message: &[u8], signature: &[u8]) -> Result<bool, StoreError>;
+}
+
+/// Everything a runtime provides to the engine for one request.
+pub trait Runtime {
+    type Kv: KvStore;
+    type Sql: SqlDatabase;
+    type Sessions: SessionStore;
+    type Fetch: HttpFetch;
+    type Clock: Clock;
+    type Entropy: Entropy;
+    type Signer: Signer;
+
+    fn kv(&self) -> &Self::Kv;
+    fn sql(&self) -> &Self::Sql;
+    fn sessions(&self) -> &Self::Sessions;
+    fn fetch(&self) -> &Self::Fetch;
+    fn clock(&self) -> &Self::Clock;
+    fn entropy(&self) -> &Self::Entropy;
+    fn signer(&self) -> &Self::Signer;
+    /// The master secret (a Worker secret binding / Spin variable) under which signing keys are
+    /// encrypted at rest. At least 32 bytes of entropy.
+    fn master_secret(&self) -> &[u8];
+    /// The root secret for the bootstrap management calls; `None` switches them off.
+    fn root_secret(&self) -> Option<&str>;
+}
