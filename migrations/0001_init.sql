@@ -53,6 +53,10 @@ CREATE TABLE IF NOT EXISTS grants (
   user_id TEXT NOT NULL,
   scope TEXT NOT NULL,
   sid TEXT,
+  -- The authentication behind the grant, repeated in ID tokens issued on refresh.
+  auth_time INTEGER NOT NULL,
+  acr TEXT NOT NULL,
+  amr TEXT NOT NULL,
   created_at INTEGER NOT NULL,
   expires_at INTEGER NOT NULL,
   revoked_at INTEGER
@@ -120,3 +124,4 @@ CREATE TABLE IF NOT EXISTS sso_sessions (
   session TEXT NOT NULL,
   expires_at INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS sso_sessions_by_expiry ON sso_sessions (expires_at);

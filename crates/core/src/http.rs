@@ -198,7 +198,7 @@ impl Response {
             .with_header("content-type", "text/html; charset=utf-8")
             .with_header("cache-control", "no-store")
             .with_header("x-frame-options", "DENY")
-            .with_header("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' *; frame-ancestors 'none'; base-uri 'none'")
+            .with_header("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
             .with_header("referrer-policy", "no-referrer")
             .with_body(body.into_bytes())
     }

@@ -2,10 +2,29 @@
 //! no runtime. Adapters (Cloudflare Workers, Spin, the native test kit) implement the traits in
 //! [`runtime`] and call [`Server::handle`] with the engine's own [`http::Request`].
 
+pub mod account;
+pub mod admin;
+pub mod authorize;
+pub mod client_auth;
+pub mod clients;
+pub mod config;
+pub mod crypto;
+pub mod discovery;
 pub mod error;
 pub mod http;
+pub mod interaction;
+pub mod introspection;
+pub mod jose;
+pub mod keys;
+pub mod logout;
+pub mod pages;
+pub mod revocation;
 pub mod runtime;
 pub mod server;
+pub mod store;
+pub mod token;
+pub mod tokens;
+pub mod userinfo;
 
 pub use error::OAuthError;
 pub use http::{Request, Response};

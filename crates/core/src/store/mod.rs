@@ -1,0 +1,349 @@
+//! Typed access to the SQLite-family store. Each function runs statements from [`sql`] and maps rows
+//! to the engine's types; nothing here knows which runtime carries the statements.
+
+pub mod sessions;
+pub mod sql;
+
+use crate::clients::Client;
+use crate::runtime::{SqlDatabase, SqlRow, SqlValue, Statement, StoreError};
+use serde_json::Value;
+
+fn stmt(sql: &'static str, params: Vec<SqlValue>) -> Statement {
+    Statement::new(sql, params)
+}
+
+fn text(row: &SqlRow, col: &str) -> Result<String, StoreError> {
+    row.text(col).ok_or_else(|| StoreError::new(format!("column {col} is missing")))
+}
+
+fn int(row: &SqlRow, col: &str) -> Result<i64, StoreError> {
+    row.int(col).ok_or_else(|| StoreError::new(format!("column {col} is missing")))
+}
+
+fn json(row: &SqlRow, col: &str) -> Result<Value, StoreError> {
+    serde_json::from_str(&text(row, col)?).map_err(|e| StoreError::new(format!("column {col} is not JSON: {e}")))
+}
+
+/// SQLite and D1 both say "UNIQUE constraint failed" when a primary or unique key collides.
+pub fn is_unique_violation(e: &StoreError) -> bool {
+    e.0.contains("UNIQUE constraint failed") || e.0.contains("SQLITE_CONSTRAINT")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients
+
+#[derive(Debug, Clone)]
+pub struct StoredClient {
+    pub client: Client,
+    /// base64url SHA-256 of the secret; client secrets are 256-bit random values, so a fast hash
+    /// is enough (no dictionary to attack) and keeps client authentication cheap.
+    pub secret_hash: Option<String>,
+}
+
+pub async fn get_client(db: &impl SqlDatabase, tenant: &str, workspace: &str, client_id: &str) -> Result<Option<StoredClient>, StoreError> {
+    let rows = db.query(stmt(sql::CLIENT_GET, vec![tenant.into(), workspace.into(), client_id.into()])).await?;
+    let Some(row) = rows.first() else { return Ok(None) };
+    let client: Client = serde_json::from_value(json(row, "metadata")?).map_err(|e| StoreError::new(format!("stored client is invalid: {e}")))?;
+    Ok(Some(StoredClient { client, secret_hash: row.text("secret_hash") }))
+}
+
+/// Inserts a client; `Ok(false)` when the client_id is taken.
+pub async fn insert_client(db: &impl SqlDatabase, tenant: &str, workspace: &str, c: &StoredClient, now: i64) -> Result<bool, StoreError> {
+    let metadata = serde_json::to_string(&c.client).map_err(|e| StoreError::new(e.to_string()))?;
+    let r = db
+        .query(stmt(sql::CLIENT_INSERT, vec![tenant.into(), workspace.into(), (&c.client.client_id).into(), c.secret_hash.clone().into(), metadata.into(), now.into()]))
+        .await;
+    match r {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub password_hash: Option<String>,
+    /// Profile claims (`name`, `email`, ...) released by scope.
+    pub claims: serde_json::Map<String, Value>,
+    pub disabled: bool,
+}
+
+fn user_from_row(row: &SqlRow) -> Result<User, StoreError> {
+    let claims = match json(row, "claims")? {
+        Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
+    Ok(User { id: text(row, "id")?, username: text(row, "username")?, password_hash: row.text("password_hash"), claims, disabled: int(row, "disabled")? != 0 })
+}
+
+pub async fn get_user(db: &impl SqlDatabase, tenant: &str, workspace: &str, id: &str) -> Result<Option<User>, StoreError> {
+    let rows = db.query(stmt(sql::USER_GET, vec![tenant.into(), workspace.into(), id.into()])).await?;
+    rows.first().map(user_from_row).transpose()
+}
+
+/// Usernames are matched case-insensitively: they are stored lower-cased.
+pub async fn get_user_by_username(db: &impl SqlDatabase, tenant: &str, workspace: &str, username: &str) -> Result<Option<User>, StoreError> {
+    let rows = db.query(stmt(sql::USER_BY_USERNAME, vec![tenant.into(), workspace.into(), username.to_lowercase().into()])).await?;
+    rows.first().map(user_from_row).transpose()
+}
+
+/// `Ok(false)` when the username is taken.
+pub async fn insert_user(db: &impl SqlDatabase, tenant: &str, workspace: &str, u: &User, now: i64) -> Result<bool, StoreError> {
+    let claims = Value::Object(u.claims.clone()).to_string();
+    let r = db
+        .query(stmt(sql::USER_INSERT, vec![tenant.into(), workspace.into(), (&u.id).into(), u.username.to_lowercase().into(), u.password_hash.clone().into(), claims.into(), now.into()]))
+        .await;
+    match r {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signing keys
+
+#[derive(Debug, Clone)]
+pub struct KeyRow {
+    pub kid: String,
+    pub alg: String,
+    pub public_jwk: Value,
+    /// Sealed PKCS#8 (see `crypto::seal`).
+    pub private_key: String,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+    pub remove_at: Option<i64>,
+}
+
+/// Keys still published in the JWKS, newest first.
+pub async fn list_keys(db: &impl SqlDatabase, tenant: &str, workspace: &str, now: i64) -> Result<Vec<KeyRow>, StoreError> {
+    let rows = db.query(stmt(sql::KEYS_LIST, vec![tenant.into(), workspace.into(), now.into()])).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(KeyRow {
+                kid: text(r, "kid")?,
+                alg: text(r, "alg")?,
+                public_jwk: json(r, "public_jwk")?,
+                private_key: text(r, "private_key")?,
+                created_at: int(r, "created_at")?,
+                retired_at: r.int("retired_at"),
+                remove_at: r.int("remove_at"),
+            })
+        })
+        .collect()
+}
+
+/// Retires the current keys (they stay published until `remove_at`) and inserts the new ones, in
+/// one transaction so a workspace is never without a signing key.
+pub async fn rotate_keys(db: &impl SqlDatabase, tenant: &str, workspace: &str, new_keys: &[KeyRow], now: i64, remove_at: i64) -> Result<(), StoreError> {
+    let mut stmts = vec![stmt(sql::KEYS_RETIRE, vec![tenant.into(), workspace.into(), now.into(), remove_at.into()])];
+    for k in new_keys {
+        stmts.push(stmt(
+            sql::KEY_INSERT,
+            vec![tenant.into(), workspace.into(), (&k.kid).into(), (&k.alg).into(), k.public_jwk.to_string().into(), (&k.private_key).into(), k.created_at.into()],
+        ));
+    }
+    db.batch(stmts).await.map(|_| ())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Grants, codes, refresh tokens
+
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub scope: String,
+    pub sid: Option<String>,
+    pub auth_time: i64,
+    pub acr: String,
+    pub amr: Vec<String>,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+pub async fn get_grant(db: &impl SqlDatabase, tenant: &str, workspace: &str, id: &str) -> Result<Option<Grant>, StoreError> {
+    let rows = db.query(stmt(sql::GRANT_GET, vec![id.into(), tenant.into(), workspace.into()])).await?;
+    let Some(r) = rows.first() else { return Ok(None) };
+    Ok(Some(Grant {
+        id: text(r, "id")?,
+        client_id: text(r, "client_id")?,
+        user_id: text(r, "user_id")?,
+        scope: text(r, "scope")?,
+        sid: r.text("sid"),
+        auth_time: int(r, "auth_time")?,
+        acr: text(r, "acr")?,
+        amr: serde_json::from_value(json(r, "amr")?).unwrap_or_default(),
+        expires_at: int(r, "expires_at")?,
+        revoked_at: r.int("revoked_at"),
+    }))
+}
+
+pub struct NewCode<'a> {
+    pub code_hash: &'a str,
+    pub grant: &'a Grant,
+    /// JSON of what the token endpoint must check and put into tokens.
+    pub request: String,
+    pub now: i64,
+    pub expires_at: i64,
+}
+
+/// Creates the grant and its code together: a code never exists without its grant.
+pub async fn insert_grant_and_code(db: &impl SqlDatabase, tenant: &str, workspace: &str, c: NewCode<'_>) -> Result<(), StoreError> {
+    let g = c.grant;
+    db.batch(vec![
+        stmt(
+            sql::GRANT_INSERT,
+            vec![
+                (&g.id).into(),
+                tenant.into(),
+                workspace.into(),
+                (&g.client_id).into(),
+                (&g.user_id).into(),
+                (&g.scope).into(),
+                g.sid.clone().into(),
+                g.auth_time.into(),
+                (&g.acr).into(),
+                serde_json::to_string(&g.amr).unwrap_or_else(|_| "[]".into()).into(),
+                c.now.into(),
+                g.expires_at.into(),
+            ],
+        ),
+        stmt(sql::CODE_INSERT, vec![c.code_hash.into(), (&g.id).into(), tenant.into(), workspace.into(), (&g.client_id).into(), c.request.into(), c.now.into(), c.expires_at.into()]),
+    ])
+    .await
+    .map(|_| ())
+}
+
+pub enum CodeRedemption {
+    /// This request won the code: the grant id and the stored request.
+    Redeemed { grant_id: String, request: String },
+    /// The code was already used: the caller revokes `grant_id` (RFC 6749 §4.1.2).
+    Replayed { grant_id: String },
+    /// Unknown, expired, or issued to another client.
+    Invalid,
+}
+
+pub async fn redeem_code(db: &impl SqlDatabase, tenant: &str, workspace: &str, client_id: &str, code_hash: &str, now: i64) -> Result<CodeRedemption, StoreError> {
+    let rows = db.query(stmt(sql::CODE_CONSUME, vec![code_hash.into(), tenant.into(), workspace.into(), client_id.into(), now.into()])).await?;
+    if let Some(r) = rows.first() {
+        return Ok(CodeRedemption::Redeemed { grant_id: text(r, "grant_id")?, request: text(r, "request")? });
+    }
+    let rows = db.query(stmt(sql::CODE_GET, vec![code_hash.into(), tenant.into(), workspace.into()])).await?;
+    Ok(match rows.first() {
+        Some(r) if r.int("used_at").is_some() && r.text("client_id").as_deref() == Some(client_id) => CodeRedemption::Replayed { grant_id: text(r, "grant_id")? },
+        _ => CodeRedemption::Invalid,
+    })
+}
+
+pub async fn revoke_grant(db: &impl SqlDatabase, grant_id: &str, now: i64) -> Result<(), StoreError> {
+    db.query(stmt(sql::GRANT_REVOKE, vec![grant_id.into(), now.into()])).await.map(|_| ())
+}
+
+pub async fn revoke_grants_for(db: &impl SqlDatabase, tenant: &str, workspace: &str, user_id: &str, client_id: &str, now: i64) -> Result<(), StoreError> {
+    db.query(stmt(sql::GRANTS_REVOKE_FOR_USER_CLIENT, vec![tenant.into(), workspace.into(), user_id.into(), client_id.into(), now.into()])).await.map(|_| ())
+}
+
+pub struct NewRefreshToken<'a> {
+    pub token_hash: &'a str,
+    pub grant_id: &'a str,
+    pub client_id: &'a str,
+    pub scope: &'a str,
+    pub now: i64,
+    pub expires_at: i64,
+}
+
+pub fn refresh_insert(tenant: &str, workspace: &str, t: &NewRefreshToken<'_>) -> Statement {
+    stmt(
+        sql::REFRESH_INSERT,
+        vec![t.token_hash.into(), t.grant_id.into(), tenant.into(), workspace.into(), t.client_id.into(), t.scope.into(), t.now.into(), t.expires_at.into()],
+    )
+}
+
+pub async fn insert_refresh_token(db: &impl SqlDatabase, tenant: &str, workspace: &str, t: &NewRefreshToken<'_>) -> Result<(), StoreError> {
+    db.query(refresh_insert(tenant, workspace, t)).await.map(|_| ())
+}
+
+#[derive(Debug, Clone)]
+pub struct RefreshRecord {
+    pub grant_id: String,
+    pub client_id: String,
+    pub scope: String,
+    pub used_at: Option<i64>,
+    pub expires_at: i64,
+    pub created_at: i64,
+}
+
+pub async fn get_refresh_token(db: &impl SqlDatabase, tenant: &str, workspace: &str, token_hash: &str) -> Result<Option<RefreshRecord>, StoreError> {
+    let rows = db.query(stmt(sql::REFRESH_GET, vec![token_hash.into(), tenant.into(), workspace.into()])).await?;
+    let Some(r) = rows.first() else { return Ok(None) };
+    Ok(Some(RefreshRecord {
+        grant_id: text(r, "grant_id")?,
+        client_id: text(r, "client_id")?,
+        scope: text(r, "scope")?,
+        used_at: r.int("used_at"),
+        expires_at: int(r, "expires_at")?,
+        created_at: int(r, "created_at")?,
+    }))
+}
+
+/// Marks a refresh token used; `Some((grant_id, scope, expires_at))` only for the one request that did.
+pub async fn consume_refresh_token(db: &impl SqlDatabase, tenant: &str, workspace: &str, client_id: &str, token_hash: &str, now: i64) -> Result<Option<(String, String, i64)>, StoreError> {
+    let rows = db.query(stmt(sql::REFRESH_CONSUME, vec![token_hash.into(), tenant.into(), workspace.into(), client_id.into(), now.into()])).await?;
+    rows.first().map(|r| Ok((text(r, "grant_id")?, text(r, "scope")?, int(r, "expires_at")?))).transpose()
+}
+
+/// Records a single-use value; `Ok(false)` when it was seen before.
+pub async fn use_jti(db: &impl SqlDatabase, tenant: &str, workspace: &str, client_id: &str, jti: &str, expires_at: i64) -> Result<bool, StoreError> {
+    let rows = db.query(stmt(sql::JTI_USE, vec![tenant.into(), workspace.into(), client_id.into(), jti.into(), expires_at.into()])).await?;
+    Ok(!rows.is_empty())
+}
+
+pub async fn revoke_access_token(db: &impl SqlDatabase, tenant: &str, workspace: &str, jti: &str, expires_at: i64) -> Result<(), StoreError> {
+    db.query(stmt(sql::TOKEN_REVOKE, vec![jti.into(), tenant.into(), workspace.into(), expires_at.into()])).await.map(|_| ())
+}
+
+/// True when an access token's grant (if it has one) is live and its `jti` was not revoked.
+pub async fn access_token_live(db: &impl SqlDatabase, grant_id: Option<&str>, jti: &str) -> Result<bool, StoreError> {
+    let rows = db.query(stmt(sql::ACCESS_TOKEN_STATUS, vec![grant_id.unwrap_or("").into(), jti.into()])).await?;
+    let Some(r) = rows.first() else { return Ok(false) };
+    let token_revoked = r.int("token_revoked").unwrap_or(1) != 0;
+    let grant_ok = match grant_id {
+        None => true,
+        Some(_) => r.int("grant_exists").unwrap_or(0) == 1 && r.int("grant_revoked_at").is_none(),
+    };
+    Ok(grant_ok && !token_revoked)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consents
+
+pub async fn get_consent(db: &impl SqlDatabase, tenant: &str, workspace: &str, user_id: &str, client_id: &str) -> Result<Option<String>, StoreError> {
+    let rows = db.query(stmt(sql::CONSENT_GET, vec![tenant.into(), workspace.into(), user_id.into(), client_id.into()])).await?;
+    Ok(rows.first().and_then(|r| r.text("scope")))
+}
+
+pub async fn save_consent(db: &impl SqlDatabase, tenant: &str, workspace: &str, user_id: &str, client_id: &str, scope: &str, now: i64) -> Result<(), StoreError> {
+    db.query(stmt(sql::CONSENT_UPSERT, vec![tenant.into(), workspace.into(), user_id.into(), client_id.into(), scope.into(), now.into()])).await.map(|_| ())
+}
+
+pub async fn list_consents(db: &impl SqlDatabase, tenant: &str, workspace: &str, user_id: &str) -> Result<Vec<(String, String, i64)>, StoreError> {
+    let rows = db.query(stmt(sql::CONSENTS_FOR_USER, vec![tenant.into(), workspace.into(), user_id.into()])).await?;
+    rows.iter().map(|r| Ok((text(r, "client_id")?, text(r, "scope")?, int(r, "granted_at")?))).collect()
+}
+
+/// Withdraws a consent and revokes every grant the client holds for the user, in one transaction.
+pub async fn withdraw_consent(db: &impl SqlDatabase, tenant: &str, workspace: &str, user_id: &str, client_id: &str, now: i64) -> Result<(), StoreError> {
+    db.batch(vec![
+        stmt(sql::CONSENT_DELETE, vec![tenant.into(), workspace.into(), user_id.into(), client_id.into()]),
+        stmt(sql::GRANTS_REVOKE_FOR_USER_CLIENT, vec![tenant.into(), workspace.into(), user_id.into(), client_id.into(), now.into()]),
+    ])
+    .await
+    .map(|_| ())
+}

@@ -1,0 +1,170 @@
+//! The token endpoint: authorization_code (one-time, PKCE), refresh_token (rotation with reuse
+//! detection), client_credentials.
+
+use crate::authorize::CodeRequest;
+use crate::client_auth;
+use crate::clients::Client;
+use crate::config::{GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN};
+use crate::crypto;
+use crate::error::OAuthError;
+use crate::http::{Params, Request, Response};
+use crate::runtime::Runtime;
+use crate::server::Ctx;
+use crate::store::{self, CodeRedemption, Grant, NewRefreshToken};
+use crate::tokens::{self, Authentication, IdTokenInput};
+use serde_json::{json, Value};
+
+pub async fn handle<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Response, OAuthError> {
+    let params = req.form_params()?;
+    let client = client_auth::authenticate(ctx, req, &params, &ctx.endpoint("token")).await?;
+    let grant_type = params.require("grant_type")?;
+    if !ctx.config.grant_enabled(grant_type) {
+        return Err(OAuthError::unsupported_grant_type(format!("grant type '{grant_type}' is not supported here")));
+    }
+    if !client.allows_grant(grant_type) {
+        return Err(OAuthError::unauthorized_client(format!("this client may not use the {grant_type} grant")));
+    }
+    let body = match grant_type {
+        GRANT_AUTHORIZATION_CODE => authorization_code(ctx, &client, &params).await?,
+        GRANT_REFRESH_TOKEN => refresh_token(ctx, &client, &params).await?,
+        GRANT_CLIENT_CREDENTIALS => client_credentials(ctx, &client, &params).await?,
+        other => return Err(OAuthError::unsupported_grant_type(format!("grant type '{other}' is not supported"))),
+    };
+    Ok(Response::json_no_store(200, &body))
+}
+
+/// RFC 7636 §4.1: 43-128 characters of [A-Z a-z 0-9 - . _ ~].
+pub fn valid_pkce_value(v: &str) -> bool {
+    (43..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+}
+
+async fn authorization_code<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params: &Params) -> Result<Value, OAuthError> {
+    let code = params.require("code")?;
+    let code_hash = tokens::hash_secret_token(code);
+    let (grant_id, request) = match store::redeem_code(ctx.db(), &ctx.tenant, &ctx.workspace, &client.client_id, &code_hash, ctx.now).await? {
+        CodeRedemption::Redeemed { grant_id, request } => (grant_id, request),
+        CodeRedemption::Replayed { grant_id } => {
+            // RFC 6749 §4.1.2: a code used twice revokes every token issued from it.
+            store::revoke_grant(ctx.db(), &grant_id, ctx.now).await?;
+            return Err(OAuthError::invalid_grant("the authorization code was already used; tokens issued from it are revoked"));
+        }
+        CodeRedemption::Invalid => return Err(OAuthError::invalid_grant("the authorization code is invalid, expired, or was issued to another client")),
+    };
+    let request: CodeRequest = serde_json::from_str(&request).map_err(|e| OAuthError::server_error(e.to_string()))?;
+    if params.get("redirect_uri") != Some(request.redirect_uri.as_str()) {
+        return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
+    }
+    match (&request.code_challenge, params.get("code_verifier")) {
+        (Some(challenge), Some(verifier)) => {
+            if !valid_pkce_value(verifier) || !crypto::constant_time_eq(crypto::sha256_b64url(verifier.as_bytes()).as_bytes(), challenge.as_bytes()) {
+                return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"));
+            }
+        }
+        (Some(_), None) => return Err(OAuthError::invalid_grant("code_verifier is required (PKCE)")),
+        // A verifier for a code issued without a challenge is a downgrade attempt (RFC 9700 §2.1.1).
+        (None, Some(_)) => return Err(OAuthError::invalid_grant("code_verifier given but the authorization request had no code_challenge")),
+        (None, None) => {}
+    }
+    let grant = store::get_grant(ctx.db(), &ctx.tenant, &ctx.workspace, &grant_id).await?.ok_or_else(|| OAuthError::invalid_grant("the grant no longer exists"))?;
+    if grant.revoked_at.is_some() {
+        return Err(OAuthError::invalid_grant("the grant was revoked"));
+    }
+    issue_for_grant(ctx, client, &grant, &grant.scope, request.nonce.as_deref(), true).await
+}
+
+async fn refresh_token<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params: &Params) -> Result<Value, OAuthError> {
+    let token = params.require("refresh_token")?;
+    let hash = tokens::hash_secret_token(token);
+    let invalid = || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
+    let (grant_id, token_scope) = if client.refresh_token_rotation {
+        match store::consume_refresh_token(ctx.db(), &ctx.tenant, &ctx.workspace, &client.client_id, &hash, ctx.now).await? {
+            Some((grant_id, scope, _)) => (grant_id, scope),
+            None => {
+                if let Some(rec) = store::get_refresh_token(ctx.db(), &ctx.tenant, &ctx.workspace, &hash).await? {
+                    if rec.used_at.is_some() && rec.client_id == client.client_id {
+                        // Reuse of a rotated token: someone holds a copy. Revoke the whole family.
+                        store::revoke_grant(ctx.db(), &rec.grant_id, ctx.now).await?;
+                        return Err(OAuthError::invalid_grant("the refresh token was already used; its grant is revoked"));
+                    }
+                }
+                return Err(invalid());
+            }
+        }
+    } else {
+        match store::get_refresh_token(ctx.db(), &ctx.tenant, &ctx.workspace, &hash).await? {
+            Some(rec) if rec.client_id == client.client_id && rec.used_at.is_none() && rec.expires_at > ctx.now => (rec.grant_id, rec.scope),
+            _ => return Err(invalid()),
+        }
+    };
+    let grant = store::get_grant(ctx.db(), &ctx.tenant, &ctx.workspace, &grant_id).await?.ok_or_else(invalid)?;
+    if grant.revoked_at.is_some() || grant.client_id != client.client_id {
+        return Err(invalid());
+    }
+    // RFC 6749 §6: a refresh may narrow the scope, never widen it.
+    let scope = match params.get("scope") {
+        None => token_scope.clone(),
+        Some(s) => {
+            let granted: Vec<&str> = token_scope.split_whitespace().collect();
+            if s.split_whitespace().any(|x| !granted.contains(&x)) {
+                return Err(OAuthError::invalid_scope("the requested scope exceeds the original grant"));
+            }
+            s.split_whitespace().collect::<Vec<_>>().join(" ")
+        }
+    };
+    let mut body = issue_for_grant(ctx, client, &grant, &scope, None, client.refresh_token_rotation).await?;
+    if !client.refresh_token_rotation {
+        body["refresh_token"] = json!(token);
+    }
+    Ok(body)
+}
+
+/// Tokens for a user grant: access token, ID token when `openid` is in scope, and a refresh token
+/// when the client may refresh and `new_refresh` is set.
+async fn issue_for_grant<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, grant: &Grant, scope: &str, nonce: Option<&str>, new_refresh: bool) -> Result<Value, OAuthError> {
+    let user = store::get_user(ctx.db(), &ctx.tenant, &ctx.workspace, &grant.user_id).await?;
+    let user = user.filter(|u| !u.disabled).ok_or_else(|| OAuthError::invalid_grant("the user no longer exists or is disabled"))?;
+    let auth = Authentication { auth_time: grant.auth_time, acr: grant.acr.clone(), amr: grant.amr.clone(), sid: grant.sid.clone() };
+    let at = tokens::mint_access_token(ctx, &client.client_id, &user.id, scope, Some(&grant.id), Some(&auth)).await?;
+    let mut body = json!({
+        "access_token": at.token,
+        "token_type": "Bearer",
+        "expires_in": at.expires_in,
+        "scope": scope,
+    });
+    if scope.split_whitespace().any(|s| s == "openid") {
+        let alg = client.id_token_signed_response_alg.unwrap_or(ctx.config.default_signing_alg);
+        let id_token = tokens::mint_id_token(ctx, IdTokenInput { client_id: &client.client_id, alg, user: &user, scope, auth: &auth, nonce, access_token: &at.token }).await?;
+        body["id_token"] = json!(id_token);
+    }
+    if new_refresh && client.allows_grant(GRANT_REFRESH_TOKEN) && ctx.config.grant_enabled(GRANT_REFRESH_TOKEN) {
+        let refresh = crypto::random_token(ctx.rt.entropy());
+        let hash = tokens::hash_secret_token(&refresh);
+        let expires_at = (ctx.now + ctx.config.refresh_token_ttl).min(grant.expires_at);
+        store::insert_refresh_token(
+            ctx.db(),
+            &ctx.tenant,
+            &ctx.workspace,
+            &NewRefreshToken { token_hash: &hash, grant_id: &grant.id, client_id: &client.client_id, scope, now: ctx.now, expires_at },
+        )
+        .await?;
+        body["refresh_token"] = json!(refresh);
+    }
+    Ok(body)
+}
+
+async fn client_credentials<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params: &Params) -> Result<Value, OAuthError> {
+    let allowed: Vec<&str> = client.allowed_scopes().filter(|s| !matches!(*s, "openid" | "offline_access")).collect();
+    let scope = match params.get("scope") {
+        None => allowed.join(" "),
+        Some(s) => {
+            for x in s.split_whitespace() {
+                if !allowed.contains(&x) {
+                    return Err(OAuthError::invalid_scope(format!("scope '{x}' is not allowed for this client")));
+                }
+            }
+            s.split_whitespace().collect::<Vec<_>>().join(" ")
+        }
+    };
+    let at = tokens::mint_access_token(ctx, &client.client_id, &client.client_id, &scope, None, None).await?;
+    Ok(json!({ "access_token": at.token, "token_type": "Bearer", "expires_in": at.expires_in, "scope": scope }))
+}

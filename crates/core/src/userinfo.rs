@@ -1,0 +1,44 @@
+//! The UserInfo endpoint (OIDC Core §5.3): GET or POST, Bearer token in the header or the form.
+
+use crate::error::OAuthError;
+use crate::http::{Request, Response};
+use crate::runtime::Runtime;
+use crate::server::Ctx;
+use crate::store;
+use crate::tokens;
+use serde_json::Value;
+
+/// The bearer token of a resource request (RFC 6750 §2.1 header or §2.2 form body), exactly once.
+pub fn bearer_token(req: &Request) -> Result<String, OAuthError> {
+    let header = req.header("authorization").and_then(|h| {
+        let (scheme, value) = h.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| value.trim().to_string())
+    });
+    let form = if req.method == "POST" && req.content_type() == "application/x-www-form-urlencoded" {
+        req.form_params()?.get("access_token").map(str::to_string)
+    } else {
+        None
+    };
+    match (header, form) {
+        (Some(_), Some(_)) => Err(OAuthError::invalid_request("send the access token once, not in both the header and the body")),
+        (Some(t), None) | (None, Some(t)) if !t.is_empty() => Ok(t),
+        _ => Err(OAuthError::invalid_request("an access token is required").with_status(401).with_bearer_challenge()),
+    }
+}
+
+pub async fn handle<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Response, OAuthError> {
+    let token = bearer_token(req)?;
+    let claims = tokens::verify_access_token(ctx, &token).await.map_err(|e| e.with_bearer_challenge())?;
+    let scope = claims.get("scope").and_then(Value::as_str).unwrap_or("");
+    if !scope.split_whitespace().any(|s| s == "openid") {
+        return Err(OAuthError::insufficient_scope("the token lacks the openid scope").with_bearer_challenge());
+    }
+    if claims.get("gid").is_none() {
+        return Err(OAuthError::invalid_token("the token does not represent a user").with_bearer_challenge());
+    }
+    let sub = claims.get("sub").and_then(Value::as_str).unwrap_or("");
+    let user = store::get_user(ctx.db(), &ctx.tenant, &ctx.workspace, sub).await?;
+    let user = user.filter(|u| !u.disabled).ok_or_else(|| OAuthError::invalid_token("the user no longer exists").with_bearer_challenge())?;
+    let body = Value::Object(tokens::user_claims(&ctx.config, &user, scope));
+    Ok(Response::json_no_store(200, &body))
+}

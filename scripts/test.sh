@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every test: native unit and flow tests of the core, the HTTP scenario suite against the
+# native runtime and against the real Workers bundle under workerd (miniflare), the client-library
+# interoperability tests, the browser tests of the pages, and one smoke test through `wrangler dev`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+step() { printf '\n[test] %s (%ss)\n' "$*" "$(( $(date +%s) - start ))" >&2; }
+
+step "setup"
+./scripts/setup.sh
+export PATH="$PWD/.tools/node/node_modules/node/bin:$PATH"
+export WRANGLER_SEND_METRICS=false WRANGLER_SEND_ERROR_REPORTS=false CLOUDFLARE_CF_FETCH_ENABLED=false
+
+step "native: cargo test (core units, core flows, test kit)"
+cargo test --workspace --quiet
+
+step "native: scenario suite over HTTP"
+cargo build --quiet -p edgeauth-testkit --bin edgeauth-native
+TARGET=native node --test --test-concurrency=1 tests/scenarios/
+
+step "workers: build the release bundle"
+./scripts/build-worker.sh
+
+step "workers: scenario suite under workerd (miniflare)"
+TARGET=worker node --test --test-concurrency=1 tests/scenarios/
+
+step "workers: smoke, interoperability and browser tests"
+TARGET=worker node --test --test-concurrency=1 tests/e2e/
+
+step "all tests passed"
