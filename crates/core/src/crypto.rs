@@ -34,12 +34,12 @@ pub fn random_bytes(e: &impl Entropy, n: usize) -> Vec<u8> {
 
 /// A 256-bit bearer secret (authorization codes, refresh tokens, session ids), base64url.
 pub fn random_token(e: &impl Entropy) -> String {
-    b64url(&random_bytes(e, 32))
+    b64url(random_bytes(e, 32))
 }
 
 /// A 128-bit unique identifier (jti, record ids): unguessable but not a credential by itself.
 pub fn random_id(e: &impl Entropy) -> String {
-    b64url(&random_bytes(e, 16))
+    b64url(random_bytes(e, 16))
 }
 
 /// Adapts an [`Entropy`] to `rand_core`, so p256, rsa and argon2 draw from the runtime's source.
@@ -86,7 +86,7 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
 }
 
 pub fn sha256_b64url(data: &[u8]) -> String {
-    b64url(&sha256(data))
+    b64url(sha256(data))
 }
 
 /// Base64url without padding (RFC 7515 section 2).
