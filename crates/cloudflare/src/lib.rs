@@ -1,1 +1,343 @@
-pub fn x(){}
+//! The Cloudflare Workers adapter: translation only. Every protocol decision is in `edgeauth-core`.
+//!
+//! Bindings (see `wrangler.toml`): KV `CONFIG` (tenant and workspace configuration), D1 `DB`
+//! (clients, users, keys, grants, codes, refresh tokens, consents), the Durable Object namespace
+//! `SESSIONS` (class [`SsoSessionObject`], one object per SSO session), and the secrets
+//! `MASTER_SECRET` (base64url, at least 32 bytes: seals signing keys at rest) and `ROOT_SECRET`
+//! (optional: enables the bootstrap management API).
+
+use edgeauth_core::crypto::b64url_decode;
+use edgeauth_core::jose::PureRustSigner;
+use edgeauth_core::runtime::{self as rt, SqlRow, SqlValue, SsoSession, Statement, StoreError};
+use edgeauth_core::{OAuthError, Server};
+use serde_json::Value;
+use wasm_bindgen::JsValue;
+use worker::{durable_object, event, Context, D1Database, Env, Headers, Method, ObjectNamespace, Request, RequestInit, Response, State};
+
+/// Bodies larger than this are refused before they are read; the engine refuses anything over
+/// its own 64 KB limit with an OAuth error, so this only bounds what is buffered.
+const MAX_READ_BODY: usize = 1024 * 1024;
+
+/// Bounds what an outbound fetch (a client's `jwks_uri`) may return.
+const MAX_FETCH_BODY: usize = 256 * 1024;
+
+thread_local! {
+    // One engine and one signer per isolate: their caches (configuration, decrypted keys, parsed
+    // private keys) outlive a request. An isolate runs one thread, so leaking gives a `'static`.
+    static ENGINE: &'static Server = Box::leak(Box::new(Server::new()));
+    static SIGNER: &'static PureRustSigner<JsEntropy> = Box::leak(Box::new(PureRustSigner::new(JsEntropy)));
+}
+
+#[event(fetch)]
+async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    let response = match translate_request(&mut req).await {
+        Ok(core_req) => match WorkerRuntime::from_env(&env) {
+            Ok(runtime) => ENGINE.with(|e| *e).handle(&runtime, core_req).await,
+            Err(e) => {
+                worker::console_error!("edgeauth: misconfigured worker: {e}");
+                OAuthError::server_error(e.0).into_response()
+            }
+        },
+        Err(resp) => resp,
+    };
+    translate_response(response)
+}
+
+async fn translate_request(req: &mut Request) -> Result<edgeauth_core::Request, edgeauth_core::Response> {
+    let url = req.url().map_err(|_| OAuthError::invalid_request("the request URL is invalid").into_response())?;
+    let headers: Vec<(String, String)> = req.headers().entries().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+    let declared = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_READ_BODY) {
+        return Err(OAuthError::invalid_request("the request body is too large").with_status(413).into_response());
+    }
+    let body = match req.method() {
+        Method::Get | Method::Head | Method::Options => Vec::new(),
+        _ => req.bytes().await.map_err(|_| OAuthError::invalid_request("the request body could not be read").into_response())?,
+    };
+    Ok(edgeauth_core::Request::new(req.method().as_ref(), url.as_str(), headers, body))
+}
+
+fn translate_response(resp: edgeauth_core::Response) -> worker::Result<Response> {
+    let headers = Headers::new();
+    for (name, value) in &resp.headers {
+        // `append`, not `set`: several Set-Cookie headers must stay separate.
+        headers.append(name, value)?;
+    }
+    let out = if resp.body.is_empty() { Response::empty()? } else { Response::from_bytes(resp.body)? };
+    Ok(out.with_status(resp.status).with_headers(headers))
+}
+
+fn store_err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::new(e.to_string())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The runtime
+// ---------------------------------------------------------------------------------------------
+
+struct WorkerRuntime {
+    kv: Kv,
+    sql: D1,
+    sessions: DurableSessions,
+    fetch: WorkerFetch,
+    clock: JsClock,
+    entropy: JsEntropy,
+    signer: &'static PureRustSigner<JsEntropy>,
+    master_secret: Vec<u8>,
+    root_secret: Option<String>,
+}
+
+impl WorkerRuntime {
+    fn from_env(env: &Env) -> Result<WorkerRuntime, StoreError> {
+        let master = env.secret("MASTER_SECRET").map_err(|_| StoreError::new("the MASTER_SECRET secret is not set"))?.to_string();
+        let master_secret = b64url_decode(master.trim()).filter(|k| k.len() >= 32).ok_or_else(|| StoreError::new("MASTER_SECRET must be base64url of at least 32 bytes"))?;
+        // An empty ROOT_SECRET switches the bootstrap API off, as an absent one does.
+        let root_secret = env.secret("ROOT_SECRET").ok().map(|s| s.to_string()).filter(|s| !s.is_empty());
+        Ok(WorkerRuntime {
+            kv: Kv(env.kv("CONFIG").map_err(store_err)?),
+            sql: D1(env.d1("DB").map_err(store_err)?),
+            sessions: DurableSessions(env.durable_object("SESSIONS").map_err(store_err)?),
+            fetch: WorkerFetch,
+            clock: JsClock,
+            entropy: JsEntropy,
+            signer: SIGNER.with(|s| *s),
+            master_secret,
+            root_secret,
+        })
+    }
+}
+
+impl rt::Runtime for WorkerRuntime {
+    type Kv = Kv;
+    type Sql = D1;
+    type Sessions = DurableSessions;
+    type Fetch = WorkerFetch;
+    type Clock = JsClock;
+    type Entropy = JsEntropy;
+    type Signer = PureRustSigner<JsEntropy>;
+
+    fn kv(&self) -> &Kv {
+        &self.kv
+    }
+    fn sql(&self) -> &D1 {
+        &self.sql
+    }
+    fn sessions(&self) -> &DurableSessions {
+        &self.sessions
+    }
+    fn fetch(&self) -> &WorkerFetch {
+        &self.fetch
+    }
+    fn clock(&self) -> &JsClock {
+        &self.clock
+    }
+    fn entropy(&self) -> &JsEntropy {
+        &self.entropy
+    }
+    fn signer(&self) -> &PureRustSigner<JsEntropy> {
+        self.signer
+    }
+    fn master_secret(&self) -> &[u8] {
+        &self.master_secret
+    }
+    fn root_secret(&self) -> Option<&str> {
+        self.root_secret.as_deref()
+    }
+}
+
+/// `SystemTime::now()` panics on wasm32-unknown-unknown; the JS clock is the source.
+struct JsClock;
+
+impl rt::Clock for JsClock {
+    fn now_ms(&self) -> u64 {
+        js_sys::Date::now() as u64
+    }
+}
+
+/// `crypto.getRandomValues` through getrandom's `js` backend.
+#[derive(Clone, Copy)]
+struct JsEntropy;
+
+impl rt::Entropy for JsEntropy {
+    fn fill(&self, buf: &mut [u8]) {
+        getrandom::getrandom(buf).expect("crypto.getRandomValues is available in workerd");
+    }
+}
+
+struct Kv(worker::KvStore);
+
+impl rt::KvStore for Kv {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.0.get(key).text().await.map_err(store_err)
+    }
+    async fn put(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.0.put(key, value).map_err(store_err)?.execute().await.map_err(store_err)
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.0.delete(key).await.map_err(store_err)
+    }
+}
+
+/// D1 carries the core's statements unchanged; values cross as JS numbers, strings and null.
+struct D1(D1Database);
+
+impl D1 {
+    fn prepare(&self, stmt: &Statement) -> Result<worker::D1PreparedStatement, StoreError> {
+        let params: Vec<JsValue> = stmt
+            .params
+            .iter()
+            .map(|v| match v {
+                SqlValue::Null => JsValue::NULL,
+                // Every integer the engine binds (timestamps, counters, flags) is below 2^53.
+                SqlValue::Integer(i) => JsValue::from_f64(*i as f64),
+                SqlValue::Text(s) => JsValue::from_str(s),
+            })
+            .collect();
+        self.0.prepare(stmt.sql).bind(&params).map_err(store_err)
+    }
+}
+
+fn rows(result: &worker::D1Result) -> Result<Vec<SqlRow>, StoreError> {
+    let objects: Vec<serde_json::Map<String, Value>> = result.results().map_err(store_err)?;
+    Ok(objects
+        .into_iter()
+        .map(|row| {
+            SqlRow(
+                row.into_iter()
+                    .map(|(column, value)| {
+                        let value = match value {
+                            Value::Null => SqlValue::Null,
+                            Value::String(s) => SqlValue::Text(s),
+                            Value::Number(n) => match n.as_i64() {
+                                Some(i) => SqlValue::Integer(i),
+                                None => SqlValue::Integer(n.as_f64().unwrap_or(0.0) as i64),
+                            },
+                            other => SqlValue::Text(other.to_string()),
+                        };
+                        (column, value)
+                    })
+                    .collect(),
+            )
+        })
+        .collect())
+}
+
+impl rt::SqlDatabase for D1 {
+    async fn query(&self, stmt: Statement) -> Result<Vec<SqlRow>, StoreError> {
+        let result = self.prepare(&stmt)?.all().await.map_err(store_err)?;
+        rows(&result)
+    }
+    async fn batch(&self, stmts: Vec<Statement>) -> Result<Vec<Vec<SqlRow>>, StoreError> {
+        // D1's batch runs as one implicit transaction: a failing statement rolls back all of them.
+        let prepared = stmts.iter().map(|s| self.prepare(s)).collect::<Result<Vec<_>, _>>()?;
+        let results = self.0.batch(prepared).await.map_err(store_err)?;
+        results.iter().map(rows).collect()
+    }
+}
+
+/// Outbound GET with `fetch`, size-bounded.
+struct WorkerFetch;
+
+impl rt::HttpFetch for WorkerFetch {
+    async fn get(&self, url: &str) -> Result<(u16, Vec<u8>), StoreError> {
+        let url = url.parse().map_err(store_err)?;
+        let mut resp = worker::Fetch::Url(url).send().await.map_err(store_err)?;
+        let body = resp.bytes().await.map_err(store_err)?;
+        if body.len() > MAX_FETCH_BODY {
+            return Err(StoreError::new("the fetched document is too large"));
+        }
+        Ok((resp.status_code(), body))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SSO sessions: one Durable Object per session
+// ---------------------------------------------------------------------------------------------
+
+/// The stub side: each session id names its own object, so a logout (delete) is seen by every
+/// edge location at once, which KV could not promise.
+struct DurableSessions(ObjectNamespace);
+
+impl DurableSessions {
+    async fn call(&self, sid: &str, method: Method, body: Option<String>) -> Result<Response, StoreError> {
+        let stub = self.0.id_from_name(sid).and_then(|id| id.get_stub()).map_err(store_err)?;
+        let mut init = RequestInit::new();
+        init.with_method(method).with_body(body.map(|b| JsValue::from_str(&b)));
+        let req = Request::new_with_init("https://session.internal/", &init).map_err(store_err)?;
+        let resp = stub.fetch_with_request(req).await.map_err(store_err)?;
+        match resp.status_code() {
+            200 | 204 | 404 => Ok(resp),
+            s => Err(StoreError::new(format!("session object answered {s}"))),
+        }
+    }
+}
+
+impl rt::SessionStore for DurableSessions {
+    async fn create(&self, session: &SsoSession) -> Result<(), StoreError> {
+        let json = serde_json::to_string(session).map_err(store_err)?;
+        self.call(&session.sid, Method::Put, Some(json)).await.map(|_| ())
+    }
+    async fn get(&self, sid: &str) -> Result<Option<SsoSession>, StoreError> {
+        let mut resp = self.call(sid, Method::Get, None).await?;
+        if resp.status_code() == 404 {
+            return Ok(None);
+        }
+        let text = resp.text().await.map_err(store_err)?;
+        serde_json::from_str(&text).map(Some).map_err(store_err)
+    }
+    async fn delete(&self, sid: &str) -> Result<(), StoreError> {
+        self.call(sid, Method::Delete, None).await.map(|_| ())
+    }
+}
+
+/// The object side: holds one session, answers PUT / GET / DELETE, and deletes itself with an
+/// alarm when the session expires.
+#[durable_object]
+pub struct SsoSessionObject {
+    state: State,
+}
+
+const SESSION_KEY: &str = "session";
+
+impl worker::DurableObject for SsoSessionObject {
+    fn new(state: State, _env: Env) -> Self {
+        SsoSessionObject { state }
+    }
+
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        let storage = self.state.storage();
+        match req.method() {
+            Method::Put => {
+                let text = req.text().await?;
+                let session: SsoSession = match serde_json::from_str(&text) {
+                    Ok(s) => s,
+                    Err(_) => return Response::error("not a session", 400),
+                };
+                storage.put(SESSION_KEY, &text).await?;
+                storage.set_alarm(session.expires_at.saturating_mul(1000)).await?;
+                Response::empty().map(|r| r.with_status(204))
+            }
+            Method::Get => {
+                let stored: Option<String> = storage.get(SESSION_KEY).await?;
+                let live = stored.filter(|text| {
+                    serde_json::from_str::<SsoSession>(text).is_ok_and(|s| s.expires_at * 1000 > js_sys::Date::now() as i64)
+                });
+                match live {
+                    Some(text) => Response::ok(text),
+                    None => Response::error("no session", 404),
+                }
+            }
+            Method::Delete => {
+                storage.delete_all().await?;
+                let _ = storage.delete_alarm().await;
+                Response::empty().map(|r| r.with_status(204))
+            }
+            _ => Response::error("method not allowed", 405),
+        }
+    }
+
+    async fn alarm(&self) -> worker::Result<Response> {
+        self.state.storage().delete_all().await?;
+        Response::empty()
+    }
+}

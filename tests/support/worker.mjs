@@ -1,0 +1,53 @@
+// Serves the built Workers bundle (crates/cloudflare/build) under workerd through miniflare's API,
+// with real KV, D1 and SQLite-backed Durable Objects in memory, and the D1 schema from migrations/.
+import { Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { readdirSync, readFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+const BUILD = join(ROOT, "crates/cloudflare/build");
+
+/** Splits a migration file into statements (the schema has no semicolons inside literals). */
+function statements(sql) {
+  return sql
+    .split("\n")
+    .filter((line) => !line.trim().startsWith("--"))
+    .join("\n")
+    .split(";")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+export async function startWorker({ rootSecret }) {
+  if (!existsSync(join(BUILD, "index.js"))) throw new Error("no worker bundle: run scripts/build-worker.sh");
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      cf: false,
+      host: "127.0.0.1",
+      port: 0,
+      workers: [
+        {
+          name: "edgeauth",
+          modules: [
+            { type: "ESModule", path: join(BUILD, "index.js") },
+            { type: "CompiledWasm", path: join(BUILD, "index_bg.wasm") },
+          ],
+          modulesRoot: BUILD,
+          compatibilityDate: "2025-09-01",
+          kvNamespaces: ["CONFIG"],
+          d1Databases: ["DB"],
+          durableObjects: { SESSIONS: { className: "SsoSessionObject", useSQLite: true } },
+          bindings: { MASTER_SECRET: randomBytes(32).toString("base64url"), ROOT_SECRET: rootSecret },
+        },
+      ],
+    }),
+  );
+  const url = await mf.ready;
+  const db = await mf.getD1Database("DB");
+  const dir = join(ROOT, "migrations");
+  for (const file of readdirSync(dir).filter((f) => f.endsWith(".sql")).sort()) {
+    await db.batch(statements(readFileSync(join(dir, file), "utf8")).map((s) => db.prepare(s)));
+  }
+  return { base: url.origin, stop: () => mf.dispose(), canAdvanceClock: false };
+}
