@@ -15,4 +15,14 @@ export WRANGLER_SEND_METRICS=false WRANGLER_SEND_ERROR_REPORTS=false CLOUDFLARE_
 step "native: cargo test (core units, core flows, test kit)"
 cargo test --workspace --quiet
 
+step "native: scenario suite over HTTP"
+cargo build --quiet -p edgeauth-testkit --bin edgeauth-native
+TARGET=native node --test --test-concurrency=1 'tests/scenarios/*.test.mjs'
+
+step "workers: build the release bundle"
+./scripts/build-worker.sh
+
+step "workers: the same scenario suite under workerd (miniflare)"
+TARGET=worker node --test --test-concurrency=1 'tests/scenarios/*.test.mjs'
+
 step "all tests passed"

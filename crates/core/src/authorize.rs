@@ -78,7 +78,9 @@ pub async fn handle<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Response {
     };
     let needs_login = match &session {
         None => true,
-        Some(s) => ar.prompts("login") || ar.max_age.is_some_and(|m| ctx.now - s.auth_time > m),
+        // max_age=0 always re-authenticates (auth_time has one-second resolution, so `>` alone would
+        // let a login from this same second through).
+        Some(s) => ar.prompts("login") || ar.max_age.is_some_and(|m| m == 0 || ctx.now - s.auth_time > m),
     };
     if needs_login {
         if ar.prompts("none") {

@@ -1,0 +1,119 @@
+// The authorization-code flow end to end over HTTP: login, consent, code, tokens, userinfo, SSO,
+// prompt handling and one-time codes.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startTarget, pkce, basic, Agent, hidden, form } from "../support/target.mjs";
+
+const REDIRECT = "https://rp.example/cb";
+let t, issuer, secret;
+
+before(async () => {
+  t = await startTarget();
+  issuer = await t.workspace("acme", "main");
+  await t.user("acme", "main", { username: "ada", password: "correct horse battery", claims: { name: "Ada Lovelace", email: "ada@example.com", email_verified: true } });
+  secret = (await t.client("acme", "main", { client_id: "web", client_name: "Web", redirect_uris: [REDIRECT], grant_types: ["authorization_code", "refresh_token"], scope: "openid profile email offline_access" })).client_secret;
+});
+after(() => t.stop());
+
+function authorizeUrl(params) {
+  const u = new URL(`${issuer}/authorize`);
+  for (const [k, v] of Object.entries({ response_type: "code", client_id: "web", redirect_uri: REDIRECT, scope: "openid profile email", ...params })) u.searchParams.set(k, v);
+  return u.toString();
+}
+
+/** authorize -> login page -> login -> consent (if asked) -> redirect; returns the final response. */
+async function signIn(agent, params, { password = "correct horse battery" } = {}) {
+  let r = await agent.request(authorizeUrl(params));
+  assert.equal(r.status, 200, r.text_);
+  r = await agent.request(`${issuer}/login`, { method: "POST", form: { interaction: hidden(r.text_, "interaction"), username: "ada", password } });
+  if (r.status === 200 && r.text_.includes('name="decision"')) {
+    r = await agent.request(`${issuer}/consent`, { method: "POST", form: { interaction: hidden(r.text_, "interaction"), decision: "allow" } });
+  }
+  return r;
+}
+
+const redeem = (code, verifier) => form(`${issuer}/token`, { grant_type: "authorization_code", code, redirect_uri: REDIRECT, code_verifier: verifier }, { authorization: basic("web", secret) });
+
+test("code flow: login, consent, tokens, userinfo, and iss in the response", async () => {
+  const agent = new Agent();
+  const { verifier, challenge } = pkce();
+  const r = await signIn(agent, { state: "st", nonce: "nn", code_challenge: challenge, code_challenge_method: "S256" });
+  assert.equal(r.status, 303);
+  const loc = new URL(r.headers.get("location"));
+  assert.equal(loc.origin + loc.pathname, REDIRECT);
+  assert.equal(loc.searchParams.get("state"), "st");
+  assert.equal(loc.searchParams.get("iss"), issuer);
+  const tokens = await redeem(loc.searchParams.get("code"), verifier);
+  assert.equal(tokens.status, 200, tokens.text);
+  assert.equal(tokens.json.token_type, "Bearer");
+  const idt = JSON.parse(Buffer.from(tokens.json.id_token.split(".")[1], "base64url"));
+  assert.equal(idt.iss, issuer);
+  assert.equal(idt.aud, "web");
+  assert.equal(idt.nonce, "nn");
+  assert.ok(idt.sid && idt.auth_time && idt.at_hash && idt.amr);
+  const header = JSON.parse(Buffer.from(tokens.json.access_token.split(".")[0], "base64url"));
+  assert.equal(header.typ, "at+jwt");
+  assert.equal(header.alg, "ES256");
+  const ui = await fetch(`${issuer}/userinfo`, { headers: { authorization: `Bearer ${tokens.json.access_token}` } });
+  assert.equal(ui.status, 200);
+  const claims = await ui.json();
+  assert.equal(claims.sub, idt.sub);
+  assert.equal(claims.email, "ada@example.com");
+});
+
+test("SSO: a second authorize skips the login; prompt=login and max_age=0 force it again", async () => {
+  const agent = new Agent();
+  const { challenge } = pkce();
+  const first = await signIn(agent, { code_challenge: challenge, code_challenge_method: "S256" });
+  assert.equal(first.status, 303);
+  const again = await agent.request(authorizeUrl({ code_challenge: challenge, code_challenge_method: "S256" }));
+  assert.equal(again.status, 303, again.text_);
+  assert.ok(new URL(again.headers.get("location")).searchParams.get("code"));
+  for (const forced of [{ prompt: "login" }, { max_age: "0" }]) {
+    const r = await agent.request(authorizeUrl({ code_challenge: challenge, code_challenge_method: "S256", ...forced }));
+    assert.equal(r.status, 200, JSON.stringify(forced));
+    assert.match(r.text_, /name="password"/);
+  }
+});
+
+test("prompt=none without a session answers login_required at the redirect_uri", async () => {
+  const r = await new Agent().request(authorizeUrl({ prompt: "none", state: "x", code_challenge: pkce().challenge, code_challenge_method: "S256" }));
+  assert.equal(r.status, 303);
+  const loc = new URL(r.headers.get("location"));
+  assert.equal(loc.searchParams.get("error"), "login_required");
+  assert.equal(loc.searchParams.get("state"), "x");
+  assert.equal(loc.searchParams.get("iss"), issuer);
+});
+
+test("a wrong password shows the login page again with an error, and no session", async () => {
+  const agent = new Agent();
+  const r = await signIn(agent, { code_challenge: pkce().challenge, code_challenge_method: "S256" }, { password: "wrong" });
+  assert.equal(r.status, 200);
+  assert.match(r.text_, /name="password"/);
+  assert.ok(!agent.cookies.has("ea_session"));
+});
+
+test("a replayed code fails with invalid_grant and revokes what it issued", async () => {
+  const agent = new Agent();
+  const { verifier, challenge } = pkce();
+  const r = await signIn(agent, { code_challenge: challenge, code_challenge_method: "S256" });
+  const code = new URL(r.headers.get("location")).searchParams.get("code");
+  const first = await redeem(code, verifier);
+  assert.equal(first.status, 200);
+  const replay = await redeem(code, verifier);
+  assert.equal(replay.status, 400);
+  assert.equal(replay.json.error, "invalid_grant");
+  const ui = await fetch(`${issuer}/userinfo`, { headers: { authorization: `Bearer ${first.json.access_token}` } });
+  assert.equal(ui.status, 401);
+  assert.match(ui.headers.get("www-authenticate"), /invalid_token/);
+});
+
+test("concurrent redemptions of one code: exactly one wins", async () => {
+  const agent = new Agent();
+  const { verifier, challenge } = pkce();
+  const r = await signIn(agent, { code_challenge: challenge, code_challenge_method: "S256" });
+  const code = new URL(r.headers.get("location")).searchParams.get("code");
+  const results = await Promise.all(Array.from({ length: 8 }, () => redeem(code, verifier)));
+  assert.equal(results.filter((x) => x.status === 200).length, 1);
+  assert.ok(results.filter((x) => x.status !== 200).every((x) => x.json.error === "invalid_grant"));
+});
