@@ -1,0 +1,111 @@
+// Interoperability: real client libraries against the Workers bundle (or TARGET=native).
+// openid-client (panva, certified RP) drives the code flow with PKCE and nonce, validates the ID
+// token, fetches userinfo, refreshes, runs client_credentials, introspects, revokes and builds the
+// logout URL; oauth4webapi and jose check RS256/PS256 tokens and private_key_jwt.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import * as client from "openid-client";
+import * as oauth from "oauth4webapi";
+import * as jose from "jose";
+import { startTarget, Agent, hidden } from "../support/target.mjs";
+
+const REDIRECT = "http://localhost:3000/callback";
+let t, issuer, secret;
+
+before(async () => {
+  t = await startTarget();
+  issuer = await t.workspace("acme", "main");
+  await t.user("acme", "main", { username: "ada", password: "correct horse battery", claims: { name: "Ada Lovelace", email: "ada@example.com", email_verified: true } });
+  secret = (await t.client("acme", "main", { client_id: "rp", client_name: "RP", redirect_uris: [REDIRECT], post_logout_redirect_uris: ["http://localhost:3000/"], grant_types: ["authorization_code", "refresh_token", "client_credentials"], scope: "openid profile email offline_access api" })).client_secret;
+});
+after(() => t.stop());
+
+/** Plays the user: follows the authorization URL through login and consent to the callback URL. */
+async function userAgent(authUrl, agent = new Agent()) {
+  let r = await agent.request(authUrl.toString());
+  if (r.status === 200) {
+    r = await agent.request(`${issuer}/login`, { method: "POST", form: { interaction: hidden(r.text_, "interaction"), username: "ada", password: "correct horse battery" } });
+  }
+  if (r.status === 200 && r.text_.includes('name="decision"')) {
+    r = await agent.request(`${issuer}/consent`, { method: "POST", form: { interaction: hidden(r.text_, "interaction"), decision: "allow" } });
+  }
+  assert.equal(r.status, 303, r.text_);
+  return new URL(r.headers.get("location"));
+}
+
+async function discover(clientId, secretOrMetadata, auth) {
+  return client.discovery(new URL(issuer), clientId, secretOrMetadata, auth, { execute: [client.allowInsecureRequests] });
+}
+
+test("openid-client: discovery, code flow with PKCE and nonce, userinfo, refresh, introspection, revocation, logout URL", async () => {
+  const config = await discover("rp", undefined, client.ClientSecretBasic(secret));
+  assert.equal(config.serverMetadata().issuer, issuer);
+  const verifier = client.randomPKCECodeVerifier();
+  const nonce = client.randomNonce();
+  const state = client.randomState();
+  const authUrl = client.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT, scope: "openid profile email offline_access", code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: "S256", nonce, state,
+  });
+  const callback = await userAgent(authUrl);
+  const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedNonce: nonce, expectedState: state, idTokenExpected: true });
+  const claims = tokens.claims();
+  assert.equal(claims.iss, issuer);
+  assert.equal(claims.aud, "rp");
+  const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
+  assert.equal(info.email, "ada@example.com");
+
+  const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
+  assert.notEqual(refreshed.refresh_token, tokens.refresh_token);
+  assert.equal((await client.tokenIntrospection(config, refreshed.access_token)).active, true);
+  await client.tokenRevocation(config, refreshed.refresh_token);
+  await assert.rejects(client.refreshTokenGrant(config, refreshed.refresh_token), (e) => e.error === "invalid_grant");
+
+  const logout = client.buildEndSessionUrl(config, { id_token_hint: tokens.id_token, post_logout_redirect_uri: "http://localhost:3000/", state: "bye" });
+  assert.equal(logout.origin + logout.pathname, `${issuer}/logout`);
+  const r = await fetch(logout, { redirect: "manual" });
+  assert.equal(r.status, 303);
+  assert.equal(r.headers.get("location"), "http://localhost:3000/?state=bye");
+});
+
+test("openid-client: client_credentials, and the JWT access token verifies against the JWKS", async () => {
+  const config = await discover("rp", undefined, client.ClientSecretBasic(secret));
+  const tokens = await client.clientCredentialsGrant(config, { scope: "api" });
+  const jwks = jose.createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri));
+  const { payload, protectedHeader } = await jose.jwtVerify(tokens.access_token, jwks, { issuer, typ: "at+jwt" });
+  assert.equal(protectedHeader.alg, "ES256");
+  assert.equal(payload.client_id, "rp");
+  assert.equal(payload.scope, "api");
+});
+
+test("openid-client: private_key_jwt with a PS256 client that also wants PS256 ID tokens", async () => {
+  const { publicKey, privateKey } = await jose.generateKeyPair("PS256", { extractable: true });
+  const jwk = { ...(await jose.exportJWK(publicKey)), alg: "PS256", use: "sig", kid: "rp-key-1" };
+  await t.client("acme", "main", { client_id: "fapi-rp", redirect_uris: [REDIRECT], grant_types: ["authorization_code", "client_credentials"], scope: "openid api", token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [jwk] }, id_token_signed_response_alg: "PS256" });
+  const config = await discover("fapi-rp", { id_token_signed_response_alg: "PS256" }, client.PrivateKeyJwt({ key: privateKey, kid: "rp-key-1" }));
+  const verifier = client.randomPKCECodeVerifier();
+  const authUrl = client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: "openid", code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: "S256", state: "s" });
+  const tokens = await client.authorizationCodeGrant(config, await userAgent(authUrl), { pkceCodeVerifier: verifier, expectedState: "s" });
+  const jwks = jose.createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri));
+  const { protectedHeader } = await jose.jwtVerify(tokens.id_token, jwks, { issuer, audience: "fapi-rp" });
+  assert.equal(protectedHeader.alg, "PS256");
+  const cc = await client.clientCredentialsGrant(config, { scope: "api" });
+  assert.ok(cc.access_token);
+});
+
+test("oauth4webapi: discovery and an RS256 client's code flow with ID token checks", async () => {
+  const as = await oauth.processDiscoveryResponse(new URL(issuer), await oauth.discoveryRequest(new URL(issuer), { algorithm: "oidc", [oauth.allowInsecureRequests]: true }));
+  const rsSecret = (await t.client("acme", "main", { client_id: "rs-rp", redirect_uris: [REDIRECT], grant_types: ["authorization_code"], scope: "openid email", id_token_signed_response_alg: "RS256" })).client_secret;
+  const c = { client_id: "rs-rp", id_token_signed_response_alg: "RS256" };
+  const verifier = oauth.generateRandomCodeVerifier();
+  const nonce = oauth.generateRandomNonce();
+  const u = new URL(as.authorization_endpoint);
+  for (const [k, v] of Object.entries({ client_id: "rs-rp", redirect_uri: REDIRECT, response_type: "code", scope: "openid email", nonce, code_challenge: await oauth.calculatePKCECodeChallenge(verifier), code_challenge_method: "S256" })) u.searchParams.set(k, v);
+  const callback = await userAgent(u);
+  const params = oauth.validateAuthResponse(as, c, callback, oauth.expectNoState);
+  const response = await oauth.authorizationCodeGrantRequest(as, c, oauth.ClientSecretBasic(rsSecret), params, REDIRECT, verifier, { [oauth.allowInsecureRequests]: true });
+  const result = await oauth.processAuthorizationCodeResponse(as, c, response, { expectedNonce: nonce, requireIdToken: true });
+  const { protectedHeader } = await jose.jwtVerify(result.id_token, jose.createRemoteJWKSet(new URL(as.jwks_uri)), { issuer, audience: "rs-rp" });
+  assert.equal(protectedHeader.alg, "RS256");
+  const claims = oauth.getValidatedIdTokenClaims(result);
+  assert.equal(claims.email, "ada@example.com");
+});
