@@ -212,6 +212,15 @@ impl Response {
         self
     }
 
+    /// Like [`Response::with_header`] but replaces every earlier value: two CSP headers, say,
+    /// would both apply (their intersection), not the later one.
+    pub fn replace_header(mut self, name: &str, value: impl Into<String>) -> Response {
+        let name = name.to_ascii_lowercase();
+        self.headers.retain(|(k, _)| *k != name);
+        self.headers.push((name, value.into()));
+        self
+    }
+
     pub fn with_body(mut self, body: Vec<u8>) -> Response {
         self.body = body;
         self

@@ -152,11 +152,12 @@ pub fn error_page(locale: Locale, status: u16, code: &str, description: &str) ->
 pub fn form_post(action: &str, fields: &[(&str, String)]) -> Response {
     let inputs: String = fields.iter().map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", escape(k), escape(v))).collect();
     let html = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Submit</title></head><body onload=\"document.forms[0].submit()\"><form method=\"post\" action=\"{}\">{}<noscript><button type=\"submit\">Continue</button></noscript></form></body></html>",
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Submit</title></head><body onload=\"document.forms[0].submit()\"><form method=\"post\" action=\"{}\">{}<noscript><button type=\"submit\">Continue</button></noscript></form></body></html>",
         escape(action),
         inputs
     );
-    Response::html(200, html).with_header("content-security-policy", "default-src 'none'; script-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+    // The only page with a script: the inline onload that submits the form.
+    Response::html(200, html).replace_header("content-security-policy", "default-src 'none'; script-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
 }
 
 pub fn logout_confirm(locale: Locale, action: &str, interaction: &str) -> Response {
