@@ -76,6 +76,17 @@ async fn refresh_token<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params: &P
     let token = params.require("refresh_token")?;
     let hash = tokens::hash_secret_token(token);
     let invalid = || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
+    // RFC 6749 §6: a refresh may narrow the scope, never widen it.
+    let exceeds = |requested: &str, granted: &str| requested.split_whitespace().any(|x| !granted.split_whitespace().any(|g| g == x));
+    // Refuse a widening before rotation consumes the token: otherwise the refused request burns it,
+    // and the client's next (correct) refresh looks like reuse and revokes the whole grant.
+    if let Some(requested) = params.get("scope") {
+        if let Some(rec) = store::get_refresh_token(ctx.db(), &ctx.tenant, &ctx.workspace, &hash).await? {
+            if rec.client_id == client.client_id && exceeds(requested, &rec.scope) {
+                return Err(OAuthError::invalid_scope("the requested scope exceeds the original grant"));
+            }
+        }
+    }
     let (grant_id, token_scope) = if client.refresh_token_rotation {
         match store::consume_refresh_token(ctx.db(), &ctx.tenant, &ctx.workspace, &client.client_id, &hash, ctx.now).await? {
             Some((grant_id, scope, _)) => (grant_id, scope),
@@ -100,12 +111,10 @@ async fn refresh_token<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params: &P
     if grant.revoked_at.is_some() || grant.client_id != client.client_id {
         return Err(invalid());
     }
-    // RFC 6749 §6: a refresh may narrow the scope, never widen it.
     let scope = match params.get("scope") {
         None => token_scope.clone(),
         Some(s) => {
-            let granted: Vec<&str> = token_scope.split_whitespace().collect();
-            if s.split_whitespace().any(|x| !granted.contains(&x)) {
+            if exceeds(s, &token_scope) {
                 return Err(OAuthError::invalid_scope("the requested scope exceeds the original grant"));
             }
             s.split_whitespace().collect::<Vec<_>>().join(" ")
