@@ -25,4 +25,7 @@ step "workers: build the release bundle"
 step "workers: the same scenario suite under workerd (miniflare)"
 TARGET=worker node --test --test-concurrency=1 'tests/scenarios/*.test.mjs'
 
+step "workers: wrangler dev smoke, client-library interoperability, browser tests"
+TARGET=worker node --test --test-concurrency=1 'tests/e2e/*.test.mjs'
+
 step "all tests passed"
