@@ -180,6 +180,18 @@ test("a client cannot revoke another client's tokens (it is told 200 all the sam
   assert.equal(r.status, 200, r.text);
 });
 
+test("a public client revokes its own refresh token with its client_id alone", async () => {
+  const tokens = await userTokens(issuer, { client_id: "spa", redirect_uri: REDIRECT, scope: "openid offline_access", ...USER, agent, auth: { fields: { client_id: "spa" } } });
+  // A public client may revoke (RFC 7009 §2.1) but not introspect.
+  assert.equal((await form(`${issuer}/revoke`, { token: tokens.refresh_token, client_id: "web" })).status, 401);
+  const r = await form(`${issuer}/revoke`, { token: tokens.refresh_token, client_id: "spa" });
+  assert.equal(r.status, 200, r.text);
+  const again = await form(`${issuer}/token`, { grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: "spa" });
+  assert.equal(again.status, 400, again.text);
+  assert.equal(again.json.error, "invalid_grant");
+  await bearerRefused(await userinfo(tokens.access_token), 401, "invalid_token");
+});
+
 test("userinfo: GET or POST with the Bearer header, or POST with access_token in the form", async () => {
   const { access_token, id_token } = await signIn();
   const sub = decodeJwt(id_token).payload.sub;
@@ -221,7 +233,7 @@ test("userinfo with a client_credentials token (no user): insufficient_scope", a
 });
 
 // Last: it moves the native server's clock past every access token's expiry.
-test("an expired access token: userinfo invalid_token, introspection inactive (native clock only)", async (ctx) => {
+test("expired access and refresh tokens: invalid_token / invalid_grant, introspection inactive (native clock only)", async (ctx) => {
   if (!t.canAdvanceClock) return ctx.skip("the worker target has no controllable clock");
   const { access_token, refresh_token } = await signIn();
   await t.advanceClock(601);
@@ -231,4 +243,11 @@ test("an expired access token: userinfo invalid_token, introspection inactive (n
   const r = await refresh(refresh_token);
   assert.equal(r.status, 200, r.text);
   assert.equal((await userinfo(r.json.access_token)).status, 200);
+  // Past the refresh token lifetime (30 days) it is inactive and refuses to refresh.
+  await t.advanceClock(31 * 86400);
+  assert.deepEqual((await introspect(r.json.refresh_token)).json, { active: false });
+  const late = await refresh(r.json.refresh_token);
+  assert.equal(late.status, 400, late.text);
+  assert.equal(late.json.error, "invalid_grant");
+  assert.equal(late.json.access_token, undefined);
 });
