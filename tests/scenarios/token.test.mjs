@@ -5,7 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import * as jose from "jose";
 import { startTarget, basic, form, Agent } from "../support/target.mjs";
-import { userTokens, decodeJwt } from "../support/signin.mjs";
+import { userTokens, authorizeCode, decodeJwt } from "../support/signin.mjs";
 
 const REDIRECT = "https://rp.example/cb";
 const USER = { username: "ada", password: "correct horse battery" };
@@ -163,6 +163,15 @@ test("a refresh token presented by another client fails, and stays good for its 
   assert.equal(own.status, 200, own.text);
   const stickyOwn = await refresh("sticky", stickyTokens.refresh_token);
   assert.equal(stickyOwn.status, 200, stickyOwn.text);
+});
+
+test("an authorization code redeemed by another client fails, and stays good for its own client", async () => {
+  const { code, verifier } = await authorizeCode(issuer, { client_id: "web", redirect_uri: REDIRECT, scope: "openid", ...USER });
+  const fields = { grant_type: "authorization_code", code, redirect_uri: REDIRECT, code_verifier: verifier };
+  refused(await token("web2", fields), 400, "invalid_grant");
+  const own = await token("web", fields);
+  assert.equal(own.status, 200, own.text);
+  assert.equal(decodeJwt(own.json.id_token).payload.aud, "web");
 });
 
 test("garbage and missing refresh tokens are invalid_grant / invalid_request", async () => {
