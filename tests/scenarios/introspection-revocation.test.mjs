@@ -211,6 +211,8 @@ test("userinfo: GET or POST with the Bearer header, or POST with access_token in
 
 test("userinfo refuses missing, doubled, garbage and non-access tokens", async () => {
   await bearerRefused(await fetch(`${issuer}/userinfo`), 401);
+  // No credentials at all: a bare challenge, no error code (RFC 6750 section 3.1).
+  assert.equal((await fetch(`${issuer}/userinfo`)).headers.get("www-authenticate"), "Bearer");
   await bearerRefused(await fetch(`${issuer}/userinfo`, { headers: { authorization: "Bearer " } }), 401);
   await bearerRefused(await fetch(`${issuer}/userinfo`, { method: "POST" }), 401);
   await bearerRefused(await userinfo("garbage"), 401, "invalid_token");

@@ -73,7 +73,10 @@ impl OAuthError {
 
     pub fn into_response(self) -> Response {
         let mut resp = Response::json_no_store(self.status, &self.to_json());
-        if self.bearer_challenge {
+        if self.bearer_challenge && self.status == 401 && self.code == "invalid_request" {
+            // No credentials at all: RFC 6750 section 3.1 says the challenge carries no error code.
+            resp = resp.with_header("www-authenticate", "Bearer");
+        } else if self.bearer_challenge {
             let challenge = format!("Bearer error=\"{}\", error_description=\"{}\"", self.code, self.description.replace('"', "'"));
             resp = resp.with_header("www-authenticate", challenge);
         } else if self.status == 401 && self.code == "invalid_client" {
