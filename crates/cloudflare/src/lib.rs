@@ -6,12 +6,14 @@
 //! `MASTER_SECRET` (base64url, at least 32 bytes: seals signing keys at rest) and `ROOT_SECRET`
 //! (optional: enables the bootstrap management API).
 
+mod webcrypto;
+
 use edgeauth_core::crypto::b64url_decode;
-use edgeauth_core::jose::PureRustSigner;
 use edgeauth_core::runtime::{self as rt, SqlRow, SqlValue, SsoSession, Statement, StoreError};
 use edgeauth_core::{OAuthError, Server};
 use serde_json::Value;
 use wasm_bindgen::JsValue;
+use webcrypto::WebCryptoSigner;
 use worker::{durable_object, event, Context, D1Database, Env, Headers, Method, ObjectNamespace, Request, RequestInit, Response, State};
 
 /// Bodies larger than this are refused before they are read; the engine refuses anything over
@@ -25,7 +27,7 @@ thread_local! {
     // One engine and one signer per isolate: their caches (configuration, decrypted keys, parsed
     // private keys) outlive a request. An isolate runs one thread, so leaking gives a `'static`.
     static ENGINE: &'static Server = Box::leak(Box::new(Server::new()));
-    static SIGNER: &'static PureRustSigner<JsEntropy> = Box::leak(Box::new(PureRustSigner::new(JsEntropy)));
+    static SIGNER: &'static WebCryptoSigner<JsEntropy> = Box::leak(Box::new(WebCryptoSigner::new(JsEntropy)));
 }
 
 #[event(fetch)]
@@ -82,7 +84,7 @@ struct WorkerRuntime {
     fetch: WorkerFetch,
     clock: JsClock,
     entropy: JsEntropy,
-    signer: &'static PureRustSigner<JsEntropy>,
+    signer: &'static WebCryptoSigner<JsEntropy>,
     master_secret: Vec<u8>,
     root_secret: Option<String>,
 }
@@ -114,7 +116,7 @@ impl rt::Runtime for WorkerRuntime {
     type Fetch = WorkerFetch;
     type Clock = JsClock;
     type Entropy = JsEntropy;
-    type Signer = PureRustSigner<JsEntropy>;
+    type Signer = WebCryptoSigner<JsEntropy>;
 
     fn kv(&self) -> &Kv {
         &self.kv
@@ -134,7 +136,7 @@ impl rt::Runtime for WorkerRuntime {
     fn entropy(&self) -> &JsEntropy {
         &self.entropy
     }
-    fn signer(&self) -> &PureRustSigner<JsEntropy> {
+    fn signer(&self) -> &WebCryptoSigner<JsEntropy> {
         self.signer
     }
     fn master_secret(&self) -> &[u8] {
