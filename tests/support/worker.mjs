@@ -19,11 +19,18 @@ function statements(sql) {
     .filter(Boolean);
 }
 
-export async function startWorker({ rootSecret }) {
+export async function startWorker({ rootSecret, masterSecret = randomBytes(32).toString("base64url") }) {
+  // The worker logs only when something is wrong (a misconfiguration, WebCrypto refusing a key):
+  // any such line fails the test file at stop().
+  const complaints = [];
   if (!existsSync(join(BUILD, "index.js"))) throw new Error("no worker bundle: run scripts/build-worker.sh");
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       cf: false,
+      handleStructuredLogs: ({ level, message }) => {
+        if (/edgeauth|panicked|RuntimeError|uncaught/i.test(message)) complaints.push(`${level}: ${message}`);
+        else if (level === "error" || level === "warn") process.stderr.write(`[workerd ${level}] ${message}\n`);
+      },
       host: "127.0.0.1",
       port: 0,
       workers: [
@@ -38,7 +45,7 @@ export async function startWorker({ rootSecret }) {
           kvNamespaces: ["CONFIG"],
           d1Databases: ["DB"],
           durableObjects: { SESSIONS: { className: "SsoSessionObject", useSQLite: true } },
-          bindings: { MASTER_SECRET: randomBytes(32).toString("base64url"), ROOT_SECRET: rootSecret },
+          bindings: { MASTER_SECRET: masterSecret, ROOT_SECRET: rootSecret },
         },
       ],
     }),
@@ -49,5 +56,12 @@ export async function startWorker({ rootSecret }) {
   for (const file of readdirSync(dir).filter((f) => f.endsWith(".sql")).sort()) {
     await db.batch(statements(readFileSync(join(dir, file), "utf8")).map((s) => db.prepare(s)));
   }
-  return { base: url.origin, stop: () => mf.dispose(), canAdvanceClock: false };
+  return {
+    base: url.origin,
+    canAdvanceClock: false,
+    async stop() {
+      await mf.dispose();
+      if (complaints.length) throw new Error(`the worker logged problems:\n${complaints.join("\n")}`);
+    },
+  };
 }
