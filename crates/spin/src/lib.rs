@@ -1,0 +1,251 @@
+//! The Fermyon Spin adapter: translation only. Every protocol decision is in `edgeauth-core`.
+//!
+//! Stores (see `spin.toml`): key-value store `default` (tenant and workspace configuration), SQLite
+//! database `default` (everything else, SSO sessions included: Spin has no Durable Objects, and
+//! one SQLite database gives the same "a delete is seen everywhere at once" guarantee). Variables:
+//! `master_secret` (base64url, at least 32 bytes: seals signing keys at rest) and `root_secret`
+//! (optional: enables the bootstrap management API).
+
+use edgeauth_core::crypto::b64url_decode;
+use edgeauth_core::jose::PureRustSigner;
+use edgeauth_core::runtime::{self as rt, SqlRow, SqlValue, Statement, StoreError};
+use edgeauth_core::store::sessions::SqlSessionStore;
+use edgeauth_core::{OAuthError, Server};
+use spin_sdk::http::{IntoResponse, Method, Request, Response};
+use spin_sdk::http_component;
+use spin_sdk::{key_value, sqlite, variables};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Bounds what an outbound fetch (a client's `jwks_uri`) may return.
+const MAX_FETCH_BODY: usize = 256 * 1024;
+
+thread_local! {
+    // Spin may reuse an instance for several requests; the engine's caches live as long as it does.
+    static ENGINE: &'static Server = Box::leak(Box::new(Server::new()));
+    static SIGNER: &'static PureRustSigner<WasiEntropy> = Box::leak(Box::new(PureRustSigner::new(WasiEntropy)));
+}
+
+#[http_component]
+async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
+    let core_req = translate_request(req);
+    let resp = match SpinRuntime::open() {
+        Ok(runtime) => ENGINE.with(|e| *e).handle(&runtime, core_req).await,
+        Err(e) => {
+            eprintln!("edgeauth: misconfigured component: {e}");
+            OAuthError::server_error(e.0).into_response()
+        }
+    };
+    let mut out = Response::builder();
+    out.status(resp.status);
+    for (name, value) in &resp.headers {
+        out.header(name.as_str(), value.as_str());
+    }
+    Ok(out.body(resp.body).build())
+}
+
+fn translate_request(req: Request) -> edgeauth_core::Request {
+    let headers: Vec<(String, String)> = req.headers().map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().unwrap_or("").to_string())).collect();
+    // Spin hands the full URL in `spin-full-url`; the request URI may be path-only.
+    let url = match headers.iter().find(|(k, _)| k == "spin-full-url") {
+        Some((_, full)) => full.clone(),
+        None if req.uri().starts_with('/') => {
+            let host = headers.iter().find(|(k, _)| k == "host").map(|(_, h)| h.as_str()).unwrap_or("localhost");
+            format!("http://{host}{}", req.uri())
+        }
+        None => req.uri().to_string(),
+    };
+    let method = req.method().to_string();
+    edgeauth_core::Request::new(&method, &url, headers, req.into_body())
+}
+
+fn store_err(e: impl std::fmt::Debug) -> StoreError {
+    StoreError::new(format!("{e:?}"))
+}
+
+struct SpinRuntime {
+    kv: Kv,
+    sql: Sqlite,
+    sessions: SqlSessionStore<Sqlite>,
+    fetch: SpinFetch,
+    clock: WasiClock,
+    entropy: WasiEntropy,
+    signer: &'static PureRustSigner<WasiEntropy>,
+    master_secret: Vec<u8>,
+    root_secret: Option<String>,
+}
+
+impl SpinRuntime {
+    fn open() -> Result<SpinRuntime, StoreError> {
+        let master = variables::get("master_secret").map_err(|_| StoreError::new("the master_secret variable is not set"))?;
+        let master_secret = b64url_decode(master.trim()).filter(|k| k.len() >= 32).ok_or_else(|| StoreError::new("master_secret must be base64url of at least 32 bytes"))?;
+        let root_secret = variables::get("root_secret").ok().filter(|s| !s.is_empty());
+        let sql = || sqlite::Connection::open_default().map(|c| Sqlite(std::rc::Rc::new(c))).map_err(store_err);
+        let sql = sql()?;
+        Ok(SpinRuntime {
+            kv: Kv(key_value::Store::open_default().map_err(store_err)?),
+            sessions: SqlSessionStore { db: sql.clone() },
+            sql,
+            fetch: SpinFetch,
+            clock: WasiClock,
+            entropy: WasiEntropy,
+            signer: SIGNER.with(|s| *s),
+            master_secret,
+            root_secret,
+        })
+    }
+}
+
+impl rt::Runtime for SpinRuntime {
+    type Kv = Kv;
+    type Sql = Sqlite;
+    type Sessions = SqlSessionStore<Sqlite>;
+    type Fetch = SpinFetch;
+    type Clock = WasiClock;
+    type Entropy = WasiEntropy;
+    type Signer = PureRustSigner<WasiEntropy>;
+
+    fn kv(&self) -> &Kv {
+        &self.kv
+    }
+    fn sql(&self) -> &Sqlite {
+        &self.sql
+    }
+    fn sessions(&self) -> &SqlSessionStore<Sqlite> {
+        &self.sessions
+    }
+    fn fetch(&self) -> &SpinFetch {
+        &self.fetch
+    }
+    fn clock(&self) -> &WasiClock {
+        &self.clock
+    }
+    fn entropy(&self) -> &WasiEntropy {
+        &self.entropy
+    }
+    fn signer(&self) -> &PureRustSigner<WasiEntropy> {
+        self.signer
+    }
+    fn master_secret(&self) -> &[u8] {
+        &self.master_secret
+    }
+    fn root_secret(&self) -> Option<&str> {
+        self.root_secret.as_deref()
+    }
+}
+
+/// WASI wall clock (std's `SystemTime` is backed by it on wasip2).
+struct WasiClock;
+
+impl rt::Clock for WasiClock {
+    fn now_ms(&self) -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    }
+}
+
+/// WASI random (getrandom's wasip2 backend).
+#[derive(Clone, Copy)]
+struct WasiEntropy;
+
+impl rt::Entropy for WasiEntropy {
+    fn fill(&self, buf: &mut [u8]) {
+        getrandom::getrandom(buf).expect("wasi:random is available");
+    }
+}
+
+struct Kv(key_value::Store);
+
+impl rt::KvStore for Kv {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        match self.0.get(key).map_err(store_err)? {
+            None => Ok(None),
+            Some(bytes) => String::from_utf8(bytes).map(Some).map_err(store_err),
+        }
+    }
+    async fn put(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.0.set(key, value.as_bytes()).map_err(store_err)
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.0.delete(key).map_err(store_err)
+    }
+}
+
+/// Spin SQLite carries the core's statements unchanged. Cloning shares the connection, so the
+/// session store and the runtime use one.
+#[derive(Clone)]
+struct Sqlite(std::rc::Rc<sqlite::Connection>);
+
+fn to_spin(v: &SqlValue) -> sqlite::Value {
+    match v {
+        SqlValue::Null => sqlite::Value::Null,
+        SqlValue::Integer(i) => sqlite::Value::Integer(*i),
+        SqlValue::Text(s) => sqlite::Value::Text(s.clone()),
+    }
+}
+
+impl Sqlite {
+    fn run(&self, stmt: &Statement) -> Result<Vec<SqlRow>, StoreError> {
+        let params: Vec<sqlite::Value> = stmt.params.iter().map(to_spin).collect();
+        let result = self.0.execute(stmt.sql, &params).map_err(store_err)?;
+        Ok(result
+            .rows
+            .iter()
+            .map(|row| {
+                SqlRow(
+                    result
+                        .columns
+                        .iter()
+                        .zip(&row.values)
+                        .map(|(column, value)| {
+                            let value = match value {
+                                sqlite::Value::Null => SqlValue::Null,
+                                sqlite::Value::Integer(i) => SqlValue::Integer(*i),
+                                sqlite::Value::Real(f) => SqlValue::Integer(*f as i64),
+                                sqlite::Value::Text(s) => SqlValue::Text(s.clone()),
+                                sqlite::Value::Blob(b) => SqlValue::Text(String::from_utf8_lossy(b).into_owned()),
+                            };
+                            (column.clone(), value)
+                        })
+                        .collect(),
+                )
+            })
+            .collect())
+    }
+}
+
+impl rt::SqlDatabase for Sqlite {
+    async fn query(&self, stmt: Statement) -> Result<Vec<SqlRow>, StoreError> {
+        self.run(&stmt)
+    }
+    async fn batch(&self, stmts: Vec<Statement>) -> Result<Vec<Vec<SqlRow>>, StoreError> {
+        // IMMEDIATE takes the write lock up front, so two instances' batches never interleave.
+        self.0.execute("BEGIN IMMEDIATE", &[]).map_err(store_err)?;
+        let mut results = Vec::with_capacity(stmts.len());
+        for stmt in &stmts {
+            match self.run(stmt) {
+                Ok(rows) => results.push(rows),
+                Err(e) => {
+                    let _ = self.0.execute("ROLLBACK", &[]);
+                    return Err(e);
+                }
+            }
+        }
+        self.0.execute("COMMIT", &[]).map_err(|e| {
+            let _ = self.0.execute("ROLLBACK", &[]);
+            store_err(e)
+        })?;
+        Ok(results)
+    }
+}
+
+/// Outbound GET through Spin's outgoing HTTP (hosts allowed by `allowed_outbound_hosts`).
+struct SpinFetch;
+
+impl rt::HttpFetch for SpinFetch {
+    async fn get(&self, url: &str) -> Result<(u16, Vec<u8>), StoreError> {
+        let resp: Response = spin_sdk::http::send(Request::new(Method::Get, url)).await.map_err(store_err)?;
+        if resp.body().len() > MAX_FETCH_BODY {
+            return Err(StoreError::new("the fetched document is too large"));
+        }
+        Ok((*resp.status(), resp.into_body()))
+    }
+}
