@@ -8,7 +8,9 @@ WORKER_BUILD_VERSION=0.8.7
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-rustup target add wasm32-unknown-unknown >/dev/null 2>&1 || rustup target add wasm32-unknown-unknown
+# Workers build for wasm32-unknown-unknown, the Spin component for wasm32-wasip2. One rustup call:
+# two concurrent ones can corrupt rustup's record of installed targets.
+rustup target add wasm32-unknown-unknown wasm32-wasip2 >/dev/null 2>&1 || rustup target add wasm32-unknown-unknown wasm32-wasip2
 
 # worker-build: its major.minor must equal the `worker` crate's.
 if ! worker-build --version 2>/dev/null | grep -q "$WORKER_BUILD_VERSION"; then
@@ -39,6 +41,14 @@ export PATH="$PWD/$NODE_DIR/node_modules/node/bin:$PATH"
 if ! [ -d node_modules/wrangler ] || [ package.json -nt node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "npm install"
   npm install --no-audit --no-fund >/dev/null
+fi
+
+# schemathesis (PyPI) for the management API's contract test, in a venv of its own.
+SCHEMATHESIS_VERSION=4.32.5
+if ! .tools/schemathesis/bin/st --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+  log "installing schemathesis $SCHEMATHESIS_VERSION into .tools/schemathesis"
+  python3 -m venv .tools/schemathesis
+  .tools/schemathesis/bin/pip install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
 # A real headless browser for the page tests (Debian's Chromium; playwright-core drives it).

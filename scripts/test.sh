@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: native unit and flow tests of the core, the HTTP scenario suite against the
-# native runtime and against the real Workers bundle under workerd (miniflare), the client-library
-# interoperability tests, the browser tests of the pages, and one smoke test through `wrangler dev`.
+# native runtime, against the real Workers bundle under workerd (miniflare) and against the Spin
+# component under a wasmtime host, the client-library interoperability tests, the browser tests of
+# the pages, and one smoke test through `wrangler dev`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -12,8 +13,9 @@ step "setup"
 export PATH="$PWD/.tools/node/node_modules/node/bin:$PATH"
 export WRANGLER_SEND_METRICS=false WRANGLER_SEND_ERROR_REPORTS=false CLOUDFLARE_CF_FETCH_ENABLED=false
 
-step "native: cargo test (core units, core flows, test kit)"
-cargo test --workspace --quiet
+step "native: cargo test (core units, core flows, test kit, Spin test host)"
+# The Spin component links for wasm32-wasip2 only; it is built and tested below.
+cargo test --workspace --exclude edgeauth-spin --quiet
 
 step "native: scenario suite over HTTP"
 cargo build --quiet -p edgeauth-testkit --bin edgeauth-native
@@ -24,6 +26,16 @@ step "workers: build the release bundle"
 
 step "workers: the same scenario suite under workerd (miniflare)"
 TARGET=worker node --test --test-concurrency=1 'tests/scenarios/*.test.mjs'
+
+step "management API: the OpenAPI contract test (schemathesis) against native and workerd"
+TARGET=native node --test 'tests/contract/*.test.mjs'
+TARGET=worker node --test 'tests/contract/*.test.mjs'
+
+step "spin: build the component and its test host"
+./scripts/build-spin.sh
+
+step "spin: the same scenario suite, the host tests, the contract test, interoperability and browser tests under the Spin host"
+TARGET=spin node --test --test-concurrency=1 'tests/scenarios/*.test.mjs' 'tests/spin/*.test.mjs' 'tests/contract/*.test.mjs' tests/e2e/interop.test.mjs tests/e2e/browser.test.mjs
 
 step "workers: wrangler dev smoke, client-library interoperability, browser tests"
 TARGET=worker node --test --test-concurrency=1 'tests/e2e/*.test.mjs'

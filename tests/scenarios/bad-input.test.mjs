@@ -24,6 +24,15 @@ test("a body over 64 KB is refused with a JSON OAuth error", async () => {
   assert.equal((await json(r)).error, "invalid_request");
 });
 
+test("a body over 64 KB to the management API is refused with a problem document", async () => {
+  const r = await fetch(`${t.base}/api/tenants`, { method: "POST", headers: { "content-type": "application/json", authorization: "Bearer x" }, body: JSON.stringify({ id: "big", name: "a".repeat(70 * 1024) }) });
+  assert.equal(r.status, 413);
+  assert.equal(r.headers.get("content-type"), "application/problem+json");
+  const p = await json(r);
+  assert.equal(p.status, 413);
+  assert.match(p.type, /payload-too-large/);
+});
+
 test("duplicate parameters are refused at the token and authorize endpoints", async () => {
   const r = await raw("/token", { body: "grant_type=client_credentials&scope=api&scope=openid", headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic("web", secret) } });
   assert.equal(r.status, 400);

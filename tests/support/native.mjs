@@ -6,10 +6,12 @@ import { createInterface } from "node:readline";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
-export async function startNative({ rootSecret }) {
-  const bin = `${ROOT}target/debug/edgeauth-native`;
+export async function startNative({ rootSecret, clientCertHeader }) {
+  // CARGO_TARGET_DIR, when set, is where cargo put the binary (a second checkout's own build).
+  const bin = `${process.env.CARGO_TARGET_DIR ?? `${ROOT}target`}/debug/edgeauth-native`;
   if (!existsSync(bin)) throw new Error("no native server: cargo build -p edgeauth-testkit --bin edgeauth-native");
-  const child = spawn(bin, ["--port", "0", "--root-secret", rootSecret, "--test-controls"], { stdio: ["ignore", "pipe", "inherit"] });
+  const args = ["--port", "0", "--root-secret", rootSecret, "--test-controls", ...(clientCertHeader ? ["--client-cert-header", clientCertHeader] : [])];
+  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "inherit"] });
   const line = await new Promise((resolve, reject) => {
     const rl = createInterface({ input: child.stdout });
     rl.once("line", (l) => { rl.close(); resolve(l); });
@@ -19,10 +21,13 @@ export async function startNative({ rootSecret }) {
   return {
     base,
     canAdvanceClock: true,
-    async advanceClock(secs) {
-      const r = await fetch(`${base}/__test/clock/advance?secs=${secs}`, { method: "POST" });
-      if (r.status !== 200) throw new Error(`clock advance: ${r.status}`);
-    },
+    advanceClock: (secs) => advanceClock(base, secs),
     stop: () => new Promise((resolve) => { child.once("exit", resolve); child.kill(); }),
   };
+}
+
+/** Moves a test server's clock (native and the Spin host answer `POST /__test/clock/advance`). */
+export async function advanceClock(base, secs) {
+  const r = await fetch(`${base}/__test/clock/advance?secs=${secs}`, { method: "POST" });
+  if (r.status !== 200) throw new Error(`clock advance: ${r.status}`);
 }

@@ -1,8 +1,10 @@
-// One scenario suite, several targets: TARGET=native (the engine on SQLite) or TARGET=worker (the
-// release Workers bundle under workerd via miniflare). Each test file starts its own server.
+// One scenario suite, several targets: TARGET=native (the engine on SQLite), TARGET=worker (the
+// release Workers bundle under workerd via miniflare) or TARGET=spin (the Spin component under a
+// wasmtime host with Spin's interfaces). Each test file starts its own server.
 import { randomBytes, createHash } from "node:crypto";
 import { startNative } from "./native.mjs";
 import { startWorker } from "./worker.mjs";
+import { startSpin } from "./spin.mjs";
 
 export const TARGET = process.env.TARGET ?? "native";
 
@@ -10,9 +12,12 @@ export const TARGET = process.env.TARGET ?? "native";
  * Starts the target and returns { base, stop, canAdvanceClock, advanceClock?, admin(method, path, body),
  * workspace(tenant, ws, config) }.
  */
-export async function startTarget() {
+export async function startTarget(options = {}) {
   const rootSecret = randomBytes(24).toString("base64url");
-  const server = TARGET === "worker" ? await startWorker({ rootSecret }) : await startNative({ rootSecret });
+  const start = { native: startNative, worker: startWorker, spin: startSpin }[TARGET];
+  if (!start) throw new Error(`unknown TARGET ${TARGET} (native, worker or spin)`);
+  // options.clientCertHeader: the deployment trusts a client certificate (URL-encoded PEM) in that header.
+  const server = await start({ rootSecret, ...options });
   const admin = async (method, path, body) => {
     const r = await fetch(server.base + path, {
       method,

@@ -19,7 +19,7 @@ function statements(sql) {
     .filter(Boolean);
 }
 
-export async function startWorker({ rootSecret, masterSecret = randomBytes(32).toString("base64url") }) {
+export async function startWorker({ rootSecret, masterSecret = randomBytes(32).toString("base64url"), clientCertHeader }) {
   // The worker logs only when something is wrong (a misconfiguration, WebCrypto refusing a key):
   // any such line fails the test file at stop().
   const complaints = [];
@@ -45,7 +45,7 @@ export async function startWorker({ rootSecret, masterSecret = randomBytes(32).t
           kvNamespaces: ["CONFIG"],
           d1Databases: ["DB"],
           durableObjects: { SESSIONS: { className: "SsoSessionObject", useSQLite: true } },
-          bindings: { MASTER_SECRET: masterSecret, ROOT_SECRET: rootSecret },
+          bindings: { MASTER_SECRET: masterSecret, ROOT_SECRET: rootSecret, ...(clientCertHeader ? { CLIENT_CERT_HEADER: clientCertHeader } : {}) },
         },
       ],
     }),

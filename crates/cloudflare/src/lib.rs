@@ -33,8 +33,11 @@ thread_local! {
 #[event(fetch)]
 async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     let response = match translate_request(&mut req).await {
-        Ok(core_req) => match WorkerRuntime::from_env(&env) {
-            Ok(runtime) => ENGINE.with(|e| *e).handle(&runtime, core_req).await,
+        Ok(mut core_req) => match WorkerRuntime::from_env(&env) {
+            Ok(runtime) => {
+                core_req.client_certificate = client_certificate(&req, &env, &core_req.headers);
+                ENGINE.with(|e| *e).handle(&runtime, core_req).await
+            }
             Err(e) => {
                 worker::console_error!("edgeauth: misconfigured worker: {e}");
                 OAuthError::server_error(e.0).into_response()
@@ -43,6 +46,18 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
         Err(resp) => resp,
     };
     translate_response(response)
+}
+
+/// The TLS client certificate: what Cloudflare's edge saw (API Shield mTLS, `cf.tlsClientAuth`),
+/// else, only when the `CLIENT_CERT_HEADER` variable names one, a trusted front end's header.
+fn client_certificate(req: &Request, env: &Env, headers: &[(String, String)]) -> Option<edgeauth_core::http::ClientCertificate> {
+    if let Some(t) = req.cf().and_then(|cf| cf.tls_client_auth()) {
+        if let Some(c) = edgeauth_core::mtls::from_platform_metadata(&t.cert_presented(), &t.cert_verified(), &t.cert_fingerprint_sha256(), &t.cert_subject_dn_rfc2253(), &t.cert_issuer_dn_rfc2253()) {
+            return Some(c);
+        }
+    }
+    let header = env.var("CLIENT_CERT_HEADER").ok().map(|v| v.to_string()).filter(|h| !h.is_empty())?;
+    edgeauth_core::mtls::from_trusted_header(headers, &header)
 }
 
 async fn translate_request(req: &mut Request) -> Result<edgeauth_core::Request, edgeauth_core::Response> {

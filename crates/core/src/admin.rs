@@ -1,7 +1,7 @@
 //! Bootstrap administration under `/admin/...`, authenticated with the root secret (a Worker secret
 //! / Spin variable). It creates tenants, workspaces (with fresh signing keys), clients and users,
-//! and rotates keys: enough to run the server and its tests. The full management API, with tokens
-//! issued by a system workspace, builds on these operations.
+//! and rotates keys: enough to run the server and its tests. The management API (`/api/...`,
+//! `crate::management`) does all of this and more with tokens issued by the system workspace.
 
 use crate::clients::Client;
 use crate::config::{self, TenantConfig, WorkspaceConfig};
@@ -11,11 +11,12 @@ use crate::http::{Request, Response};
 use crate::keys;
 use crate::runtime::{Clock, KvStore, Runtime};
 use crate::server::Server;
-use crate::store::{self, StoredClient, User};
+use crate::management;
+use crate::store;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
-fn authorize_root<R: Runtime>(rt: &R, req: &Request) -> Result<(), OAuthError> {
+pub(crate) fn authorize_root<R: Runtime>(rt: &R, req: &Request) -> Result<(), OAuthError> {
     let Some(root) = rt.root_secret().filter(|r| r.len() >= 16) else {
         return Err(OAuthError::not_found("the bootstrap API is switched off (no root secret)"));
     };
@@ -71,7 +72,16 @@ async fn put_tenant<R: Runtime>(rt: &R, req: &Request, t: &str, now: i64) -> Res
     let existing = config::load_tenant(rt.kv(), t).await?;
     tenant.created_at = existing.as_ref().map(|e| e.created_at).unwrap_or(now);
     tenant.version = config::CONFIG_VERSION;
+    if tenant.license.is_none() {
+        // A new tenant gets a trial; an existing one keeps what it has.
+        tenant.license = match &existing {
+            Some(e) => e.license.clone(),
+            None => Some(crate::management::trial_license(now)),
+        };
+    }
     rt.kv().put(&config::tenant_key(t), &json!(tenant).to_string()).await?;
+    // The management API lists tenants and workspaces from SQL indexes.
+    store::management::index_tenant(rt.sql(), t, &tenant.name, tenant.created_at).await?;
     Ok(Response::json(if existing.is_some() { 200 } else { 201 }, &json!(tenant)))
 }
 
@@ -92,6 +102,7 @@ async fn put_workspace<R: Runtime>(server: &Server, rt: &R, req: &Request, t: &s
         store::rotate_keys(rt.sql(), t, w, &new_keys, now, now).await?;
     }
     rt.kv().put(&config::workspace_key(t, w), &json!(cfg).to_string()).await?;
+    store::management::index_workspace(rt.sql(), t, w, "workspace", &cfg.name, now).await?;
     server.forget_workspace(t, w);
     Ok(Response::json(if existed { 200 } else { 201 }, &json!(cfg)))
 }
@@ -103,52 +114,14 @@ async fn existing_workspace<R: Runtime>(server: &Server, rt: &R, t: &str, w: &st
 
 async fn create_client<R: Runtime>(server: &Server, rt: &R, req: &Request, t: &str, w: &str, now: i64) -> Result<Response, OAuthError> {
     existing_workspace(server, rt, t, w).await?;
-    let mut client: Client = json_body::<Client>(req).map_err(|e| OAuthError::invalid_client_metadata(e.description))?;
-    if client.client_id.is_empty() {
-        client.client_id = crypto::random_id(rt.entropy());
-    }
-    client.validate()?;
-    let secret = client.uses_secret().then(|| crypto::random_token(rt.entropy()));
-    let stored = StoredClient { client: client.clone(), secret_hash: secret.as_deref().map(|s| crypto::sha256_b64url(s.as_bytes())) };
-    if !store::insert_client(rt.sql(), t, w, &stored, now).await? {
-        return Err(OAuthError::conflict(format!("client '{}' already exists", client.client_id)));
-    }
-    let mut out = json!(client);
-    if let Some(s) = secret {
-        // Shown once: only its hash is stored.
-        out["client_secret"] = json!(s);
-    }
+    let client: Client = json_body::<Client>(req).map_err(|e| OAuthError::invalid_client_metadata(e.description))?;
+    let out = management::create_client(rt.sql(), rt.entropy(), t, w, client, now).await?;
     Ok(Response::json_no_store(201, &out))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewUser {
-    username: String,
-    password: Option<String>,
-    #[serde(default)]
-    claims: serde_json::Map<String, Value>,
 }
 
 async fn create_user<R: Runtime>(server: &Server, rt: &R, req: &Request, t: &str, w: &str, now: i64) -> Result<Response, OAuthError> {
     let cfg = existing_workspace(server, rt, t, w).await?;
-    let u: NewUser = json_body(req)?;
-    let username = u.username.trim().to_lowercase();
-    if username.is_empty() || username.len() > 256 {
-        return Err(OAuthError::invalid_request("username must be 1-256 characters"));
-    }
-    if let Some(p) = &u.password {
-        if p.chars().count() < 8 || p.len() > 1024 {
-            return Err(OAuthError::invalid_request("password must be 8-1024 characters"));
-        }
-    }
-    let password_hash = match &u.password {
-        Some(p) => Some(crypto::hash_password(rt.entropy(), &cfg.login.password_hashing, p)?),
-        None => None,
-    };
-    let user = User { id: crypto::random_id(rt.entropy()), username: username.clone(), password_hash, claims: u.claims, disabled: false };
-    if !store::insert_user(rt.sql(), t, w, &user, now).await? {
-        return Err(OAuthError::conflict(format!("user '{username}' already exists")));
-    }
-    Ok(Response::json(201, &json!({ "id": user.id, "username": username, "claims": user.claims })))
+    let u: management::NewUser = json_body(req)?;
+    let user = management::create_user(rt.sql(), rt.entropy(), &cfg, t, w, u, now).await?;
+    Ok(Response::json(201, &json!({ "id": user.id, "username": user.username, "claims": user.claims })))
 }

@@ -1,7 +1,8 @@
 //! Client authentication at the token, introspection and revocation endpoints:
-//! client_secret_basic, client_secret_post, private_key_jwt (RFC 7523) and none (public clients).
+//! client_secret_basic, client_secret_post, private_key_jwt (RFC 7523), tls_client_auth and
+//! self_signed_tls_client_auth (RFC 8705 §2) and none (public clients).
 
-use crate::clients::{Client, AUTH_NONE, AUTH_PRIVATE_KEY_JWT, AUTH_SECRET_BASIC, AUTH_SECRET_POST};
+use crate::clients::{Client, AUTH_NONE, AUTH_PRIVATE_KEY_JWT, AUTH_SECRET_BASIC, AUTH_SECRET_POST, AUTH_SELF_SIGNED_TLS, AUTH_TLS};
 use crate::crypto;
 use crate::error::OAuthError;
 use crate::http::{percent_decode, Params, Request};
@@ -79,20 +80,44 @@ pub async fn authenticate<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, params: &
         Presented::Assertion { id, .. } => (id.as_str(), AUTH_PRIVATE_KEY_JWT),
         Presented::None { id } => (*id, AUTH_NONE),
     };
-    let stored = store::get_client(ctx.db(), &ctx.tenant, &ctx.workspace, id).await?;
+    let stored = ctx.client(id).await?;
     let Some(stored) = stored else {
         return Err(invalid_client("unknown client or wrong credentials"));
     };
+    // A bare client_id is how a client using the TLS layer names itself (RFC 8705 §2).
+    let method = if method == AUTH_NONE && stored.client.uses_mtls_auth() { stored.client.token_endpoint_auth_method.as_str() } else { method };
     if stored.client.token_endpoint_auth_method != method {
         return Err(invalid_client(&format!("this client authenticates with {}", stored.client.token_endpoint_auth_method)));
+    }
+    if ctx.config.fapi_br() && method != AUTH_PRIVATE_KEY_JWT && method != AUTH_TLS {
+        return Err(invalid_client("the fapi_br profile accepts only private_key_jwt and tls_client_auth client authentication"));
     }
     match p {
         Presented::Basic { secret, .. } => check_secret(stored.secret_hash.as_deref(), &secret)?,
         Presented::Post { secret, .. } => check_secret(stored.secret_hash.as_deref(), secret)?,
         Presented::Assertion { assertion, .. } => check_assertion(ctx, &stored.client, assertion, endpoint).await?,
+        Presented::None { .. } if method == AUTH_TLS || method == AUTH_SELF_SIGNED_TLS => check_certificate(&stored.client, req)?,
         Presented::None { .. } => {}
     }
-    Ok(stored.client)
+    Ok(stored.client.clone())
+}
+
+/// RFC 8705 §2.1.2 (`tls_client_auth`): a certificate the TLS layer verified, whose subject DN is
+/// the registered one. §2.2 (`self_signed_tls_client_auth`): the registered certificate itself.
+fn check_certificate(client: &Client, req: &Request) -> Result<(), OAuthError> {
+    let cert = req.client_certificate.as_ref().ok_or_else(|| invalid_client("this client authenticates with a TLS client certificate, and none was presented"))?;
+    if client.token_endpoint_auth_method == AUTH_TLS {
+        let expected = client.tls_client_auth_subject_dn.as_deref().unwrap_or_default();
+        if !cert.verified || !crate::mtls::dn_equal(&cert.subject_dn, expected) {
+            return Err(invalid_client("the client certificate's subject DN is not the registered one (or the certificate was not verified)"));
+        }
+    } else {
+        let expected = client.tls_client_certificate_x5t_s256.as_deref().unwrap_or_default();
+        if !crypto::constant_time_eq(cert.sha256_fingerprint.as_bytes(), expected.as_bytes()) {
+            return Err(invalid_client("the client certificate is not the registered one"));
+        }
+    }
+    Ok(())
 }
 
 fn check_secret(stored_hash: Option<&str>, secret: &str) -> Result<(), OAuthError> {
@@ -103,7 +128,7 @@ fn check_secret(stored_hash: Option<&str>, secret: &str) -> Result<(), OAuthErro
     }
 }
 
-async fn client_keys<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client) -> Result<Vec<Value>, OAuthError> {
+pub(crate) async fn client_keys<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client) -> Result<Vec<Value>, OAuthError> {
     let set = if let Some(jwks) = &client.jwks {
         jwks.clone()
     } else if let Some(uri) = &client.jwks_uri {
@@ -120,6 +145,11 @@ async fn client_keys<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client) -> Result<Ve
 
 async fn check_assertion<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, assertion: &str, endpoint: &str) -> Result<(), OAuthError> {
     let jws = jose::parse_jws(assertion).map_err(|_| invalid_client("the client assertion is malformed"))?;
+    if let Some(only) = ctx.config.only_alg() {
+        if jws.alg() != Some(only) {
+            return Err(invalid_client(&format!("client assertions must be signed with {}", only.as_str())));
+        }
+    }
     let keys = client_keys(ctx, client).await?;
     jose::verify_jws(ctx.rt.signer(), &jws, &keys).await.map_err(|_| invalid_client("the client assertion signature is invalid"))?;
     let c = &jws.claims;

@@ -9,7 +9,11 @@ pub const AUTH_NONE: &str = "none";
 pub const AUTH_SECRET_BASIC: &str = "client_secret_basic";
 pub const AUTH_SECRET_POST: &str = "client_secret_post";
 pub const AUTH_PRIVATE_KEY_JWT: &str = "private_key_jwt";
-pub const AUTH_METHODS: [&str; 4] = [AUTH_SECRET_BASIC, AUTH_SECRET_POST, AUTH_PRIVATE_KEY_JWT, AUTH_NONE];
+pub const AUTH_TLS: &str = "tls_client_auth";
+pub const AUTH_SELF_SIGNED_TLS: &str = "self_signed_tls_client_auth";
+pub const AUTH_METHODS: [&str; 6] = [AUTH_SECRET_BASIC, AUTH_SECRET_POST, AUTH_PRIVATE_KEY_JWT, AUTH_TLS, AUTH_SELF_SIGNED_TLS, AUTH_NONE];
+/// The hybrid response type a client may register besides `code` (OIDC Core 3.3).
+pub const RESPONSE_CODE_ID_TOKEN: &str = "code id_token";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -34,6 +38,39 @@ pub struct Client {
     pub refresh_token_rotation: bool,
     /// First-party clients may skip the consent page.
     pub skip_consent: bool,
+    /// Clients of the system workspace only: the tenant this client administers through the
+    /// management API. Absent, a system client administers the whole server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub managed_tenant: Option<String>,
+    /// This client's authorization requests must come through PAR (RFC 9126 §6).
+    #[serde(skip_serializing_if = "is_false")]
+    pub require_pushed_authorization_requests: bool,
+    /// This client's authorization requests must be signed request objects (RFC 9101 §10.5).
+    #[serde(skip_serializing_if = "is_false")]
+    pub require_signed_request_object: bool,
+    /// The one algorithm this client signs request objects with (any supported one when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_object_signing_alg: Option<Alg>,
+    /// `tls_client_auth` (RFC 8705 §2.1.2): the subject DN the client's certificate must carry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// `self_signed_tls_client_auth` (RFC 8705 §2.2): the base64url SHA-256 of the registered certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_client_certificate_x5t_s256: Option<String>,
+    /// A PEM certificate upload: the subject DN (`tls_client_auth`) or the thumbprint
+    /// (`self_signed_tls_client_auth`) above is derived from it when not given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_client_certificate: Option<String>,
+    /// Access tokens carry `cnf.x5t#S256` of the certificate presented at the token endpoint (RFC 8705 §3).
+    #[serde(skip_serializing_if = "is_false")]
+    pub tls_client_certificate_bound_access_tokens: bool,
+    /// JARM (`response_mode=jwt`): the algorithm of signed authorization responses (the workspace default when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization_signed_response_alg: Option<Alg>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Default for Client {
@@ -52,6 +89,15 @@ impl Default for Client {
             id_token_signed_response_alg: None,
             refresh_token_rotation: true,
             skip_consent: false,
+            managed_tenant: None,
+            require_pushed_authorization_requests: false,
+            require_signed_request_object: false,
+            request_object_signing_alg: None,
+            tls_client_auth_subject_dn: None,
+            tls_client_certificate_x5t_s256: None,
+            tls_client_certificate: None,
+            tls_client_certificate_bound_access_tokens: false,
+            authorization_signed_response_alg: None,
         }
     }
 }
@@ -97,6 +143,27 @@ impl Client {
         matches!(self.token_endpoint_auth_method.as_str(), AUTH_SECRET_BASIC | AUTH_SECRET_POST)
     }
 
+    pub fn uses_mtls_auth(&self) -> bool {
+        matches!(self.token_endpoint_auth_method.as_str(), AUTH_TLS | AUTH_SELF_SIGNED_TLS)
+    }
+
+    pub fn allows_response_type(&self, rt: &str) -> bool {
+        self.response_types.iter().any(|r| r == rt)
+    }
+
+    /// Derives what a PEM upload implies (RFC 8705 settings), then validates. Use on every write.
+    pub fn prepare(&mut self) -> Result<(), OAuthError> {
+        if let Some(pem) = &self.tls_client_certificate {
+            let cert = crate::mtls::parse_pem(pem).ok_or_else(|| invalid("tls_client_certificate is not a PEM X.509 certificate"))?;
+            match self.token_endpoint_auth_method.as_str() {
+                AUTH_TLS if self.tls_client_auth_subject_dn.is_none() => self.tls_client_auth_subject_dn = Some(cert.subject_dn),
+                AUTH_SELF_SIGNED_TLS if self.tls_client_certificate_x5t_s256.is_none() => self.tls_client_certificate_x5t_s256 = Some(cert.x5t_s256),
+                _ => {}
+            }
+        }
+        self.validate()
+    }
+
     pub fn validate(&self) -> Result<(), OAuthError> {
         if self.client_id.is_empty() || self.client_id.len() > 128 || !self.client_id.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
             return Err(invalid("client_id must be 1-128 printable characters without ':'"));
@@ -109,8 +176,21 @@ impl Client {
                 return Err(invalid(format!("grant type '{g}' is not supported")));
             }
         }
-        if self.response_types.iter().any(|r| r != "code") {
-            return Err(invalid("only the 'code' response type is supported"));
+        if self.response_types.iter().any(|r| r != "code" && r != RESPONSE_CODE_ID_TOKEN) {
+            return Err(invalid("only the 'code' and 'code id_token' response types are supported"));
+        }
+        match self.token_endpoint_auth_method.as_str() {
+            AUTH_TLS => match &self.tls_client_auth_subject_dn {
+                Some(dn) if crate::mtls::valid_dn(dn) => {}
+                Some(_) => return Err(invalid("tls_client_auth_subject_dn is not an RFC 4514 distinguished name")),
+                None => return Err(invalid("tls_client_auth needs tls_client_auth_subject_dn (or a tls_client_certificate to derive it from)")),
+            },
+            AUTH_SELF_SIGNED_TLS => match &self.tls_client_certificate_x5t_s256 {
+                Some(t) if crate::crypto::b64url_decode(t).is_some_and(|b| b.len() == 32) => {}
+                Some(_) => return Err(invalid("tls_client_certificate_x5t_s256 must be the base64url SHA-256 of the certificate")),
+                None => return Err(invalid("self_signed_tls_client_auth needs a tls_client_certificate")),
+            },
+            _ => {}
         }
         if self.is_public() && self.allows_grant("client_credentials") {
             return Err(invalid("a public client cannot use client_credentials"));
@@ -158,6 +238,25 @@ mod tests {
         assert!(!valid_redirect_uri("https://app.example/cb#x"));
         assert!(!valid_redirect_uri("javascript:alert(1)"));
         assert!(!valid_redirect_uri("https://"));
+    }
+
+    #[test]
+    fn a_pem_upload_derives_the_mtls_settings() {
+        let pem = crate::mtls::tests::TEST_PEM.to_string();
+        let mut c = Client { client_id: "tpp".into(), redirect_uris: vec!["https://tpp.example/cb".into()], token_endpoint_auth_method: AUTH_TLS.into(), tls_client_certificate: Some(pem.clone()), ..Default::default() };
+        c.prepare().unwrap();
+        assert_eq!(c.tls_client_auth_subject_dn.as_deref(), Some("2.5.4.97=OFBBR-123,CN=tpp-one,OU=software-one,O=Banco Teste,C=BR"));
+        let mut s = Client { token_endpoint_auth_method: AUTH_SELF_SIGNED_TLS.into(), tls_client_auth_subject_dn: None, ..c.clone() };
+        s.prepare().unwrap();
+        assert_eq!(s.tls_client_certificate_x5t_s256, crate::mtls::parse_pem(&pem).map(|p| p.x5t_s256));
+        let mut bad = Client { tls_client_certificate: Some("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----".into()), ..c.clone() };
+        assert_eq!(bad.prepare().unwrap_err().code, "invalid_client_metadata");
+        let mut none = Client { tls_client_certificate: None, tls_client_auth_subject_dn: None, ..c.clone() };
+        assert_eq!(none.prepare().unwrap_err().code, "invalid_client_metadata");
+        let mut hybrid = Client { response_types: vec!["code".into(), "code id_token".into()], ..c.clone() };
+        hybrid.prepare().unwrap();
+        let mut token = Client { response_types: vec!["token".into()], ..c };
+        assert!(token.prepare().is_err());
     }
 
     #[test]

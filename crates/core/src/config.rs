@@ -31,7 +31,7 @@ pub fn valid_identifier(id: &str) -> bool {
     (1..=63).contains(&id.len())
         && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !id.starts_with('-')
-        && !matches!(id, "admin" | "well-known")
+        && !matches!(id, "admin" | "api" | "well-known")
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,6 +46,23 @@ pub struct TenantConfig {
     pub features: BTreeMap<String, bool>,
     #[serde(default)]
     pub created_at: i64,
+    /// The tenant's license. New tenants get a one-year trial; only a system caller changes it;
+    /// nothing is enforced when it expires. Tenants made before licenses existed have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license: Option<License>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct License {
+    /// e.g. `trial`
+    #[serde(rename = "LicenseType")]
+    pub license_type: String,
+    /// RFC 3339, UTC (`2023-03-01T09:02:27Z`)
+    #[serde(rename = "StartDate")]
+    pub start_date: String,
+    #[serde(rename = "ExpirationDate")]
+    pub expiration_date: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,7 +127,53 @@ pub struct WorkspaceConfig {
     pub sso_enabled: bool,
     pub default_locale: String,
     pub features: BTreeMap<String, bool>,
+    /// A security profile that tightens the whole workspace (see [`Profile`]).
+    #[serde(skip_serializing_if = "Profile::is_none")]
+    pub profile: Profile,
+    /// Every authorization request must come through PAR (RFC 9126); a client can also ask it for itself.
+    #[serde(skip_serializing_if = "is_false")]
+    pub require_pushed_authorization_requests: bool,
+    /// Every authorization request must be a signed request object (RFC 9101).
+    #[serde(skip_serializing_if = "is_false")]
+    pub require_signed_request_object: bool,
+    /// This workspace's issuer on its mutual-TLS domain (`https://mtls.bank.example/{tenant}/{workspace}`):
+    /// discovery lists `mtls_endpoint_aliases` there, and discovery requested through it shows this issuer.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub mtls_issuer: String,
+    /// Offer `response_type=code id_token` (the OIDC hybrid flow) to clients that registered it.
+    /// Absent: offered, except under `fapi_br`, where the workspace switches it on with `true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_type_code_id_token: Option<bool>,
 }
+
+/// A security profile switched on per workspace. `fapi_br` is FAPI 1 Advanced as Open Finance
+/// Brasil profiles it: PAR and signed request objects required, PS256 only, `private_key_jwt` only,
+/// access tokens of 300 to 900 s, no refresh-token rotation, no `id_token_hint`, `acr` always in the
+/// ID token, `x-fapi-interaction-id` on every resource-style response; `code id_token` only when
+/// `response_type_code_id_token` switches it on; JARM responses in PS256.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Profile {
+    #[default]
+    None,
+    FapiBr,
+}
+
+impl Profile {
+    pub fn is_none(&self) -> bool {
+        *self == Profile::None
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The Brazilian levels of assurance (`acr`): loa2 is the one the profile says every ID token shall carry.
+pub const ACR_BR_LOA2: &str = "urn:brasil:openbanking:loa2";
+pub const ACR_BR_LOA3: &str = "urn:brasil:openbanking:loa3";
+/// Access-token lifetimes the Brazil profile allows.
+pub const FAPI_BR_ACCESS_TOKEN_TTL: std::ops::RangeInclusive<i64> = 300..=900;
 
 fn version() -> u32 {
     CONFIG_VERSION
@@ -145,6 +208,11 @@ impl Default for WorkspaceConfig {
             sso_enabled: true,
             default_locale: "en".into(),
             features: BTreeMap::new(),
+            profile: Profile::None,
+            require_pushed_authorization_requests: false,
+            require_signed_request_object: false,
+            mtls_issuer: String::new(),
+            response_type_code_id_token: None,
         }
     }
 }
@@ -181,7 +249,51 @@ impl WorkspaceConfig {
         check((1..=10).contains(&p.iterations), "login.password_hashing.iterations", "must be between 1 and 10")?;
         check((1..=4).contains(&p.parallelism), "login.password_hashing.parallelism", "must be between 1 and 4")?;
         check(matches!(self.default_locale.as_str(), "en" | "pt-BR"), "default_locale", "must be 'en' or 'pt-BR'")?;
+        if !self.mtls_issuer.is_empty() {
+            let m = &self.mtls_issuer;
+            let ok = (m.starts_with("https://") || m.starts_with("http://127.0.0.1") || m.starts_with("http://localhost")) && !m.ends_with('/') && !m.contains(['?', '#', ' ']) && m.len() <= 512;
+            check(ok, "mtls_issuer", "must be an https URL without a trailing slash, query or fragment")?;
+        }
+        if self.fapi_br() {
+            check(FAPI_BR_ACCESS_TOKEN_TTL.contains(&self.access_token_ttl), "access_token_ttl", "must be between 300 and 900 seconds under the fapi_br profile")?;
+            check(self.default_signing_alg == Alg::PS256, "default_signing_alg", "must be PS256 under the fapi_br profile")?;
+        }
         Ok(())
+    }
+
+    /// The Open Finance Brasil security profile is on.
+    pub fn fapi_br(&self) -> bool {
+        self.profile == Profile::FapiBr
+    }
+
+    /// PAR is required of every client (the switch, or the profile).
+    pub fn par_required(&self) -> bool {
+        self.require_pushed_authorization_requests || self.fapi_br()
+    }
+
+    /// Signed request objects are required of every client (the switch, or the profile).
+    pub fn request_object_required(&self) -> bool {
+        self.require_signed_request_object || self.fapi_br()
+    }
+
+    /// The only algorithm the profile allows for what we sign and what clients sign, if any.
+    pub fn only_alg(&self) -> Option<Alg> {
+        self.fapi_br().then_some(Alg::PS256)
+    }
+
+    /// The `acr` a password login records: the profile's loa2 unless the workspace names a Brazilian level itself.
+    pub fn login_acr(&self) -> String {
+        let acr = self.login.password_acr.as_str();
+        if self.fapi_br() && acr != ACR_BR_LOA2 && acr != ACR_BR_LOA3 {
+            ACR_BR_LOA2.to_string()
+        } else {
+            acr.to_string()
+        }
+    }
+
+    /// `response_type=code id_token` is offered (see [`WorkspaceConfig::response_type_code_id_token`]).
+    pub fn code_id_token_enabled(&self) -> bool {
+        self.response_type_code_id_token.unwrap_or(!self.fapi_br())
     }
 
     pub fn grant_enabled(&self, grant: &str) -> bool {
@@ -243,6 +355,36 @@ mod tests {
         assert!(!valid_identifier("Acme"));
         assert!(!valid_identifier("a/b"));
         assert!(!valid_identifier("admin"));
+        assert!(!valid_identifier("api"));
         assert!(!valid_identifier(""));
+    }
+
+    #[test]
+    fn fapi_br_profile_is_validated_and_stays_out_of_plain_documents() {
+        let plain = serde_json::to_value(WorkspaceConfig::default()).unwrap();
+        assert!(plain.get("profile").is_none() && plain.get("require_pushed_authorization_requests").is_none());
+        let e = parse_workspace_config(br#"{"profile": "fapi_br"}"#).unwrap_err();
+        assert!(e.description.contains("default_signing_alg"), "{}", e.description);
+        let e = parse_workspace_config(br#"{"profile": "fapi_br", "default_signing_alg": "PS256", "access_token_ttl": 1200}"#).unwrap_err();
+        assert!(e.description.contains("access_token_ttl"), "{}", e.description);
+        assert!(parse_workspace_config(br#"{"profile": "fapi_x"}"#).is_err());
+        let cfg = parse_workspace_config(br#"{"profile": "fapi_br", "default_signing_alg": "PS256", "access_token_ttl": 300}"#).unwrap();
+        assert!(cfg.fapi_br() && cfg.par_required() && cfg.request_object_required());
+        assert_eq!(cfg.login_acr(), ACR_BR_LOA2);
+        assert_eq!(serde_json::to_value(&cfg).unwrap()["profile"], "fapi_br");
+    }
+
+    #[test]
+    fn code_id_token_is_off_under_fapi_br_unless_switched_on() {
+        let plain = WorkspaceConfig::default();
+        assert!(plain.code_id_token_enabled());
+        assert!(serde_json::to_value(&plain).unwrap().get("response_type_code_id_token").is_none());
+        let off = parse_workspace_config(br#"{"response_type_code_id_token": false}"#).unwrap();
+        assert!(!off.code_id_token_enabled());
+        let br = parse_workspace_config(br#"{"profile": "fapi_br", "default_signing_alg": "PS256", "access_token_ttl": 300}"#).unwrap();
+        assert!(!br.code_id_token_enabled());
+        let br_on = parse_workspace_config(br#"{"profile": "fapi_br", "default_signing_alg": "PS256", "access_token_ttl": 300, "response_type_code_id_token": true}"#).unwrap();
+        assert!(br_on.code_id_token_enabled());
+        assert!(parse_workspace_config(br#"{"response_type_code_id_token": "yes"}"#).is_err());
     }
 }

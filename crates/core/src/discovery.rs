@@ -1,16 +1,27 @@
 //! OpenID Connect Discovery 1.0 / RFC 8414 metadata and the JWKS.
 
-use crate::clients::AUTH_METHODS;
+use crate::clients::{AUTH_METHODS, AUTH_NONE, AUTH_PRIVATE_KEY_JWT, AUTH_TLS, RESPONSE_CODE_ID_TOKEN};
+use crate::config::{ACR_BR_LOA2, ACR_BR_LOA3};
 use crate::error::OAuthError;
 use crate::http::Response;
+use crate::response_mode::RESPONSE_MODES;
 use crate::runtime::{Alg, Runtime};
 use crate::server::Ctx;
 use serde_json::json;
 
 pub fn metadata<R: Runtime>(ctx: &Ctx<'_, R>) -> Response {
     let cfg = &ctx.config;
-    let algs: Vec<&str> = Alg::ALL.iter().map(|a| a.as_str()).collect();
-    let mut claims: Vec<&str> = vec!["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "at_hash"];
+    // The Brazil profile allows one algorithm and one client authentication method: advertise only those.
+    let algs: Vec<&str> = match cfg.only_alg() {
+        Some(a) => vec![a.as_str()],
+        None => Alg::ALL.iter().map(|a| a.as_str()).collect(),
+    };
+    let auth_methods: Vec<&str> = if cfg.fapi_br() { vec![AUTH_PRIVATE_KEY_JWT, AUTH_TLS] } else { AUTH_METHODS.to_vec() };
+    let confidential_methods: Vec<&str> = auth_methods.iter().copied().filter(|m| *m != AUTH_NONE).collect();
+    let acr_values: Vec<String> = if cfg.fapi_br() { vec![ACR_BR_LOA2.into(), ACR_BR_LOA3.into()] } else { vec![cfg.login.password_acr.clone()] };
+    // `code id_token` under the Brazil profile only when the workspace switches it on.
+    let response_types: Vec<&str> = if cfg.code_id_token_enabled() { vec!["code", RESPONSE_CODE_ID_TOKEN] } else { vec!["code"] };
+    let mut claims: Vec<&str> = vec!["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "at_hash", "c_hash", "s_hash", "cpf", "cnpj"];
     for s in cfg.scopes.values() {
         for c in &s.claims {
             if !claims.contains(&c.as_str()) {
@@ -18,9 +29,11 @@ pub fn metadata<R: Runtime>(ctx: &Ctx<'_, R>) -> Response {
             }
         }
     }
-    let doc = json!({
+    let mut doc = json!({
         "issuer": ctx.issuer,
         "authorization_endpoint": ctx.endpoint("authorize"),
+        "pushed_authorization_request_endpoint": ctx.endpoint("par"),
+        "require_pushed_authorization_requests": cfg.par_required(),
         "token_endpoint": ctx.endpoint("token"),
         "userinfo_endpoint": ctx.endpoint("userinfo"),
         "jwks_uri": ctx.endpoint("jwks"),
@@ -29,26 +42,42 @@ pub fn metadata<R: Runtime>(ctx: &Ctx<'_, R>) -> Response {
         "revocation_endpoint": ctx.endpoint("revoke"),
         "scopes_supported": cfg.scopes.keys().collect::<Vec<_>>(),
         "claims_supported": claims,
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query", "form_post"],
+        "response_types_supported": response_types,
+        "response_modes_supported": RESPONSE_MODES,
+        "authorization_signing_alg_values_supported": algs,
         "grant_types_supported": cfg.grant_types,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
         "userinfo_signing_alg_values_supported": [],
-        "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "token_endpoint_auth_methods_supported": auth_methods,
         "token_endpoint_auth_signing_alg_values_supported": algs,
-        "introspection_endpoint_auth_methods_supported": &AUTH_METHODS[..3],
-        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "introspection_endpoint_auth_methods_supported": confidential_methods,
+        "revocation_endpoint_auth_methods_supported": auth_methods,
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent"],
         "ui_locales_supported": ["en", "pt-BR"],
-        "claims_parameter_supported": false,
-        "request_parameter_supported": false,
+        "claims_parameter_supported": true,
+        "tls_client_certificate_bound_access_tokens": true,
+        "request_parameter_supported": true,
+        "request_object_signing_alg_values_supported": algs,
+        "require_signed_request_object": cfg.request_object_required(),
+        // Only the request_uri values of our own PAR endpoint are accepted (no fetching).
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
-        "acr_values_supported": [cfg.login.password_acr],
+        "acr_values_supported": acr_values,
         "access_token_signing_alg_values_supported": algs,
     });
+    // RFC 8705 §5: where clients that authenticate or bind tokens with TLS certificates call.
+    if !cfg.mtls_issuer.is_empty() {
+        let at = |name: &str| format!("{}/{name}", cfg.mtls_issuer);
+        doc["mtls_endpoint_aliases"] = json!({
+            "token_endpoint": at("token"),
+            "pushed_authorization_request_endpoint": at("par"),
+            "userinfo_endpoint": at("userinfo"),
+            "introspection_endpoint": at("introspect"),
+            "revocation_endpoint": at("revoke"),
+        });
+    }
     Response::json(200, &doc).with_header("cache-control", "public, max-age=60")
 }
 

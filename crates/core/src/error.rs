@@ -93,3 +93,114 @@ impl From<StoreError> for OAuthError {
 }
 
 pub type Result<T, E = OAuthError> = std::result::Result<T, E>;
+
+/// An RFC 9457 problem document, the error format of the management API (`/api/...`).
+///
+/// `type` is a URN per kind of problem (`urn:edgeauth:problem:forbidden`, ...) so a caller can
+/// branch on it; `title` is fixed per type; `detail` says what was wrong with this request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub status: u16,
+    /// The last part of the type URN: `unauthorized`, `forbidden`, `not-found`, `invalid-request`,
+    /// `conflict`, `invalid-json-patch`, `invalid-configuration`, `method-not-allowed`, `server-error`.
+    pub kind: &'static str,
+    pub title: &'static str,
+    pub detail: String,
+    /// Extension members (RFC 9457 section 3.2), e.g. the failing operation of a JSON Patch.
+    pub extensions: serde_json::Map<String, serde_json::Value>,
+}
+
+pub const PROBLEM_TYPE_PREFIX: &str = "urn:edgeauth:problem:";
+
+impl Problem {
+    pub fn new(status: u16, kind: &'static str, title: &'static str, detail: impl Into<String>) -> Problem {
+        Problem { status, kind, title, detail: detail.into(), extensions: serde_json::Map::new() }
+    }
+
+    /// 401: no token, or one that is malformed, expired, revoked or not from the system workspace.
+    pub fn unauthorized(detail: impl Into<String>) -> Problem {
+        Problem::new(401, "unauthorized", "Unauthorized", detail)
+    }
+
+    /// 403: a valid token that lacks the scope, the tenant or the role for this call.
+    pub fn forbidden(detail: impl Into<String>) -> Problem {
+        Problem::new(403, "forbidden", "Forbidden", detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Problem {
+        Problem::new(404, "not-found", "Not Found", detail)
+    }
+
+    pub fn invalid_request(detail: impl Into<String>) -> Problem {
+        Problem::new(400, "invalid-request", "Invalid request", detail)
+    }
+
+    pub fn conflict(detail: impl Into<String>) -> Problem {
+        Problem::new(409, "conflict", "Conflict", detail)
+    }
+
+    pub fn method_not_allowed(detail: impl Into<String>) -> Problem {
+        Problem::new(405, "method-not-allowed", "Method Not Allowed", detail)
+    }
+
+    pub fn with(mut self, name: &str, value: serde_json::Value) -> Problem {
+        self.extensions.insert(name.into(), value);
+        self
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut doc = serde_json::Map::new();
+        doc.insert("type".into(), json!(format!("{PROBLEM_TYPE_PREFIX}{}", self.kind)));
+        doc.insert("title".into(), json!(self.title));
+        doc.insert("status".into(), json!(self.status));
+        doc.insert("detail".into(), json!(self.detail));
+        for (k, v) in &self.extensions {
+            doc.insert(k.clone(), v.clone());
+        }
+        serde_json::Value::Object(doc)
+    }
+
+    pub fn into_response(self) -> Response {
+        let mut resp = Response::new(self.status)
+            .with_header("content-type", "application/problem+json")
+            .with_header("cache-control", "no-store")
+            .with_body(self.to_json().to_string().into_bytes());
+        if self.status == 401 {
+            let challenge = format!("Bearer error=\"invalid_token\", error_description=\"{}\"", self.detail.replace(['"', '\\'], "'"));
+            resp = resp.with_header("www-authenticate", challenge);
+        }
+        resp
+    }
+}
+
+/// The engine's validation errors (configuration, client metadata) reused by the management API.
+impl From<OAuthError> for Problem {
+    fn from(e: OAuthError) -> Problem {
+        match (e.status, e.code) {
+            (500.., _) => Problem::new(e.status, "server-error", "Server Error", e.description),
+            (400, "invalid_request") if e.description.starts_with("invalid configuration") => {
+                // `invalid configuration: 'field' why`: name the field for programs too.
+                let field = e.description.split('\'').nth(1).filter(|_| e.description.contains(": '")).map(str::to_string);
+                let p = Problem::new(400, "invalid-configuration", "Invalid configuration", e.description);
+                match field {
+                    Some(f) => p.with("field", json!(f)),
+                    None => p,
+                }
+            }
+            (400, "invalid_client_metadata" | "invalid_redirect_uri") => Problem::new(400, "invalid-client-metadata", "Invalid client metadata", e.description).with("error", json!(e.code)),
+            (401, _) => Problem::unauthorized(e.description),
+            (403, _) => Problem::forbidden(e.description),
+            (404, _) => Problem::not_found(e.description),
+            (405, _) => Problem::method_not_allowed(e.description),
+            (409, _) => Problem::conflict(e.description),
+            (413, _) => Problem::new(413, "payload-too-large", "Payload Too Large", e.description),
+            _ => Problem::invalid_request(e.description),
+        }
+    }
+}
+
+impl From<StoreError> for Problem {
+    fn from(e: StoreError) -> Problem {
+        OAuthError::from(e).into()
+    }
+}

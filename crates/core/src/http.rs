@@ -5,10 +5,14 @@ use crate::error::OAuthError;
 /// Requests larger than this are refused before parsing (RFC 6749 forms and JSON are small).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Metadata about a TLS client certificate as the platform presents it (Workers: `request.cf.tlsClientAuth`).
+/// The TLS client certificate the platform saw (Workers: `request.cf.tlsClientAuth`; elsewhere a
+/// trusted front end's header, see `mtls::from_trusted_header`). Adapters fill it; the core never
+/// reads it from a client-controlled place.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ClientCertificate {
-    /// Hex or base64url SHA-256 of the DER certificate, as the platform gives it.
+    /// The TLS terminator verified the chain against its trust store (`tls_client_auth` needs it).
+    pub verified: bool,
+    /// base64url SHA-256 of the DER certificate (RFC 8705 `x5t#S256`; see `mtls::fingerprint_b64url`).
     pub sha256_fingerprint: String,
     pub subject_dn: String,
     pub issuer_dn: String,

@@ -4,6 +4,7 @@
 
 use crate::authorize::{self, AuthRequest, SESSION_COOKIE};
 use crate::clients::Client;
+use crate::consents;
 use crate::crypto;
 use crate::error::OAuthError;
 use crate::http::{Params, Request, Response};
@@ -148,7 +149,7 @@ async fn login_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Resp
         user_id: user.id.clone(),
         auth_time: ctx.now,
         amr: vec!["pwd".into()],
-        acr: ctx.config.login.password_acr.clone(),
+        acr: ctx.config.login_acr(),
         expires_at: ctx.now + ctx.config.session_ttl,
     };
     ctx.rt.sessions().create(&session).await?;
@@ -160,13 +161,15 @@ async fn load_client<R: Runtime>(ctx: &Ctx<'_, R>, client_id: &str) -> Result<Cl
     Ok(store::get_client(ctx.db(), &ctx.tenant, &ctx.workspace, client_id).await?.ok_or_else(|| OAuthError::invalid_request("the client no longer exists"))?.client)
 }
 
-pub fn show_consent<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest, client: &Client, session: &SsoSession) -> Response {
+/// The consent page: the requested scopes, then (for an Open Finance consent) its `permissions`.
+pub fn show_consent<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest, client: &Client, session: &SsoSession, permissions: &[String]) -> Response {
     let (blob, set_cookie) = begin(ctx, req, Stage::Consent, Some(ar), Some(&session.sid), None);
     let locale = locale(ctx, req, ar.ui_locales.as_deref());
     let scopes: Vec<(String, String)> = ar
         .scope
         .split_whitespace()
         .map(|s| (s.to_string(), ctx.config.scopes.get(s).map(|c| c.description.clone()).unwrap_or_default()))
+        .chain(permissions.iter().map(|p| (p.clone(), String::new())))
         .collect();
     let name = if client.client_name.is_empty() { &client.client_id } else { &client.client_name };
     with_cookie(pages::consent(locale, &ctx.endpoint("consent"), &blob, name, &scopes), set_cookie)
@@ -189,12 +192,21 @@ async fn consent_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Re
         return Err(OAuthError::login_required("your session has ended; start again from the application"));
     };
     load_client(ctx, &ar.client_id).await?;
-    match params.get("decision") {
-        Some("allow") => {}
-        Some("deny") => return Ok(authorize::respond(ctx, &ar, Err(OAuthError::access_denied("the user denied the request")))),
+    let allow = match params.get("decision") {
+        Some("allow") => true,
+        Some("deny") => false,
         _ => return Err(OAuthError::invalid_request("decision must be allow or deny")),
+    };
+    if let Some(id) = &ar.consent_id {
+        // An Open Finance consent: AUTHORISED or REJECTED (CUSTOMER_MANUALLY_REJECTED), once.
+        if !consents::decide(ctx, id, &session.user_id, allow).await? {
+            return Ok(authorize::respond(ctx, &ar, Err(OAuthError::access_denied("the consent no longer awaits authorisation"))).await);
+        }
     }
-    if ctx.config.consent.remember {
+    if !allow {
+        return Ok(authorize::respond(ctx, &ar, Err(OAuthError::access_denied("the user denied the request"))).await);
+    }
+    if ctx.config.consent.remember && ar.consent_id.is_none() {
         let previous = store::get_consent(ctx.db(), &ctx.tenant, &ctx.workspace, &session.user_id, &ar.client_id).await?.unwrap_or_default();
         let mut scopes: Vec<&str> = previous.split_whitespace().collect();
         for s in ar.scope.split_whitespace() {

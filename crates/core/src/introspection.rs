@@ -2,6 +2,7 @@
 //! other workspaces, and revoked or expired tokens, are simply inactive.
 
 use crate::client_auth;
+use crate::consents;
 use crate::error::OAuthError;
 use crate::http::{Request, Response};
 use crate::runtime::Runtime;
@@ -21,8 +22,20 @@ pub async fn handle<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
     // JWT access tokens have three dot-separated parts; refresh tokens are opaque.
     if token.split('.').count() == 3 {
         let Ok(claims) = tokens::verify_access_token(ctx, token).await else { return inactive() };
+        // A certificate-bound token shown by its own client over another certificate (RFC 8705 §3):
+        // inactive. Resource servers introspecting it get `cnf` and compare with their caller's certificate.
+        if claims.get("client_id").and_then(|c| c.as_str()) == Some(caller.client_id.as_str()) && tokens::check_certificate_binding(ctx, &claims).is_err() {
+            return inactive();
+        }
+        let scope = claims.get("scope").and_then(|s| s.as_str()).unwrap_or("");
+        if !consents::scope_usable(ctx, scope).await? {
+            return inactive();
+        }
         let mut out = json!({ "active": true, "token_type": "Bearer" });
-        for k in ["scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti", "auth_time", "acr"] {
+        if let Some(id) = consents::consent_id_in(scope) {
+            out["consent_id"] = json!(id);
+        }
+        for k in ["scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti", "auth_time", "acr", "cnf"] {
             if let Some(v) = claims.get(k) {
                 out[k] = v.clone();
             }
@@ -34,7 +47,7 @@ pub async fn handle<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
         return inactive();
     }
     let Some(grant) = store::get_grant(ctx.db(), &ctx.tenant, &ctx.workspace, &rec.grant_id).await? else { return inactive() };
-    if grant.revoked_at.is_some() {
+    if grant.revoked_at.is_some() || !consents::scope_usable(ctx, &grant.scope).await? {
         return inactive();
     }
     let out = json!({

@@ -39,6 +39,10 @@ async fn inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Response, 
     let mut client_id = params.get("client_id").map(str::to_string);
     let mut hint_sid = None;
     if let Some(hint) = params.get("id_token_hint") {
+        if ctx.config.fapi_br() {
+            // The Brazil profile refuses id_token_hint (a signed, unencrypted ID token through the browser).
+            return Err(OAuthError::invalid_request("id_token_hint is not accepted under the fapi_br profile; use client_id"));
+        }
         let (claims, _) = tokens::verify_own_jwt(ctx, hint, true).await.map_err(|_| OAuthError::invalid_request("id_token_hint is not an ID token issued here"))?;
         let aud = match claims.get("aud") {
             Some(Value::String(a)) => Some(a.clone()),

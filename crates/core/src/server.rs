@@ -5,8 +5,9 @@ use crate::config::{self, WorkspaceConfig, CONFIG_CACHE_TTL_MS};
 use crate::error::OAuthError;
 use crate::http::{Request, Response, MAX_BODY_BYTES};
 use crate::keys::{self, KeySet};
+use crate::store::{self, StoredClient};
 use crate::runtime::{Clock, Runtime};
-use crate::{account, admin, authorize, discovery, interaction, introspection, logout, revocation, token, userinfo};
+use crate::{account, admin, authorize, consent_introspection, consents, fapi, payments, management, discovery, interaction, introspection, logout, par, revocation, token, userinfo};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -48,6 +49,10 @@ impl<T: Clone> TtlCache<T> {
     fn forget(&self, key: &str) {
         self.entries.borrow_mut().remove(key);
     }
+
+    fn forget_prefix(&self, prefix: &str) {
+        self.entries.borrow_mut().retain(|k, _| !k.starts_with(prefix));
+    }
 }
 
 /// One per isolate / instance: holds the caches that outlive a request (workspace configuration,
@@ -56,6 +61,8 @@ impl<T: Clone> TtlCache<T> {
 pub struct Server {
     configs: TtlCache<Option<Arc<WorkspaceConfig>>>,
     keys: TtlCache<Arc<KeySet>>,
+    /// Clients that exist (metadata parsed, secret hash), by `{workspace key}/{client_id}`.
+    clients: TtlCache<Arc<StoredClient>>,
 }
 
 /// Everything an endpoint of one workspace needs for one request.
@@ -69,6 +76,10 @@ pub struct Ctx<'a, R: Runtime> {
     pub config: Arc<WorkspaceConfig>,
     /// Seconds since the epoch, read once per request.
     pub now: i64,
+    /// The TLS client certificate the platform saw on this request (RFC 8705), if any.
+    pub client_certificate: Option<crate::http::ClientCertificate>,
+    /// The request came through the workspace's mTLS domain (its `mtls_issuer`).
+    pub via_mtls: bool,
 }
 
 impl<R: Runtime> Ctx<'_, R> {
@@ -99,6 +110,20 @@ impl<R: Runtime> Ctx<'_, R> {
         }
     }
 
+    /// A client of this workspace from the isolate cache (bounded like the configuration), read
+    /// from the database when not cached. Unknown clients are not cached.
+    pub async fn client(&self, client_id: &str) -> Result<Option<Arc<StoredClient>>, OAuthError> {
+        let key = format!("{}/{client_id}", config::workspace_key(&self.tenant, &self.workspace));
+        let now_ms = self.rt.clock().now_ms();
+        if let Some(c) = self.server.clients.get(&key, now_ms) {
+            return Ok(Some(c));
+        }
+        let Some(c) = store::get_client(self.db(), &self.tenant, &self.workspace, client_id).await? else { return Ok(None) };
+        let c = Arc::new(c);
+        self.server.clients.put(key, c.clone(), now_ms);
+        Ok(Some(c))
+    }
+
     pub fn access_token_audience(&self) -> String {
         if self.config.access_token_audience.is_empty() {
             self.issuer.clone()
@@ -117,7 +142,12 @@ impl Server {
     pub async fn handle<R: Runtime>(&self, rt: &R, req: Request) -> Response {
         let cors = is_cors_endpoint(&req.path);
         let mut resp = if req.body.len() > MAX_BODY_BYTES {
-            OAuthError::payload_too_large().into_response()
+            // The management API speaks problem+json, the protocol endpoints OAuth errors.
+            if req.path.starts_with("/api/") {
+                crate::error::Problem::from(OAuthError::payload_too_large()).into_response()
+            } else {
+                OAuthError::payload_too_large().into_response()
+            }
         } else if cors && req.method == "OPTIONS" {
             Response::new(204)
                 .with_header("access-control-allow-methods", "GET, POST")
@@ -139,6 +169,7 @@ impl Server {
         let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
         match segments.as_slice() {
             ["admin", rest @ ..] => admin::handle(self, rt, req, rest).await,
+            ["api", rest @ ..] => Ok(management::handle(self, rt, req, rest).await),
             [".well-known", "oauth-authorization-server", t, w] => {
                 let ctx = self.context(rt, req, t, w).await?;
                 only(req, &["GET", "HEAD"])?;
@@ -147,10 +178,16 @@ impl Server {
             [t, w, rest @ ..] => {
                 let ctx = self.context(rt, req, t, w).await?;
                 let m = req.method.as_str();
-                match (rest, m) {
+                let result = match (rest, m) {
                     ([".well-known", "openid-configuration"], "GET" | "HEAD") => Ok(discovery::metadata(&ctx)),
                     (["jwks"], "GET" | "HEAD") => discovery::jwks(&ctx).await,
                     (["authorize"], "GET" | "POST") => Ok(authorize::handle(&ctx, req).await),
+                    (["par"], "POST") => par::handle(&ctx, req).await,
+                    (["open-banking", "consents", api @ ..], _) if ctx.config.fapi_br() => Ok(consents::handle(&ctx, req, api).await),
+                    (["open-banking", "payments", api @ ..], _) if ctx.config.fapi_br() => Ok(payments::handle(&ctx, req, api).await),
+                    (["open-banking-brasil", "open-banking", "payments", v, "consents", "introspect"], "POST") if ctx.config.fapi_br() && matches!(*v, "v1" | "v2" | "v3") => {
+                        Ok(consent_introspection::handle(&ctx, req, v).await)
+                    }
                     (["login"], "POST") => Ok(interaction::login(&ctx, req).await),
                     (["consent"], "POST") => Ok(interaction::consent(&ctx, req).await),
                     (["token"], "POST") => token::handle(&ctx, req).await,
@@ -161,12 +198,16 @@ impl Server {
                     (["app"], "GET") => Ok(account::page(&ctx, req).await),
                     (["app", "consents", "withdraw"], "POST") => Ok(account::withdraw_consent(&ctx, req).await),
                     (
-                        [".well-known", "openid-configuration"] | ["jwks"] | ["authorize"] | ["login"] | ["consent"] | ["token"] | ["userinfo"] | ["introspect"] | ["revoke"]
+                        [".well-known", "openid-configuration"] | ["jwks"] | ["authorize"] | ["par"] | ["login"] | ["consent"] | ["token"] | ["userinfo"] | ["introspect"] | ["revoke"]
                         | ["logout"] | ["app"] | ["app", "consents", "withdraw"],
                         _,
                     ) => Err(OAuthError::method_not_allowed(format!("{m} is not allowed here"))),
                     _ => Err(OAuthError::not_found(format!("no endpoint at {}", req.path))),
+                };
+                if ctx.config.fapi_br() && fapi::is_resource_style(rest) {
+                    return Ok(fapi::with_interaction_id(&ctx, req, result.unwrap_or_else(|e| e.into_response())));
                 }
+                result
             }
             _ => Err(OAuthError::not_found(format!("no endpoint at {}", req.path))),
         }
@@ -190,9 +231,21 @@ impl Server {
             tenant: tenant.to_string(),
             workspace: workspace.to_string(),
             issuer: format!("{}/{tenant}/{workspace}", req.origin),
+            via_mtls: !config.mtls_issuer.is_empty() && config.mtls_issuer == format!("{}/{tenant}/{workspace}", req.origin),
             config,
             now: rt.clock().now_secs(),
+            client_certificate: req.client_certificate.clone(),
         })
+    }
+
+    /// The context of a workspace for a call that is not addressed to it (the management API
+    /// checks tokens of the system workspace this way); `None` when it does not exist.
+    pub async fn workspace_ctx<'a, R: Runtime>(&'a self, rt: &'a R, req: &Request, tenant: &str, workspace: &str) -> Result<Option<Ctx<'a, R>>, OAuthError> {
+        match self.context(rt, req, tenant, workspace).await {
+            Ok(ctx) => Ok(Some(ctx)),
+            Err(e) if e.status == 404 => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     pub async fn workspace_config<R: Runtime>(&self, rt: &R, tenant: &str, workspace: &str) -> Result<Option<Arc<WorkspaceConfig>>, OAuthError> {
@@ -224,6 +277,7 @@ impl Server {
         let key = config::workspace_key(tenant, workspace);
         self.configs.forget(&key);
         self.keys.forget(&key);
+        self.clients.forget_prefix(&format!("{key}/"));
     }
 }
 

@@ -4,13 +4,14 @@
 use crate::authorize::CodeRequest;
 use crate::client_auth;
 use crate::clients::Client;
+use crate::consents;
 use crate::config::{GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN};
 use crate::crypto;
 use crate::error::OAuthError;
 use crate::http::{Params, Request, Response};
 use crate::runtime::Runtime;
 use crate::server::Ctx;
-use crate::store::{self, CodeRedemption, Grant, NewRefreshToken};
+use crate::store::{self, CodeRedemption, Grant, NewRefreshToken, User};
 use crate::tokens::{self, Authentication, IdTokenInput};
 use serde_json::{json, Value};
 
@@ -65,11 +66,14 @@ async fn authorization_code<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, param
         (None, Some(_)) => return Err(OAuthError::invalid_grant("code_verifier given but the authorization request had no code_challenge")),
         (None, None) => {}
     }
-    let grant = store::get_grant(ctx.db(), &ctx.tenant, &ctx.workspace, &grant_id).await?.ok_or_else(|| OAuthError::invalid_grant("the grant no longer exists"))?;
+    let (grant, user) = store::get_grant_with_user(ctx.db(), &ctx.tenant, &ctx.workspace, &grant_id).await?.ok_or_else(|| OAuthError::invalid_grant("the grant no longer exists"))?;
     if grant.revoked_at.is_some() {
         return Err(OAuthError::invalid_grant("the grant was revoked"));
     }
-    issue_for_grant(ctx, client, &grant, &grant.scope, request.nonce.as_deref(), true).await
+    if !consents::scope_usable(ctx, &grant.scope).await? {
+        return Err(OAuthError::invalid_grant("the consent this grant is bound to is not AUTHORISED"));
+    }
+    issue_for_grant(ctx, client, &grant, user, &grant.scope, request.nonce.as_deref(), true, &request.id_token_claims).await
 }
 
 async fn refresh_token<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params: &Params) -> Result<Value, OAuthError> {
@@ -87,7 +91,9 @@ async fn refresh_token<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params: &P
             }
         }
     }
-    let (grant_id, token_scope) = if client.refresh_token_rotation {
+    // The Brazil profile forbids rotation for its clients, whatever the client's own setting.
+    let rotation = client.refresh_token_rotation && !ctx.config.fapi_br();
+    let (grant_id, token_scope) = if rotation {
         match store::consume_refresh_token(ctx.db(), &ctx.tenant, &ctx.workspace, &client.client_id, &hash, ctx.now).await? {
             Some((grant_id, scope, _)) => (grant_id, scope),
             None => {
@@ -107,9 +113,13 @@ async fn refresh_token<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params: &P
             _ => return Err(invalid()),
         }
     };
-    let grant = store::get_grant(ctx.db(), &ctx.tenant, &ctx.workspace, &grant_id).await?.ok_or_else(invalid)?;
+    let (grant, user) = store::get_grant_with_user(ctx.db(), &ctx.tenant, &ctx.workspace, &grant_id).await?.ok_or_else(invalid)?;
     if grant.revoked_at.is_some() || grant.client_id != client.client_id {
         return Err(invalid());
+    }
+    // Open Finance: refresh only while the bound consent is AUTHORISED.
+    if !consents::scope_usable(ctx, &grant.scope).await? {
+        return Err(OAuthError::invalid_grant("the consent this grant is bound to is not AUTHORISED"));
     }
     let scope = match params.get("scope") {
         None => token_scope.clone(),
@@ -120,17 +130,17 @@ async fn refresh_token<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params: &P
             s.split_whitespace().collect::<Vec<_>>().join(" ")
         }
     };
-    let mut body = issue_for_grant(ctx, client, &grant, &scope, None, client.refresh_token_rotation).await?;
-    if !client.refresh_token_rotation {
+    let mut body = issue_for_grant(ctx, client, &grant, user, &scope, None, rotation, &[]).await?;
+    if !rotation {
         body["refresh_token"] = json!(token);
     }
     Ok(body)
 }
 
 /// Tokens for a user grant: access token, ID token when `openid` is in scope, and a refresh token
-/// when the client may refresh and `new_refresh` is set.
-async fn issue_for_grant<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, grant: &Grant, scope: &str, nonce: Option<&str>, new_refresh: bool) -> Result<Value, OAuthError> {
-    let user = store::get_user(ctx.db(), &ctx.tenant, &ctx.workspace, &grant.user_id).await?;
+/// when the client may refresh and `new_refresh` is set. `user` is the grant's, read with it.
+#[allow(clippy::too_many_arguments)]
+async fn issue_for_grant<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, grant: &Grant, user: Option<User>, scope: &str, nonce: Option<&str>, new_refresh: bool, id_token_claims: &[String]) -> Result<Value, OAuthError> {
     let user = user.filter(|u| !u.disabled).ok_or_else(|| OAuthError::invalid_grant("the user no longer exists or is disabled"))?;
     let auth = Authentication { auth_time: grant.auth_time, acr: grant.acr.clone(), amr: grant.amr.clone(), sid: grant.sid.clone() };
     let at = tokens::mint_access_token(ctx, &client.client_id, &user.id, scope, Some(&grant.id), Some(&auth)).await?;
@@ -141,8 +151,8 @@ async fn issue_for_grant<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, grant: &
         "scope": scope,
     });
     if scope.split_whitespace().any(|s| s == "openid") {
-        let alg = client.id_token_signed_response_alg.unwrap_or(ctx.config.default_signing_alg);
-        let id_token = tokens::mint_id_token(ctx, IdTokenInput { client_id: &client.client_id, alg, user: &user, scope, auth: &auth, nonce, access_token: &at.token }).await?;
+        let alg = tokens::id_token_alg(&ctx.config, client);
+        let id_token = tokens::mint_id_token(ctx, IdTokenInput { client_id: &client.client_id, alg, user: &user, scope, auth: &auth, nonce, access_token: &at.token, extra_claims: id_token_claims }).await?;
         body["id_token"] = json!(id_token);
     }
     if new_refresh && client.allows_grant(GRANT_REFRESH_TOKEN) && ctx.config.grant_enabled(GRANT_REFRESH_TOKEN) {

@@ -28,7 +28,14 @@ pub fn bearer_token(req: &Request) -> Result<String, OAuthError> {
 
 pub async fn handle<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Response, OAuthError> {
     let token = bearer_token(req)?;
-    let claims = tokens::verify_access_token(ctx, &token).await.map_err(|e| e.with_bearer_challenge())?;
+    let claims = tokens::verify_access_token_jwt(ctx, &token).await.map_err(|e| e.with_bearer_challenge())?;
+    tokens::check_certificate_binding(ctx, &claims).map_err(|e| e.with_bearer_challenge())?;
+    // Whether the token was revoked, and the user: one database round trip for both.
+    let str_claim = |name: &str| claims.get(name).and_then(Value::as_str);
+    let (live, user) = store::access_token_live_and_user(ctx.db(), &ctx.tenant, &ctx.workspace, str_claim("gid"), str_claim("jti").unwrap_or(""), str_claim("sub").unwrap_or("")).await?;
+    if !live {
+        return Err(OAuthError::invalid_token("the token has been revoked").with_bearer_challenge());
+    }
     let scope = claims.get("scope").and_then(Value::as_str).unwrap_or("");
     if !scope.split_whitespace().any(|s| s == "openid") {
         return Err(OAuthError::insufficient_scope("the token lacks the openid scope").with_bearer_challenge());
@@ -36,8 +43,6 @@ pub async fn handle<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
     if claims.get("gid").is_none() {
         return Err(OAuthError::invalid_token("the token does not represent a user").with_bearer_challenge());
     }
-    let sub = claims.get("sub").and_then(Value::as_str).unwrap_or("");
-    let user = store::get_user(ctx.db(), &ctx.tenant, &ctx.workspace, sub).await?;
     let user = user.filter(|u| !u.disabled).ok_or_else(|| OAuthError::invalid_token("the user no longer exists").with_bearer_challenge())?;
     let body = Value::Object(tokens::user_claims(&ctx.config, &user, scope));
     Ok(Response::json_no_store(200, &body))

@@ -16,6 +16,9 @@ use spin_sdk::http_component;
 use spin_sdk::{key_value, sqlite, variables};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// How long a statement waits for another instance's write lock before it fails.
+const BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 5000";
+
 /// Bounds what an outbound fetch (a client's `jwks_uri`) may return.
 const MAX_FETCH_BODY: usize = 256 * 1024;
 
@@ -27,7 +30,12 @@ thread_local! {
 
 #[http_component]
 async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
-    let core_req = translate_request(req);
+    let mut core_req = translate_request(req);
+    // Spin sees no TLS: a certificate comes only from a trusted front end's header, when the
+    // `client_cert_header` variable names one (empty by default: never read).
+    if let Some(h) = variables::get("client_cert_header").ok().filter(|h| !h.is_empty()) {
+        core_req.client_certificate = edgeauth_core::mtls::from_trusted_header(&core_req.headers, &h);
+    }
     let resp = match SpinRuntime::open() {
         Ok(runtime) => ENGINE.with(|e| *e).handle(&runtime, core_req).await,
         Err(e) => {
@@ -79,8 +87,10 @@ impl SpinRuntime {
         let master = variables::get("master_secret").map_err(|_| StoreError::new("the master_secret variable is not set"))?;
         let master_secret = b64url_decode(master.trim()).filter(|k| k.len() >= 32).ok_or_else(|| StoreError::new("master_secret must be base64url of at least 32 bytes"))?;
         let root_secret = variables::get("root_secret").ok().filter(|s| !s.is_empty());
-        let sql = || sqlite::Connection::open_default().map(|c| Sqlite(std::rc::Rc::new(c))).map_err(store_err);
-        let sql = sql()?;
+        let sql = Sqlite(std::rc::Rc::new(sqlite::Connection::open_default().map_err(store_err)?));
+        // Spin opens a new connection per instance and sets no busy timeout: without one, a
+        // request that meets another instance's write lock would fail at once instead of waiting.
+        sql.run(&Statement { sql: BUSY_TIMEOUT, params: vec![] })?;
         Ok(SpinRuntime {
             kv: Kv(key_value::Store::open_default().map_err(store_err)?),
             sessions: SqlSessionStore { db: sql.clone() },

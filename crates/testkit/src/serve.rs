@@ -24,6 +24,9 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct ServeOptions {
     /// Enables `POST /__test/clock/advance?secs=N`, answered by the server, not the engine.
     pub test_controls: bool,
+    /// The header a trusted TLS front end puts the client certificate in (URL-encoded PEM); unset,
+    /// no certificate is ever read from a header (anyone could forge one).
+    pub client_cert_header: Option<String>,
 }
 
 /// Serves the engine on `listener` until the process ends. The origin the engine sees is
@@ -102,7 +105,10 @@ impl Shared {
             };
 
             let url = format!("{}{}", self.origin, target);
-            let req = Request::new(method, &url, head.headers, body);
+            let mut req = Request::new(method, &url, head.headers, body);
+            if let Some(h) = &self.options.client_cert_header {
+                req.client_certificate = edgeauth_core::mtls::from_trusted_header(&req.headers, h);
+            }
             let head_only = req.method == "HEAD";
             let resp = self.respond(req);
             if write_response(&mut writer, &resp, keep_alive, head_only).is_err() || !keep_alive {

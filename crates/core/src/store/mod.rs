@@ -1,6 +1,9 @@
 //! Typed access to the SQLite-family store. Each function runs statements from [`sql`] and maps rows
 //! to the engine's types; nothing here knows which runtime carries the statements.
 
+pub mod consents;
+pub mod management;
+pub mod par;
 pub mod sessions;
 pub mod sql;
 
@@ -170,8 +173,23 @@ pub struct Grant {
 
 pub async fn get_grant(db: &impl SqlDatabase, tenant: &str, workspace: &str, id: &str) -> Result<Option<Grant>, StoreError> {
     let rows = db.query(stmt(sql::GRANT_GET, vec![id.into(), tenant.into(), workspace.into()])).await?;
+    rows.first().map(grant_from_row).transpose()
+}
+
+/// A grant and its user (`None` when the user is gone) in one statement: the token endpoint needs
+/// both, and on D1 every statement is a round trip.
+pub async fn get_grant_with_user(db: &impl SqlDatabase, tenant: &str, workspace: &str, id: &str) -> Result<Option<(Grant, Option<User>)>, StoreError> {
+    let rows = db.query(stmt(sql::GRANT_GET_WITH_USER, vec![id.into(), tenant.into(), workspace.into()])).await?;
     let Some(r) = rows.first() else { return Ok(None) };
-    Ok(Some(Grant {
+    let grant = grant_from_row(r)?;
+    // The user's columns come prefixed with `u_`; without a user they are NULL.
+    let user_row = SqlRow(r.0.iter().filter_map(|(c, v)| c.strip_prefix("u_").map(|c| (c.to_string(), v.clone()))).collect());
+    let user = if user_row.text("id").is_some() { Some(user_from_row(&user_row)?) } else { None };
+    Ok(Some((grant, user)))
+}
+
+fn grant_from_row(r: &SqlRow) -> Result<Grant, StoreError> {
+    Ok(Grant {
         id: text(r, "id")?,
         client_id: text(r, "client_id")?,
         user_id: text(r, "user_id")?,
@@ -182,7 +200,7 @@ pub async fn get_grant(db: &impl SqlDatabase, tenant: &str, workspace: &str, id:
         amr: serde_json::from_value(json(r, "amr")?).unwrap_or_default(),
         expires_at: int(r, "expires_at")?,
         revoked_at: r.int("revoked_at"),
-    }))
+    })
 }
 
 pub struct NewCode<'a> {
@@ -192,12 +210,14 @@ pub struct NewCode<'a> {
     pub request: String,
     pub now: i64,
     pub expires_at: i64,
+    /// The Open Finance consent the grant is bound to (`consent:{id}` scope), linked in the same batch.
+    pub consent_id: Option<&'a str>,
 }
 
 /// Creates the grant and its code together: a code never exists without its grant.
 pub async fn insert_grant_and_code(db: &impl SqlDatabase, tenant: &str, workspace: &str, c: NewCode<'_>) -> Result<(), StoreError> {
     let g = c.grant;
-    db.batch(vec![
+    let mut stmts = vec![
         stmt(
             sql::GRANT_INSERT,
             vec![
@@ -216,9 +236,11 @@ pub async fn insert_grant_and_code(db: &impl SqlDatabase, tenant: &str, workspac
             ],
         ),
         stmt(sql::CODE_INSERT, vec![c.code_hash.into(), (&g.id).into(), tenant.into(), workspace.into(), (&g.client_id).into(), c.request.into(), c.now.into(), c.expires_at.into()]),
-    ])
-    .await
-    .map(|_| ())
+    ];
+    if let Some(consent_id) = c.consent_id {
+        stmts.push(consents::link_grant(consent_id, &g.id));
+    }
+    db.batch(stmts).await.map(|_| ())
 }
 
 pub enum CodeRedemption {
@@ -319,6 +341,17 @@ pub async fn access_token_live(db: &impl SqlDatabase, grant_id: Option<&str>, jt
         Some(_) => r.int("grant_exists").unwrap_or(0) == 1 && r.int("grant_revoked_at").is_none(),
     };
     Ok(grant_ok && !token_revoked)
+}
+
+/// [`access_token_live`] and [`get_user`] in one statement, so one round trip (the userinfo
+/// endpoint needs both).
+pub async fn access_token_live_and_user(db: &impl SqlDatabase, tenant: &str, workspace: &str, grant_id: Option<&str>, jti: &str, user_id: &str) -> Result<(bool, Option<User>), StoreError> {
+    let rows = db.query(stmt(sql::ACCESS_TOKEN_STATUS_AND_USER, vec![tenant.into(), workspace.into(), user_id.into(), grant_id.unwrap_or("").into(), jti.into()])).await?;
+    let Some(r) = rows.first() else { return Ok((false, None)) };
+    let token_revoked = r.int("token_revoked").unwrap_or(1) != 0;
+    let grant_ok = grant_id.is_none() || (r.int("grant_exists").unwrap_or(0) == 1 && r.int("grant_revoked_at").is_none());
+    let user = if r.text("id").is_some() { Some(user_from_row(r)?) } else { None };
+    Ok((grant_ok && !token_revoked, user))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -19,10 +19,15 @@ pub const KEYS_RETIRE: &str = "UPDATE signing_keys SET retired_at = ?3, remove_a
 // Grants
 pub const GRANT_INSERT: &str = "INSERT INTO grants (id, tenant, workspace, client_id, user_id, scope, sid, auth_time, acr, amr, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 pub const GRANT_GET: &str = "SELECT id, client_id, user_id, scope, sid, auth_time, acr, amr, expires_at, revoked_at FROM grants WHERE id = ?1 AND tenant = ?2 AND workspace = ?3";
+/// GRANT_GET with the grant's user (USER_GET's columns prefixed `u_`, NULL when the user is gone).
+pub const GRANT_GET_WITH_USER: &str = "SELECT g.id, g.client_id, g.user_id, g.scope, g.sid, g.auth_time, g.acr, g.amr, g.expires_at, g.revoked_at, u.id AS u_id, u.username AS u_username, u.password_hash AS u_password_hash, u.claims AS u_claims, u.disabled AS u_disabled FROM grants g LEFT JOIN users u ON u.tenant = g.tenant AND u.workspace = g.workspace AND u.id = g.user_id WHERE g.id = ?1 AND g.tenant = ?2 AND g.workspace = ?3";
 pub const GRANT_REVOKE: &str = "UPDATE grants SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL";
 pub const GRANTS_REVOKE_FOR_USER_CLIENT: &str = "UPDATE grants SET revoked_at = ?5 WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3 AND client_id = ?4 AND revoked_at IS NULL";
 /// Whether an access token is still good: its grant (if any) is live and its `jti` not revoked.
 pub const ACCESS_TOKEN_STATUS: &str = "SELECT (SELECT revoked_at FROM grants WHERE id = ?1) AS grant_revoked_at, (SELECT count(*) FROM grants WHERE id = ?1) AS grant_exists, (SELECT count(*) FROM revoked_tokens WHERE jti = ?2) AS token_revoked";
+/// The same status and the user (columns of USER_GET, NULL when there is no such user), in one
+/// statement: userinfo needs both.
+pub const ACCESS_TOKEN_STATUS_AND_USER: &str = "SELECT (SELECT revoked_at FROM grants WHERE id = ?4) AS grant_revoked_at, (SELECT count(*) FROM grants WHERE id = ?4) AS grant_exists, (SELECT count(*) FROM revoked_tokens WHERE jti = ?5) AS token_revoked, u.id, u.username, u.password_hash, u.claims, u.disabled FROM (SELECT 1) LEFT JOIN users u ON u.tenant = ?1 AND u.workspace = ?2 AND u.id = ?3";
 
 // Authorization codes: consumed atomically, exactly one redemption wins.
 pub const CODE_INSERT: &str = "INSERT INTO authorization_codes (code_hash, grant_id, tenant, workspace, client_id, request, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
@@ -38,6 +43,40 @@ pub const REFRESH_GET: &str = "SELECT grant_id, client_id, scope, used_at, expir
 // Single-use client assertion identifiers: the insert that returns a row is the first use.
 pub const JTI_USE: &str = "INSERT INTO used_jti (tenant, workspace, client_id, jti, expires_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING RETURNING jti";
 
+// Pushed authorization requests (RFC 9126; migrations/0003_open_finance.sql)
+pub const PAR_INSERT: &str = "INSERT INTO pushed_requests (uri_hash, tenant, workspace, client_id, request, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+/// Single use: only the request that flips `used_at` gets the row back; another client's,
+/// an expired or a used request_uri returns nothing (and is not consumed).
+pub const PAR_CONSUME: &str = "UPDATE pushed_requests SET used_at = ?5 WHERE uri_hash = ?1 AND tenant = ?2 AND workspace = ?3 AND client_id = ?4 AND used_at IS NULL AND expires_at > ?5 RETURNING request";
+pub const WORKSPACE_DELETE_PAR: &str = "DELETE FROM pushed_requests WHERE tenant = ?1 AND workspace = ?2";
+
+// Open Finance Brasil consents (migrations/0004_open_finance_consents.sql)
+pub const OB_CONSENT_INSERT: &str = "INSERT INTO ob_consents (id, tenant, workspace, client_id, kind, status, document, created_at, status_updated_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)";
+pub const OB_CONSENT_GET: &str = "SELECT id, client_id, kind, status, document, user_id, rejection, created_at, status_updated_at, expires_at FROM ob_consents WHERE id = ?1 AND tenant = ?2 AND workspace = ?3";
+/// A state change happens once: only from the state the caller saw (`?4`), so of two concurrent
+/// decisions one wins and the other gets no row back.
+pub const OB_CONSENT_SET_STATUS: &str = "UPDATE ob_consents SET status = ?5, rejection = ?6, user_id = COALESCE(?7, user_id), status_updated_at = ?8 WHERE id = ?1 AND tenant = ?2 AND workspace = ?3 AND status = ?4 RETURNING id";
+pub const OB_CONSENT_GRANT_LINK: &str = "INSERT INTO ob_consent_grants (consent_id, grant_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
+pub const OB_CONSENT_REVOKE_GRANTS: &str = "UPDATE grants SET revoked_at = ?2 WHERE revoked_at IS NULL AND id IN (SELECT grant_id FROM ob_consent_grants WHERE consent_id = ?1)";
+pub const WORKSPACE_DELETE_OB_CONSENT_GRANTS: &str = "DELETE FROM ob_consent_grants WHERE consent_id IN (SELECT id FROM ob_consents WHERE tenant = ?1 AND workspace = ?2)";
+pub const WORKSPACE_DELETE_OB_CONSENTS: &str = "DELETE FROM ob_consents WHERE tenant = ?1 AND workspace = ?2";
+
+// Payment consents, idempotency keys, extensions, bank-side lists (migrations/0005_open_finance_payments.sql)
+/// Claims an idempotency key for a new consent; an expired claim is taken over. A row comes back
+/// only when this request holds the key.
+pub const OB_IDEMPOTENCY_CLAIM: &str = "INSERT INTO ob_idempotency (tenant, workspace, client_id, idempotency_key, request_hash, consent_id, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (tenant, workspace, client_id, idempotency_key) DO UPDATE SET request_hash = excluded.request_hash, consent_id = excluded.consent_id, expires_at = excluded.expires_at WHERE ob_idempotency.expires_at <= ?8 RETURNING consent_id";
+pub const OB_IDEMPOTENCY_GET: &str = "SELECT request_hash, consent_id FROM ob_idempotency WHERE tenant = ?1 AND workspace = ?2 AND client_id = ?3 AND idempotency_key = ?4 AND expires_at > ?5";
+/// OB_CONSENT_INSERT, run in the claim's batch: inserts only if the claim (`?10`) names this consent.
+pub const OB_CONSENT_INSERT_IF_CLAIMED: &str = "INSERT INTO ob_consents (id, tenant, workspace, client_id, kind, status, document, created_at, status_updated_at, expires_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9 WHERE EXISTS (SELECT 1 FROM ob_idempotency WHERE tenant = ?2 AND workspace = ?3 AND client_id = ?4 AND idempotency_key = ?10 AND consent_id = ?1)";
+/// A consent's list filter: `?3` kinds and `?6` statuses as `,a,b,` (NULL: any), `?4` client, `?5` user.
+pub const OB_CONSENT_LIST: &str = "SELECT id, client_id, kind, status, document, user_id, rejection, created_at, status_updated_at, expires_at FROM ob_consents WHERE tenant = ?1 AND workspace = ?2 AND (?3 IS NULL OR instr(?3, ',' || kind || ',') > 0) AND (?4 IS NULL OR client_id = ?4) AND (?5 IS NULL OR user_id = ?5) AND (?6 IS NULL OR instr(?6, ',' || status || ',') > 0) AND id > ?7 ORDER BY id LIMIT ?8";
+/// Extends an AUTHORISED consent, only from the expiry the caller saw (`?4`, NULL-safe).
+pub const OB_CONSENT_EXTEND: &str = "UPDATE ob_consents SET expires_at = ?5, document = ?6 WHERE id = ?1 AND tenant = ?2 AND workspace = ?3 AND status = 'AUTHORISED' AND expires_at IS ?4 RETURNING id";
+pub const OB_EXTENSION_INSERT: &str = "INSERT INTO ob_consent_extensions (consent_id, requested_at, expires_at, previous_expires_at, document) VALUES (?1, ?2, ?3, ?4, ?5)";
+pub const OB_EXTENSION_LIST: &str = "SELECT requested_at, expires_at, previous_expires_at, document FROM ob_consent_extensions WHERE consent_id = ?1 ORDER BY requested_at DESC, rowid DESC LIMIT 100";
+pub const WORKSPACE_DELETE_OB_EXTENSIONS: &str = "DELETE FROM ob_consent_extensions WHERE consent_id IN (SELECT id FROM ob_consents WHERE tenant = ?1 AND workspace = ?2)";
+pub const WORKSPACE_DELETE_OB_IDEMPOTENCY: &str = "DELETE FROM ob_idempotency WHERE tenant = ?1 AND workspace = ?2";
+
 // Revoked access tokens
 pub const TOKEN_REVOKE: &str = "INSERT INTO revoked_tokens (jti, tenant, workspace, expires_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING";
 
@@ -52,3 +91,71 @@ pub const SESSION_INSERT: &str = "INSERT INTO sso_sessions (sid, session, expire
 pub const SESSION_GET: &str = "SELECT session FROM sso_sessions WHERE sid = ?1";
 pub const SESSIONS_PURGE_EXPIRED: &str = "DELETE FROM sso_sessions WHERE expires_at < ?1";
 pub const SESSION_DELETE: &str = "DELETE FROM sso_sessions WHERE sid = ?1";
+
+// ---------------------------------------------------------------------------------------------
+// The management API (migrations/0002_management.sql). Lists page by key: `id > ?after ORDER BY id LIMIT ?`.
+
+// Tenants and workspaces, indexed for listing (the documents themselves live in KV).
+pub const TENANT_INDEX_UPSERT: &str = "INSERT INTO tenants (id, name, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO UPDATE SET name = excluded.name";
+pub const TENANT_INDEX_LIST: &str = "SELECT id FROM tenants WHERE id > ?1 ORDER BY id LIMIT ?2";
+pub const TENANT_INDEX_DELETE: &str = "DELETE FROM tenants WHERE id = ?1";
+pub const WORKSPACE_INDEX_UPSERT: &str = "INSERT INTO workspaces (tenant, id, kind, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (tenant, id) DO UPDATE SET name = excluded.name";
+pub const WORKSPACE_INDEX_GET: &str = "SELECT id, kind, name, created_at FROM workspaces WHERE tenant = ?1 AND id = ?2";
+pub const WORKSPACE_INDEX_LIST: &str = "SELECT id, kind, name, created_at FROM workspaces WHERE tenant = ?1 AND kind = ?2 AND id > ?3 ORDER BY id LIMIT ?4";
+pub const WORKSPACE_INDEX_ALL: &str = "SELECT id FROM workspaces WHERE tenant = ?1 ORDER BY id";
+
+// Deleting a workspace removes everything stored under it, in one batch.
+pub const WORKSPACE_DELETE_INDEX: &str = "DELETE FROM workspaces WHERE tenant = ?1 AND id = ?2";
+pub const WORKSPACE_DELETE_CLIENTS: &str = "DELETE FROM clients WHERE tenant = ?1 AND workspace = ?2";
+pub const WORKSPACE_DELETE_USERS: &str = "DELETE FROM users WHERE tenant = ?1 AND workspace = ?2";
+pub const WORKSPACE_DELETE_KEYS: &str = "DELETE FROM signing_keys WHERE tenant = ?1 AND workspace = ?2";
+pub const WORKSPACE_DELETE_GRANTS: &str = "DELETE FROM grants WHERE tenant = ?1 AND workspace = ?2";
+pub const WORKSPACE_DELETE_CODES: &str = "DELETE FROM authorization_codes WHERE tenant = ?1 AND workspace = ?2";
+pub const WORKSPACE_DELETE_REFRESH: &str = "DELETE FROM refresh_tokens WHERE tenant = ?1 AND workspace = ?2";
+pub const WORKSPACE_DELETE_JTI: &str = "DELETE FROM used_jti WHERE tenant = ?1 AND workspace = ?2";
+pub const WORKSPACE_DELETE_CONSENTS: &str = "DELETE FROM consents WHERE tenant = ?1 AND workspace = ?2";
+pub const WORKSPACE_DELETE_ADMINS: &str = "DELETE FROM workspace_admins WHERE tenant = ?1 AND workspace = ?2";
+pub const WORKSPACE_DELETE_ONE_TIME: &str = "DELETE FROM one_time_tokens WHERE tenant = ?1 AND workspace = ?2";
+
+// Clients
+pub const CLIENT_LIST: &str = "SELECT client_id, metadata FROM clients WHERE tenant = ?1 AND workspace = ?2 AND client_id > ?3 ORDER BY client_id LIMIT ?4";
+pub const CLIENT_UPDATE: &str = "UPDATE clients SET metadata = ?4, secret_hash = ?5, updated_at = ?6 WHERE tenant = ?1 AND workspace = ?2 AND client_id = ?3 RETURNING client_id";
+pub const CLIENT_SET_SECRET: &str = "UPDATE clients SET secret_hash = ?4, updated_at = ?5 WHERE tenant = ?1 AND workspace = ?2 AND client_id = ?3 RETURNING client_id";
+pub const CLIENT_DELETE: &str = "DELETE FROM clients WHERE tenant = ?1 AND workspace = ?2 AND client_id = ?3 RETURNING client_id";
+pub const GRANTS_REVOKE_FOR_CLIENT: &str = "UPDATE grants SET revoked_at = ?4 WHERE tenant = ?1 AND workspace = ?2 AND client_id = ?3 AND revoked_at IS NULL";
+pub const CONSENTS_DELETE_FOR_CLIENT: &str = "DELETE FROM consents WHERE tenant = ?1 AND workspace = ?2 AND client_id = ?3";
+
+// Users of a workspace's identity pool
+pub const USER_LIST: &str = "SELECT id, username, password_hash, claims, disabled, created_at, updated_at FROM users WHERE tenant = ?1 AND workspace = ?2 AND id > ?3 ORDER BY id LIMIT ?4";
+/// Search: a username prefix, or an exact email (claims.email), case-insensitively (usernames are lower-case).
+pub const USER_SEARCH: &str = "SELECT id, username, password_hash, claims, disabled, created_at, updated_at FROM users WHERE tenant = ?1 AND workspace = ?2 AND id > ?3 AND (substr(username, 1, length(?5)) = ?5 OR lower(json_extract(claims, '$.email')) = ?5) ORDER BY id LIMIT ?4";
+pub const USER_GET_FULL: &str = "SELECT id, username, password_hash, claims, disabled, created_at, updated_at FROM users WHERE tenant = ?1 AND workspace = ?2 AND id = ?3";
+pub const USER_SET_CLAIMS: &str = "UPDATE users SET claims = ?4, updated_at = ?5 WHERE tenant = ?1 AND workspace = ?2 AND id = ?3 RETURNING id";
+pub const USER_SET_PASSWORD: &str = "UPDATE users SET password_hash = ?4, updated_at = ?5 WHERE tenant = ?1 AND workspace = ?2 AND id = ?3 RETURNING id";
+pub const USER_SET_DISABLED: &str = "UPDATE users SET disabled = ?4, updated_at = ?5 WHERE tenant = ?1 AND workspace = ?2 AND id = ?3 RETURNING id";
+pub const USER_DELETE: &str = "DELETE FROM users WHERE tenant = ?1 AND workspace = ?2 AND id = ?3 RETURNING id";
+pub const GRANTS_REVOKE_FOR_USER: &str = "UPDATE grants SET revoked_at = ?4 WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3 AND revoked_at IS NULL";
+pub const CONSENTS_DELETE_FOR_USER: &str = "DELETE FROM consents WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3";
+pub const ADMIN_ROLES_DELETE_FOR_USER: &str = "DELETE FROM workspace_admins WHERE user_id = ?1";
+
+// Organization templates
+pub const TEMPLATE_INSERT: &str = "INSERT INTO organization_templates (tenant, id, name, config, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)";
+pub const TEMPLATE_GET: &str = "SELECT id, name, config, created_at, updated_at FROM organization_templates WHERE tenant = ?1 AND id = ?2";
+pub const TEMPLATE_LIST: &str = "SELECT id, name, config, created_at, updated_at FROM organization_templates WHERE tenant = ?1 AND id > ?2 ORDER BY id LIMIT ?3";
+pub const TEMPLATE_UPDATE: &str = "UPDATE organization_templates SET name = ?3, config = ?4, updated_at = ?5 WHERE tenant = ?1 AND id = ?2 RETURNING id";
+pub const TEMPLATE_DELETE: &str = "DELETE FROM organization_templates WHERE tenant = ?1 AND id = ?2 RETURNING id";
+pub const TEMPLATES_DELETE_FOR_TENANT: &str = "DELETE FROM organization_templates WHERE tenant = ?1";
+
+// Workspace administrators (users of the system workspace with a role on a workspace)
+pub const ADMIN_ROLE_UPSERT: &str = "INSERT INTO workspace_admins (tenant, workspace, user_id, role, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (tenant, workspace, user_id) DO UPDATE SET role = excluded.role, updated_at = excluded.updated_at";
+pub const ADMIN_ROLE_UPDATE: &str = "UPDATE workspace_admins SET role = ?4, updated_at = ?5 WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3 RETURNING user_id";
+pub const ADMIN_ROLE_GET: &str = "SELECT role FROM workspace_admins WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3";
+pub const ADMIN_ROLE_DELETE: &str = "DELETE FROM workspace_admins WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3 RETURNING user_id";
+pub const ADMIN_LIST: &str = "SELECT a.user_id AS user_id, a.role AS role, a.created_at AS created_at, u.username AS username FROM workspace_admins a LEFT JOIN users u ON u.tenant = 'system' AND u.workspace = 'system' AND u.id = a.user_id WHERE a.tenant = ?1 AND a.workspace = ?2 AND a.user_id > ?3 ORDER BY a.user_id LIMIT ?4";
+
+// One-time links (invitations, password resets)
+pub const ONE_TIME_INSERT: &str = "INSERT INTO one_time_tokens (token_hash, kind, tenant, workspace, subject, payload, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+/// Consumes a link: only the request that flips `used_at` gets the row back.
+pub const ONE_TIME_CONSUME: &str = "UPDATE one_time_tokens SET used_at = ?3 WHERE token_hash = ?1 AND kind = ?2 AND used_at IS NULL AND expires_at > ?3 RETURNING tenant, workspace, subject, payload";
+/// Reads a live link without consuming it (to check what accepting it will need first).
+pub const ONE_TIME_PEEK: &str = "SELECT tenant, workspace, subject, payload FROM one_time_tokens WHERE token_hash = ?1 AND kind = ?2 AND used_at IS NULL AND expires_at > ?3";

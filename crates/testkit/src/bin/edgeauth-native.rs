@@ -2,7 +2,8 @@
 //!
 //! Prints `listening on http://127.0.0.1:PORT` as its first line once it accepts connections.
 //! Options: `--port N` (0 picks a free port), `--root-secret S` (enables the bootstrap API),
-//! `--db FILE` (default: in memory), `--test-controls` (enables `POST /__test/clock/advance?secs=N`).
+//! `--db FILE` (default: in memory), `--test-controls` (enables `POST /__test/clock/advance?secs=N`),
+//! `--client-cert-header NAME` (trust a URL-encoded PEM client certificate in that header; off by default).
 
 use edgeauth_testkit::{serve_with, NativeRuntime, ServeOptions};
 use std::io::Write;
@@ -29,6 +30,7 @@ fn run() -> Result<(), String> {
             "--root-secret" => root_secret = Some(value()?),
             "--db" => db = Some(value()?),
             "--test-controls" => options.test_controls = true,
+            "--client-cert-header" => options.client_cert_header = Some(value()?.to_ascii_lowercase()),
             _ => return Err(format!("unknown argument {arg}")),
         }
     }

@@ -1,0 +1,491 @@
+// The edge benchmark: edgeauth's release Workers bundle under workerd (miniflare's API) against
+// panva's oidc-provider (bench/oidc-provider.mjs), loaded side by side by the same tool with the
+// same settings on loopback. Run it through bench/run.sh (installs wrk and oidc-provider, builds).
+//
+// Each workload runs BENCH_ROUNDS rounds (default 3), each round loading edgeauth then
+// oidc-provider; the table shows the median of the rounds.
+// Environment: BENCH_DURATION (seconds per load, default 5), BENCH_WARMUP (seconds, default 1),
+// BENCH_CONNECTIONS (default 8), BENCH_JSON (a path: also write the results there),
+// BENCH_ONLY (comma-separated workload names).
+import { Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { spawn, execFileSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir, cpus } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const BUILD = join(ROOT, "crates/cloudflare/build");
+const LUA = join(ROOT, "bench/wrk");
+const DURATION = Number(process.env.BENCH_DURATION ?? 5);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 1);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(",")) : null;
+const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
+const REDIRECT_URI = "https://app.example/cb";
+const RESOURCE_ES256 = "https://api.example/es256";
+const RESOURCE_PS256 = "https://api.example/ps256";
+const PASSWORD = "bench-password-" + randomBytes(6).toString("hex");
+const log = (m) => process.stderr.write(`[bench] ${m}\n`);
+
+// ---------------------------------------------------------------------------------------------
+// helpers: a cookie-jar agent, PKCE, process CPU from /proc
+// ---------------------------------------------------------------------------------------------
+
+/** fetch, retried once when a pooled keep-alive connection turns out closed (a server closes idle
+ * connections after a load). */
+async function fetchRetry(url, init) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fetch(url, init);
+    } catch (e) {
+      const stale = ["UND_ERR_SOCKET", "UND_ERR_CLOSED", "ECONNRESET", "EPIPE"].includes(e?.cause?.code);
+      if (!stale || attempt >= 2) throw e;
+    }
+  }
+}
+
+class Agent {
+  constructor() { this.cookies = new Map(); }
+  header() { return [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; "); }
+  async request(url, { method = "GET", form, headers = {} } = {}) {
+    const h = { ...headers };
+    if (this.cookies.size) h.cookie = this.header();
+    let body;
+    if (form) { h["content-type"] = "application/x-www-form-urlencoded"; body = new URLSearchParams(form).toString(); }
+    const r = await fetchRetry(url, { method, headers: h, body, redirect: "manual" });
+    for (const c of r.headers.getSetCookie()) {
+      const [pair, ...attrs] = c.split(";");
+      const i = pair.indexOf("=");
+      const name = pair.slice(0, i).trim(), value = pair.slice(i + 1).trim();
+      const gone = value === "" || attrs.some((a) => /^\s*max-age=0\s*$/i.test(a) || /expires=.*1970/i.test(a));
+      if (gone) this.cookies.delete(name); else this.cookies.set(name, value);
+    }
+    r.text_ = await r.text();
+    return r;
+  }
+}
+
+const VERIFIER = randomBytes(32).toString("base64url");
+const CHALLENGE = createHash("sha256").update(VERIFIER).digest("base64url");
+const basic = (id, secret) => "Basic " + Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64");
+const must = (ok, what) => { if (!ok) throw new Error(what); };
+
+/** utime + stime of one process (all its threads), in ms. */
+function cpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+}
+
+/** The pids of this process's descendants whose command is `name`. */
+function descendants(name, root = process.pid) {
+  const procs = readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map((pid) => {
+    try {
+      const s = readFileSync(`/proc/${pid}/stat`, "utf8");
+      return { pid: Number(pid), comm: s.slice(s.indexOf("(") + 1, s.lastIndexOf(")")), ppid: Number(s.slice(s.lastIndexOf(")") + 2).split(" ")[1]) };
+    } catch { return null; }
+  }).filter(Boolean);
+  const out = [];
+  const walk = (p) => { for (const c of procs.filter((x) => x.ppid === p)) { if (c.comm === name) out.push(c.pid); walk(c.pid); } };
+  walk(root);
+  return out;
+}
+
+function decodeJwtHeader(jwt) {
+  return JSON.parse(Buffer.from(jwt.split(".")[0], "base64url"));
+}
+
+async function timeToFirst200(url, init = {}, deadlineMs = 30000) {
+  const t0 = performance.now();
+  for (;;) {
+    try {
+      const r = await fetch(url, init);
+      await r.arrayBuffer();
+      if (r.status === 200) return performance.now() - t0;
+    } catch {}
+    if (performance.now() - t0 > deadlineMs) throw new Error(`no 200 from ${url}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// edgeauth under workerd (miniflare's API), state persisted to a temp dir so it survives a restart
+// ---------------------------------------------------------------------------------------------
+
+function statements(sql) {
+  return sql.split("\n").filter((l) => !l.trim().startsWith("--")).join("\n").split(";").map((s) => s.trim()).filter(Boolean);
+}
+
+function miniflare(stateDir, masterSecret, rootSecret) {
+  const problems = [];
+  const mf = new Miniflare(convertV4MiniflareOptions({
+    cf: false,
+    host: "127.0.0.1",
+    port: 0,
+    handleStructuredLogs: ({ level, message }) => {
+      if (level === "error" || level === "warn" || /edgeauth|panicked|RuntimeError/i.test(message)) problems.push(`${level}: ${message}`);
+    },
+    // KV, D1 and Durable Objects on disk, so the state outlives a restart (the cold start below).
+    resourcePersistencePath: join(stateDir, "state"),
+    workers: [{
+      name: "edgeauth",
+      // A socket straight to the worker, as bare `workerd serve` would have: the load skips
+      // miniflare's entry worker (which alone costs ~0.2 ms of CPU per request here).
+      unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+      modules: [
+        { type: "ESModule", path: join(BUILD, "index.js") },
+        { type: "CompiledWasm", path: join(BUILD, "index_bg.wasm") },
+      ],
+      modulesRoot: BUILD,
+      compatibilityDate: "2025-09-01",
+      kvNamespaces: ["CONFIG"],
+      d1Databases: ["DB"],
+      durableObjects: { SESSIONS: { className: "SsoSessionObject", useSQLite: true } },
+      bindings: { MASTER_SECRET: masterSecret, ROOT_SECRET: rootSecret },
+    }],
+  }));
+  return { mf, problems };
+}
+
+const SCOPES = {
+  openid: { description: "Sign you in", claims: [] },
+  profile: { description: "Your name", claims: ["name", "preferred_username"] },
+  email: { description: "Your email address", claims: ["email", "email_verified"] },
+  offline_access: { description: "Access while you are away", claims: [] },
+  api: { description: "The API", claims: [] },
+};
+const TTLS = { access_token_ttl: 600, id_token_ttl: 3600, refresh_token_ttl: 30 * 86400, authorization_code_ttl: 60, session_ttl: 8 * 3600 };
+
+/** Creates the benchmark tenant: workspace `es` (ES256 tokens) and `ps` (PS256), clients, a user. */
+async function setUpEdgeauth(base, rootSecret) {
+  const admin = async (method, path, body) => {
+    const r = await fetch(base + path, { method, headers: { authorization: `Bearer ${rootSecret}`, "content-type": "application/json" }, body: body && JSON.stringify(body) });
+    const text = await r.text();
+    must(r.status < 300, `${method} ${path}: ${r.status} ${text}`);
+    return JSON.parse(text || "null");
+  };
+  await admin("PUT", "/admin/tenants/bench", { name: "Benchmark" });
+  const secrets = {};
+  for (const [ws, alg, resource] of [["es", "ES256", RESOURCE_ES256], ["ps", "PS256", RESOURCE_PS256]]) {
+    await admin("PUT", `/admin/tenants/bench/workspaces/${ws}`, { ...TTLS, default_signing_alg: alg, access_token_audience: resource, scopes: SCOPES });
+    secrets[`${ws}/svc`] = (await admin("POST", `/admin/tenants/bench/workspaces/${ws}/clients`, { client_id: "svc", grant_types: ["client_credentials"], response_types: [], redirect_uris: [], scope: "api" })).client_secret;
+  }
+  secrets["es/web"] = (await admin("POST", "/admin/tenants/bench/workspaces/es/clients", { client_id: "web", grant_types: ["authorization_code"], redirect_uris: [REDIRECT_URI], scope: "openid profile email", id_token_signed_response_alg: "ES256" })).client_secret;
+  secrets["es/app"] = (await admin("POST", "/admin/tenants/bench/workspaces/es/clients", { client_id: "app", grant_types: ["authorization_code", "refresh_token"], redirect_uris: [REDIRECT_URI], scope: "openid profile email offline_access", id_token_signed_response_alg: "ES256" })).client_secret;
+  await admin("POST", "/admin/tenants/bench/workspaces/es/users", { username: "bench", password: PASSWORD, claims: { name: "Bench User", email: "bench@example.com", email_verified: true } });
+  return secrets;
+}
+
+const hidden = (html, name) => html.match(new RegExp(`name="${name}" value="([^"]*)"`))?.[1];
+
+function authorizeUrl(endpoint, client_id, scope, extra = {}) {
+  const u = new URL(endpoint);
+  for (const [k, v] of Object.entries({ response_type: "code", client_id, redirect_uri: REDIRECT_URI, scope, state: "bench-state", nonce: "bench-nonce", code_challenge: CHALLENGE, code_challenge_method: "S256", ...extra })) u.searchParams.set(k, v);
+  return u.toString();
+}
+
+/** Follows an authorization request through edgeauth's login and consent pages to the code. */
+async function edgeauthCode(agent, issuer, client_id, scope) {
+  let r = await agent.request(authorizeUrl(`${issuer}/authorize`, client_id, scope));
+  if (r.status === 200 && r.text_.includes('name="password"')) {
+    r = await agent.request(`${issuer}/login`, { method: "POST", form: { interaction: hidden(r.text_, "interaction"), username: "bench", password: PASSWORD } });
+  }
+  if (r.status === 200 && r.text_.includes('name="decision"')) {
+    r = await agent.request(`${issuer}/consent`, { method: "POST", form: { interaction: hidden(r.text_, "interaction"), decision: "allow" } });
+  }
+  const code = r.headers.get("location") && new URL(r.headers.get("location")).searchParams.get("code");
+  must(code, `edgeauth authorize gave no code: ${r.status} ${r.text_.slice(0, 300)}`);
+  return code;
+}
+
+/** Follows an authorization request through oidc-provider's interaction (bench/oidc-provider.mjs) to the code. */
+async function providerCode(agent, issuer, client_id, scope, extra = {}) {
+  let url = authorizeUrl(`${issuer}/auth`, client_id, scope, extra);
+  for (let hops = 0; hops < 6; hops++) {
+    const r = await agent.request(url);
+    const loc = r.headers.get("location");
+    must(loc, `oidc-provider: no redirect from ${url}: ${r.status} ${r.text_.slice(0, 300)}`);
+    const next = new URL(loc, issuer);
+    if (next.origin + next.pathname === REDIRECT_URI) {
+      const code = next.searchParams.get("code");
+      must(code, `oidc-provider gave no code: ${loc}`);
+      return code;
+    }
+    url = next.toString();
+  }
+  throw new Error("oidc-provider: too many redirects");
+}
+
+async function redeem(tokenUrl, auth, code) {
+  const r = await fetchRetry(tokenUrl, {
+    method: "POST",
+    headers: { authorization: auth, "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "authorization_code", code, redirect_uri: REDIRECT_URI, code_verifier: VERIFIER }),
+  });
+  const j = await r.json();
+  must(r.status === 200, `token: ${r.status} ${JSON.stringify(j)}`);
+  return j;
+}
+
+// ---------------------------------------------------------------------------------------------
+// load: wrk, bounded in time, CPU of the server process from /proc before and after
+// ---------------------------------------------------------------------------------------------
+
+function wrk(url, script, args, headers, seconds) {
+  const argv = ["-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--timeout", "5s", "-s", join(LUA, script)];
+  for (const [k, v] of Object.entries(headers)) argv.push("-H", `${k}: ${v}`);
+  argv.push(url, "--", ...args);
+  const out = execFileSync("wrk", argv, { env: { ...process.env, BENCH_LUA_DIR: LUA }, timeout: (seconds + 30) * 1000 }).toString();
+  const line = out.split("\n").find((l) => l.startsWith("BENCH "));
+  must(line, `wrk printed no result:\n${out}`);
+  return JSON.parse(line.slice(6));
+}
+
+/** `spec` is a load description, or an async function that makes a fresh one (the refresh grant
+ * needs unused seed tokens for each wrk run). */
+async function load(pid, make, unit) {
+  const fresh = async () => (typeof make === "function" ? await make() : make);
+  if (WARMUP > 0) { const w = await fresh(); wrk(w.url, w.script, w.args, w.headers, WARMUP); }
+  const spec = await fresh();
+  const c0 = cpuMs(pid);
+  const r = wrk(spec.url, spec.script, spec.args, spec.headers, DURATION);
+  const cpu = cpuMs(pid) - c0;
+  const secs = r.duration_us / 1e6;
+  // A unit is one request, except for the code flow, where it is one whole flow (3 requests).
+  const units = unit === "flow" ? r.flows : r.requests;
+  return {
+    units_per_s: units / secs,
+    requests_per_s: r.requests / secs,
+    p50_ms: r.p50_us / 1000,
+    p99_ms: r.p99_us / 1000,
+    cpu_ms_per_unit: cpu / units,
+    cpu_ms_per_request: cpu / r.requests,
+    errors: r.status_errors + r.socket_errors + r.bad,
+  };
+}
+
+/** The median of each metric over rounds (errors are added up). */
+function median(rounds) {
+  const out = {};
+  for (const k of Object.keys(rounds[0])) {
+    const xs = rounds.map((r) => r[k]).sort((a, b) => a - b);
+    out[k] = k === "errors" ? xs.reduce((a, b) => a + b, 0) : xs[Math.floor(xs.length / 2)];
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// main
+// ---------------------------------------------------------------------------------------------
+
+if (!existsSync(join(BUILD, "index_bg.wasm"))) throw new Error("no worker bundle: run scripts/build-worker.sh (bench/run.sh does)");
+const wasm = readFileSync(join(BUILD, "index_bg.wasm"));
+const bundle = { raw_kb: wasm.length / 1024, gzip_kb: gzipSync(wasm, { level: 9 }).length / 1024, js_kb: statSync(join(BUILD, "index.js")).size / 1024 };
+
+// In memory (tmpfs) where there is one: oidc-provider's SQLite is in memory too.
+const stateDir = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "edgeauth-bench-"));
+const masterSecret = randomBytes(32).toString("base64url");
+const rootSecret = randomBytes(24).toString("base64url");
+const children = [];
+let current = null;
+const cleanup = async () => {
+  for (const c of children) { try { process.kill(-c.pid, "SIGTERM"); } catch {} }
+  if (current) { try { await current.mf.dispose(); } catch {} current = null; }
+  rmSync(stateDir, { recursive: true, force: true });
+};
+process.on("SIGINT", () => cleanup().then(() => process.exit(130)));
+process.on("SIGTERM", () => cleanup().then(() => process.exit(143)));
+
+try {
+  // ---- edgeauth: set up once, then restart cold on the same persisted state ----
+  log("edgeauth: first start, set-up through the bootstrap API");
+  current = miniflare(stateDir, masterSecret, rootSecret);
+  await current.mf.ready;
+  let base = (await current.mf.unsafeGetDirectURL("edgeauth")).origin;
+  const db = await current.mf.getD1Database("DB");
+  for (const f of readdirSync(join(ROOT, "migrations")).filter((f) => f.endsWith(".sql")).sort()) {
+    await db.batch(statements(readFileSync(join(ROOT, "migrations", f), "utf8")).map((s) => db.prepare(s)));
+  }
+  const eaSecrets = await setUpEdgeauth(base, rootSecret);
+  const eaAgent = new Agent();
+  // Sign in once (Argon2id) and consent once per client; later authorizations ride the SSO session.
+  await edgeauthCode(eaAgent, `${base}/bench/es`, "web", "openid profile email");
+  await edgeauthCode(eaAgent, `${base}/bench/es`, "app", "openid profile email offline_access");
+  await current.mf.dispose();
+  current = null;
+
+  log("edgeauth: cold start");
+  const t0 = performance.now();
+  current = miniflare(stateDir, masterSecret, rootSecret);
+  await current.mf.ready;
+  base = (await current.mf.unsafeGetDirectURL("edgeauth")).origin;
+  const tReady = performance.now() - t0;
+  const firstDiscovery = await timeToFirst200(`${base}/bench/es/.well-known/openid-configuration`);
+  const tFirst = performance.now() - t0;
+  const tFirstToken = await timeToFirst200(`${base}/bench/es/token`, { method: "POST", headers: { authorization: basic("svc", eaSecrets["es/svc"]), "content-type": "application/x-www-form-urlencoded" }, body: "grant_type=client_credentials&scope=api" });
+  const [workerd] = descendants("workerd");
+  must(workerd, "no workerd process found under this node process");
+  const eaCold = { to_listening_ms: tReady, first_200_ms: tFirst, first_request_ms: firstDiscovery, first_token_ms: tFirstToken };
+  const ea = { name: "edgeauth", pid: workerd, issuer: `${base}/bench/es` };
+
+  // ---- oidc-provider ----
+  log("oidc-provider: start");
+  const p0 = performance.now();
+  const child = spawn(process.execPath, [join(ROOT, "bench/oidc-provider.mjs")], {
+    env: { ...process.env, NODE_ENV: "production", NODE_NO_WARNINGS: "1" }, detached: true, stdio: ["ignore", "pipe", "inherit"],
+  });
+  children.push(child);
+  const ready = await new Promise((resolve, reject) => {
+    let buf = "";
+    child.stdout.on("data", (d) => { buf += d; const m = buf.match(/READY (\d+) (\{.*\})\n/); if (m) resolve(m); });
+    child.on("exit", (code) => reject(new Error(`oidc-provider exited with ${code}`)));
+  });
+  const opBase = `http://127.0.0.1:${ready[1]}`;
+  const opSecrets = JSON.parse(ready[2]);
+  const opFirst = await timeToFirst200(`${opBase}/.well-known/openid-configuration`);
+  const opCold = { first_200_ms: performance.now() - p0, first_request_ms: opFirst };
+  const op = { name: "oidc-provider", pid: child.pid, issuer: opBase };
+  const opAgent = new Agent();
+  await providerCode(opAgent, opBase, "web", "openid profile email");
+  await providerCode(opAgent, opBase, "app", "openid profile email offline_access", { prompt: "consent" });
+
+  // ---- refresh token seeds: 2 per connection, from full code flows on the live SSO sessions ----
+  const seeds = async (n, code, tokenUrl, auth) => {
+    const out = [];
+    for (let i = 0; i < n; i++) out.push((await redeem(tokenUrl, auth, await code())).refresh_token);
+    must(out.every(Boolean), "a seed code flow gave no refresh token");
+    return out;
+  };
+  let seedFiles = 0;
+  const seedFile = (name, tokens) => { const p = join(stateDir, `${name}-${seedFiles++}`); writeFileSync(p, tokens.join("\n") + "\n"); return p; };
+
+  // ---- the workloads: same tool (wrk, 1 thread, CONNECTIONS connections), same duration ----
+  const form = "application/x-www-form-urlencoded";
+  const cc = (issuer, tokenPath, id, secret, body) => ({
+    url: issuer + tokenPath, script: "plain.lua", args: ["POST", body], headers: { Authorization: basic(id, secret), "Content-Type": form },
+  });
+  const flowTail = `&redirect_uri=${encodeURIComponent(REDIRECT_URI)}&code_verifier=${VERIFIER}`;
+  const workloads = [
+    {
+      name: "discovery", tool: "wrk",
+      ea: { url: `${ea.issuer}/.well-known/openid-configuration`, script: "plain.lua", args: ["GET"], headers: {} },
+      op: { url: `${opBase}/.well-known/openid-configuration`, script: "plain.lua", args: ["GET"], headers: {} },
+    },
+    {
+      name: "jwks", tool: "wrk",
+      ea: { url: `${ea.issuer}/jwks`, script: "plain.lua", args: ["GET"], headers: {} },
+      op: { url: `${opBase}/jwks`, script: "plain.lua", args: ["GET"], headers: {} },
+    },
+    {
+      name: "client_credentials ES256", tool: "wrk",
+      ea: cc(`${base}/bench/es`, "/token", "svc", eaSecrets["es/svc"], "grant_type=client_credentials&scope=api"),
+      op: cc(opBase, "/token", "svc", opSecrets.svc, `grant_type=client_credentials&scope=api&resource=${encodeURIComponent(RESOURCE_ES256)}`),
+      check: "ES256",
+    },
+    {
+      name: "client_credentials PS256", tool: "wrk",
+      ea: cc(`${base}/bench/ps`, "/token", "svc", eaSecrets["ps/svc"], "grant_type=client_credentials&scope=api"),
+      op: cc(opBase, "/token", "svc", opSecrets.svc, `grant_type=client_credentials&scope=api&resource=${encodeURIComponent(RESOURCE_PS256)}`),
+      check: "PS256",
+    },
+    {
+      name: "refresh (rotation)", tool: "wrk + bench/wrk/refresh.lua",
+      ea: async () => ({
+        url: `${ea.issuer}/token`, script: "refresh.lua", headers: { Authorization: basic("app", eaSecrets["es/app"]), "Content-Type": form },
+        args: [seedFile("ea-refresh", await seeds(2 * CONNECTIONS, () => edgeauthCode(eaAgent, ea.issuer, "app", "openid profile email offline_access"), `${ea.issuer}/token`, basic("app", eaSecrets["es/app"])))],
+      }),
+      op: async () => ({
+        url: `${opBase}/token`, script: "refresh.lua", headers: { Authorization: basic("app", opSecrets.app), "Content-Type": form },
+        args: [seedFile("op-refresh", await seeds(2 * CONNECTIONS, () => providerCode(opAgent, opBase, "app", "openid profile email offline_access", { prompt: "consent" }), `${opBase}/token`, basic("app", opSecrets.app)))],
+      }),
+    },
+    {
+      name: "code flow (authorize+token+userinfo)", tool: "wrk + bench/wrk/codeflow.lua", unit: "flow",
+      ea: () => ({
+        url: ea.issuer + "/authorize", script: "codeflow.lua", headers: {},
+        args: [new URL(authorizeUrl(`${ea.issuer}/authorize`, "web", "openid profile email")).pathname + new URL(authorizeUrl(`${ea.issuer}/authorize`, "web", "openid profile email")).search,
+          "/bench/es/token", "/bench/es/userinfo", basic("web", eaSecrets["es/web"]), eaAgent.header(), flowTail],
+      }),
+      op: () => ({
+        url: opBase + "/auth", script: "codeflow.lua", headers: {},
+        args: [new URL(authorizeUrl(`${opBase}/auth`, "web", "openid profile email")).pathname + new URL(authorizeUrl(`${opBase}/auth`, "web", "openid profile email")).search,
+          "/token", "/me", basic("web", opSecrets.web), opAgent.header(), flowTail],
+      }),
+    },
+  ].filter((w) => !ONLY || ONLY.has(w.name.split(" ")[0]) || ONLY.has(w.name));
+
+  // One request of each kind through fetch first: both servers answer 200, with the same token format.
+  const formats = {};
+  for (const w of workloads.filter((w) => w.check)) {
+    for (const [who, spec] of [["edgeauth", w.ea], ["oidc-provider", w.op]]) {
+      const r = await fetchRetry(spec.url, { method: "POST", headers: { authorization: spec.headers.Authorization, "content-type": form }, body: spec.args[1] });
+      const j = await r.json();
+      must(r.status === 200, `${who} ${w.name}: ${r.status} ${JSON.stringify(j)}`);
+      const h = decodeJwtHeader(j.access_token);
+      must(h.alg === w.check && /^at\+jwt$/i.test(h.typ), `${who} ${w.name}: access token header ${JSON.stringify(h)}`);
+      formats[`${who} ${w.name}`] = `${h.typ} ${h.alg}`;
+    }
+  }
+
+  const results = [];
+  for (const w of workloads) {
+    const row = { name: w.name, tool: w.tool, unit: w.unit ?? "request" };
+    const rounds = { ea: [], op: [] };
+    // Alternate the servers, round after round, so drift in the machine's speed hits both alike.
+    for (let i = 0; i < ROUNDS; i++) {
+      for (const [key, server] of [["ea", ea], ["op", op]]) {
+        log(`${w.name}: ${server.name}, round ${i + 1}/${ROUNDS} (${WARMUP} s warm-up, ${DURATION} s load)`);
+        rounds[key].push(await load(server.pid, w[key], w.unit));
+      }
+    }
+    row.ea = median(rounds.ea);
+    row.op = median(rounds.op);
+    results.push(row);
+  }
+  const oidcVersion = JSON.parse(readFileSync(join(ROOT, "bench/node_modules/oidc-provider/package.json"), "utf8")).version;
+  const workerdVersion = (() => { try { return execFileSync(join(ROOT, "node_modules/.bin/workerd"), ["--version"]).toString().trim(); } catch { return "?"; } })();
+
+  // ---- report ----
+  const f = (x, d = 0) => (x === undefined || Number.isNaN(x) ? "-" : x.toFixed(d));
+  const lines = [];
+  const p = (s = "") => lines.push(s);
+  p(`## edgeauth (workerd, a direct socket to the worker; miniflare's local KV, D1 and Durable Objects) vs oidc-provider ${oidcVersion} (Node ${process.versions.node}), one run`);
+  p("");
+  p(`machine: ${cpus().length} x ${cpus()[0]?.model ?? "?"}; ${workerdVersion}; wrk 1 thread, ${CONNECTIONS} connections, ${DURATION} s per load after ${WARMUP} s warm-up, ${ROUNDS} rounds alternating the servers, medians shown; loopback`);
+  p("CPU = utime+stime from /proc of the workerd process (edgeauth) or the node process (oidc-provider) over the load, divided by the units served");
+  p("");
+  p("| workload | tool | server | units/s | p50 ms | p99 ms | CPU ms/unit | errors |");
+  p("|---|---|---|---:|---:|---:|---:|---:|");
+  for (const r of results) {
+    for (const [key, who] of [["ea", "edgeauth"], ["op", "oidc-provider"]]) {
+      const x = r[key];
+      p(`| ${r.name}${r.unit === "flow" ? " (unit: flow)" : ""} | ${r.tool} | ${who} | ${f(x.units_per_s)} | ${f(x.p50_ms, 2)} | ${f(x.p99_ms, 2)} | ${f(x.cpu_ms_per_unit, 3)} | ${x.errors} |`);
+    }
+  }
+  p("");
+  p("Ratios, edgeauth / oidc-provider (same run): throughput above 1 and CPU below 1 favour edgeauth.");
+  p("");
+  p("| workload | throughput | p50 | p99 | CPU per unit |");
+  p("|---|---:|---:|---:|---:|");
+  for (const r of results) {
+    p(`| ${r.name} | ${f(r.ea.units_per_s / r.op.units_per_s, 2)} | ${f(r.ea.p50_ms / r.op.p50_ms, 2)} | ${f(r.ea.p99_ms / r.op.p99_ms, 2)} | ${f(r.ea.cpu_ms_per_unit / r.op.cpu_ms_per_unit, 2)} |`);
+  }
+  p("");
+  p("For the code flow a unit is one whole flow (authorize with the SSO session cookie, token, userinfo: 3 requests); p50/p99 are over its requests.");
+  p("Token formats checked before the loads: " + Object.entries(formats).map(([k, v]) => `${k}: ${v}`).join("; "));
+  p("In the code flow and the refresh grant oidc-provider issues an opaque, stored access token (its userinfo accepts nothing else); edgeauth a JWT (ES256). Both sign an ES256 ID token.");
+  p("");
+  p(`wasm bundle: ${f(bundle.raw_kb)} KB raw, ${f(bundle.gzip_kb)} KB gzip (-9); JS glue ${f(bundle.js_kb)} KB`);
+  p(`cold start, edgeauth: miniflare+workerd start to listening ${f(eaCold.to_listening_ms)} ms; to the first 200 (discovery) ${f(eaCold.first_200_ms)} ms, of which the first request ${f(eaCold.first_request_ms, 1)} ms; first token (keys unsealed, WebCrypto import) ${f(eaCold.first_token_ms, 1)} ms`);
+  p(`cold start, oidc-provider: node start to the first 200 (discovery) ${f(opCold.first_200_ms)} ms, of which the first request ${f(opCold.first_request_ms, 1)} ms`);
+  const maxCpu = Math.max(...results.map((r) => r.ea.cpu_ms_per_request));
+  p(`Workers free plan (10 ms CPU per request): the highest edgeauth mean is ${f(maxCpu, 2)} ms per request (${results.find((r) => r.ea.cpu_ms_per_request === maxCpu)?.name}); this counts the whole workerd process, including miniflare's local KV, D1 and Durable Object simulators, which on Workers run elsewhere`);
+  if (current.problems.length) p(`worker log problems: ${current.problems.slice(0, 5).join(" | ")}`);
+  console.log(lines.join("\n"));
+  if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ bundle, eaCold, opCold, formats, results }, null, 2));
+} finally {
+  await cleanup();
+}

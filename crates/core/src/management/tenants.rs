@@ -1,0 +1,270 @@
+//! Tenants: create, get, list, update, delete; their license and feature flags.
+
+use super::access::{Need, MANAGE_TENANTS};
+use super::{check_new_id, created, json_body, no_content, page, page_response, workspaces, Call, SYSTEM_TENANT};
+use crate::config::{self, License, TenantConfig};
+use crate::error::Problem;
+use crate::http::Response;
+use crate::runtime::{KvStore, Runtime};
+use crate::store::management as mstore;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// A new tenant's trial lasts a year.
+pub const TRIAL_SECS: i64 = 365 * 86400;
+
+/// Feature flags are short plain names (`tree_dump_tenant`).
+fn valid_flag(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+pub fn render(id: &str, t: &TenantConfig) -> Value {
+    json!({ "id": id, "name": t.name, "features": t.features, "license": t.license, "created_at": t.created_at })
+}
+
+pub fn trial_license(now: i64) -> License {
+    License { license_type: "trial".into(), start_date: format_rfc3339(now), expiration_date: format_rfc3339(now + TRIAL_SECS) }
+}
+
+/// Validates a license from a request and writes its dates in one canonical form.
+fn checked_license(l: License) -> Result<License, Problem> {
+    let t = l.license_type.trim();
+    if t.is_empty() || t.len() > 64 || !t.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Problem::invalid_request("license.LicenseType must be 1-64 printable characters"));
+    }
+    let start = parse_rfc3339(&l.start_date).ok_or_else(|| Problem::invalid_request("license.StartDate must be an RFC 3339 date-time"))?;
+    let end = parse_rfc3339(&l.expiration_date).ok_or_else(|| Problem::invalid_request("license.ExpirationDate must be an RFC 3339 date-time"))?;
+    if end < start {
+        return Err(Problem::invalid_request("license.ExpirationDate is before license.StartDate"));
+    }
+    Ok(License { license_type: t.to_string(), start_date: format_rfc3339(start), expiration_date: format_rfc3339(end) })
+}
+
+fn check_features(features: &BTreeMap<String, bool>) -> Result<(), Problem> {
+    match features.keys().find(|k| !valid_flag(k)) {
+        Some(bad) => Err(Problem::invalid_request(format!("'{bad}' is not a valid feature flag name (1-64 of a-z, 0-9, '_', '-')"))),
+        None if features.len() > 100 => Err(Problem::invalid_request("at most 100 feature flags")),
+        None => Ok(()),
+    }
+}
+
+pub async fn load<R: Runtime>(c: &Call<'_, R>, t: &str) -> Result<TenantConfig, Problem> {
+    if !config::valid_identifier(t) {
+        return Err(Problem::not_found(format!("unknown tenant '{t}'")));
+    }
+    config::load_tenant(c.rt.kv(), t).await?.ok_or_else(|| Problem::not_found(format!("unknown tenant '{t}'")))
+}
+
+/// Writes the tenant document (KV) and its index row (SQL).
+pub async fn save<R: Runtime>(rt: &R, id: &str, t: &TenantConfig) -> Result<(), Problem> {
+    rt.kv().put(&config::tenant_key(id), &json!(t).to_string()).await?;
+    mstore::index_tenant(rt.sql(), id, &t.name, t.created_at).await?;
+    Ok(())
+}
+
+fn check_name(name: &str) -> Result<(), Problem> {
+    if name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(Problem::invalid_request("name must be at most 200 characters, without control characters"));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTenant {
+    id: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    features: BTreeMap<String, bool>,
+    license: Option<License>,
+}
+
+pub async fn create<R: Runtime>(c: &Call<'_, R>) -> Result<Response, Problem> {
+    c.allow(Need::system(MANAGE_TENANTS, false)).await?;
+    let n: NewTenant = json_body(c.req)?;
+    check_new_id("tenant", &n.id)?;
+    check_name(&n.name)?;
+    check_features(&n.features)?;
+    if n.id == SYSTEM_TENANT {
+        return Err(Problem::conflict("the system tenant is made by the bootstrap call"));
+    }
+    if config::load_tenant(c.rt.kv(), &n.id).await?.is_some() {
+        return Err(Problem::conflict(format!("tenant '{}' already exists", n.id)));
+    }
+    let license = match n.license {
+        Some(l) => checked_license(l)?,
+        None => trial_license(c.now),
+    };
+    let tenant = TenantConfig { version: config::CONFIG_VERSION, name: n.name, features: n.features, created_at: c.now, license: Some(license) };
+    save(c.rt, &n.id, &tenant).await?;
+    Ok(created(format!("/api/tenants/{}", n.id), &render(&n.id, &tenant)))
+}
+
+pub async fn list<R: Runtime>(c: &Call<'_, R>) -> Result<Response, Problem> {
+    c.allow(Need::system(MANAGE_TENANTS, true)).await?;
+    let p = page(c.req)?;
+    let ids = mstore::list_tenants(c.rt.sql(), &p.after, p.limit + 1).await?;
+    let mut rows = Vec::with_capacity(ids.len());
+    for id in ids {
+        // The index can briefly name a tenant whose document is gone (a delete in flight): skip it.
+        if let Some(t) = config::load_tenant(c.rt.kv(), &id).await? {
+            rows.push((id, t));
+        }
+    }
+    Ok(page_response(rows, p.limit, |(id, _)| id.clone(), |(id, t)| render(id, t)))
+}
+
+pub async fn get<R: Runtime>(c: &Call<'_, R>, t: &str) -> Result<Response, Problem> {
+    c.allow(Need::tenant(MANAGE_TENANTS, t, true)).await?;
+    let tenant = load(c, t).await?;
+    Ok(Response::json_no_store(200, &render(t, &tenant)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TenantUpdate {
+    name: Option<String>,
+    license: Option<License>,
+}
+
+pub async fn update<R: Runtime>(c: &Call<'_, R>, t: &str) -> Result<Response, Problem> {
+    c.allow(Need::tenant(MANAGE_TENANTS, t, false)).await?;
+    let u: TenantUpdate = json_body(c.req)?;
+    let mut tenant = load(c, t).await?;
+    if let Some(l) = u.license {
+        let l = checked_license(l)?;
+        if tenant.license.as_ref() != Some(&l) {
+            // Only the root (system) API changes a license.
+            c.allow(Need::system(MANAGE_TENANTS, false)).await.map_err(|_| Problem::forbidden("only a system client may change a tenant's license"))?;
+            tenant.license = Some(l);
+        }
+    }
+    if let Some(name) = u.name {
+        check_name(&name)?;
+        tenant.name = name;
+    }
+    save(c.rt, t, &tenant).await?;
+    Ok(Response::json_no_store(200, &render(t, &tenant)))
+}
+
+/// Deletes the tenant with every workspace (and all stored under them) and template.
+pub async fn delete<R: Runtime>(c: &Call<'_, R>, t: &str) -> Result<Response, Problem> {
+    c.allow(Need::system(MANAGE_TENANTS, false)).await?;
+    if t == SYSTEM_TENANT {
+        return Err(Problem::conflict("the system tenant cannot be deleted"));
+    }
+    load(c, t).await?;
+    for w in mstore::all_workspace_ids(c.rt.sql(), t).await? {
+        workspaces::remove(c, t, &w).await?;
+    }
+    c.rt.kv().delete(&config::tenant_key(t)).await?;
+    mstore::unindex_tenant(c.rt.sql(), t).await?;
+    Ok(no_content())
+}
+
+pub async fn get_features<R: Runtime>(c: &Call<'_, R>, t: &str) -> Result<Response, Problem> {
+    c.allow(Need::tenant(MANAGE_TENANTS, t, true)).await?;
+    Ok(Response::json_no_store(200, &json!(load(c, t).await?.features)))
+}
+
+/// Replaces the flags (a JSON object of names to booleans). Flags gate alpha features, so only a
+/// system client sets them.
+pub async fn set_features<R: Runtime>(c: &Call<'_, R>, t: &str) -> Result<Response, Problem> {
+    c.allow(Need::system(MANAGE_TENANTS, false)).await?;
+    let features: BTreeMap<String, bool> = json_body(c.req)?;
+    check_features(&features)?;
+    let mut tenant = load(c, t).await?;
+    tenant.features = features;
+    save(c.rt, t, &tenant).await?;
+    Ok(Response::json_no_store(200, &json!(tenant.features)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// RFC 3339 in UTC, without a date library (days from the civil calendar, H. Hinnant's algorithm).
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719468;
+    let era = if z >= 0 { z } else { z - 146096 } / 146097;
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+}
+
+pub fn format_rfc3339(secs: i64) -> String {
+    let (y, m, d) = civil_from_days(secs.div_euclid(86400));
+    let s = secs.rem_euclid(86400);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` to seconds since the epoch (fractions dropped).
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r.clone()).filter(|x| x.bytes().all(|c| c.is_ascii_digit()))?.parse().ok() };
+    let (y, mo, d, h, mi, se) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        rest = &frac[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 && matches!(&rest[..1], "+" | "-") && &rest[3..4] == ":" => {
+            let oh: i64 = rest.get(1..3)?.parse().ok()?;
+            let om: i64 = rest.get(4..6)?.parse().ok()?;
+            let sign = if rest.starts_with('-') { -1 } else { 1 };
+            sign * (oh * 3600 + om * 60)
+        }
+        _ => return None,
+    };
+    let days_in_month = [31, if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month[(mo - 1) as usize] || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    Some(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se.min(59) - offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_round_trips() {
+        assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_rfc3339(1677661347), "2023-03-01T09:02:27Z");
+        assert_eq!(parse_rfc3339("2023-03-01T09:02:27.127932Z"), Some(1677661347));
+        assert_eq!(parse_rfc3339("2023-03-01T10:02:27+01:00"), Some(1677661347));
+        assert_eq!(parse_rfc3339("2024-02-29T00:00:00Z").map(format_rfc3339).as_deref(), Some("2024-02-29T00:00:00Z"));
+        for bad in ["2023-02-29T00:00:00Z", "2023-13-01T00:00:00Z", "2023-03-01 09:02:27Z", "2023-03-01T09:02:27", "yesterday", "2023-03-01T09:02:27.Z"] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn trial_lasts_a_year() {
+        let l = trial_license(1677661347);
+        assert_eq!(l.license_type, "trial");
+        assert_eq!(l.expiration_date, "2024-02-29T09:02:27Z");
+        assert!(checked_license(License { license_type: "x".into(), start_date: "2024-01-01T00:00:00Z".into(), expiration_date: "2023-01-01T00:00:00Z".into() }).is_err());
+    }
+}

@@ -1,0 +1,190 @@
+//! The users of a workspace's identity pool, for administrators and backend applications: create,
+//! get, list, search, update attributes, set or reset the password, disable, delete. Each
+//! workspace has one identity pool; deleting the workspace deletes the pool with its users.
+
+use super::access::{Need, MANAGE_USERS};
+use super::{created, json_body, no_content, page, page_response, Call};
+use crate::config::WorkspaceConfig;
+use crate::crypto;
+use crate::error::{OAuthError, Problem};
+use crate::http::Response;
+use crate::runtime::{Entropy, Runtime, SqlDatabase};
+use crate::server::Server;
+use crate::store::management::{self as mstore, OneTime, UserRecord};
+use crate::store::{self, User};
+use crate::tokens::hash_secret_token;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+/// How long a password-reset link stays good.
+pub const RESET_TTL_SECS: i64 = 24 * 3600;
+const KIND_RESET: &str = "password_reset";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    pub username: String,
+    pub password: Option<String>,
+    #[serde(default)]
+    pub claims: Map<String, Value>,
+}
+
+pub fn check_password(p: &str) -> Result<(), OAuthError> {
+    if p.chars().count() < 8 || p.len() > 1024 {
+        return Err(OAuthError::invalid_request("password must be 8-1024 characters"));
+    }
+    Ok(())
+}
+
+fn check_claims(claims: &Map<String, Value>) -> Result<(), OAuthError> {
+    if claims.keys().any(|k| k.is_empty() || k.len() > 64) || claims.len() > 100 {
+        return Err(OAuthError::invalid_request("claims: at most 100, each name 1-64 characters"));
+    }
+    if claims.contains_key("sub") {
+        return Err(OAuthError::invalid_request("claims: 'sub' is the user's id and cannot be set"));
+    }
+    Ok(())
+}
+
+/// Creates a user (the username lower-cased, the password hashed with the workspace's Argon2id cost).
+pub async fn create_user(db: &impl SqlDatabase, entropy: &impl Entropy, cfg: &WorkspaceConfig, t: &str, w: &str, u: NewUser, now: i64) -> Result<User, OAuthError> {
+    let username = u.username.trim().to_lowercase();
+    if username.is_empty() || username.len() > 256 || username.chars().any(char::is_control) {
+        return Err(OAuthError::invalid_request("username must be 1-256 characters, without control characters"));
+    }
+    if let Some(p) = &u.password {
+        check_password(p)?;
+    }
+    check_claims(&u.claims)?;
+    let password_hash = match &u.password {
+        Some(p) => Some(crypto::hash_password(entropy, &cfg.login.password_hashing, p)?),
+        None => None,
+    };
+    let user = User { id: crypto::random_id(entropy), username: username.clone(), password_hash, claims: u.claims, disabled: false };
+    if !store::insert_user(db, t, w, &user, now).await? {
+        return Err(OAuthError::conflict(format!("user '{username}' already exists")));
+    }
+    Ok(user)
+}
+
+fn render(u: &User, created_at: i64, updated_at: i64) -> Value {
+    json!({ "id": u.id, "username": u.username, "claims": u.claims, "disabled": u.disabled, "has_password": u.password_hash.is_some(), "created_at": created_at, "updated_at": updated_at })
+}
+
+fn render_record(r: &UserRecord) -> Value {
+    render(&r.user, r.created_at, r.updated_at)
+}
+
+pub async fn create<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str) -> Result<Response, Problem> {
+    c.allow(Need::workspace(MANAGE_USERS, t, w, false)).await?;
+    let u: NewUser = json_body(c.req)?;
+    let cfg = c.workspace(t, w).await?;
+    let user = create_user(c.rt.sql(), c.rt.entropy(), &cfg, t, w, u, c.now).await?;
+    Ok(created(format!("/api/tenants/{t}/workspaces/{w}/users/{}", user.id), &render(&user, c.now, c.now)))
+}
+
+/// Lists users; `?q=` searches by username prefix or exact email.
+pub async fn list<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str) -> Result<Response, Problem> {
+    c.allow(Need::workspace(MANAGE_USERS, t, w, true)).await?;
+    c.workspace(t, w).await?;
+    let p = page(c.req)?;
+    let rows = mstore::list_users(c.rt.sql(), t, w, p.query.as_deref(), &p.after, p.limit + 1).await?;
+    Ok(page_response(rows, p.limit, |r| r.user.id.clone(), render_record))
+}
+
+async fn load<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) -> Result<UserRecord, Problem> {
+    c.workspace(t, w).await?;
+    mstore::get_user_record(c.rt.sql(), t, w, id).await?.ok_or_else(|| Problem::not_found(format!("unknown user '{id}'")))
+}
+
+pub async fn get<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) -> Result<Response, Problem> {
+    c.allow(Need::workspace(MANAGE_USERS, t, w, true)).await?;
+    Ok(Response::json_no_store(200, &render_record(&load(c, t, w, id).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserUpdate {
+    /// Replaces every claim (attribute).
+    claims: Option<Map<String, Value>>,
+    /// Disabling revokes the user's grants; a disabled user cannot sign in or refresh.
+    disabled: Option<bool>,
+}
+
+pub async fn update<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) -> Result<Response, Problem> {
+    c.allow(Need::workspace(MANAGE_USERS, t, w, false)).await?;
+    let u: UserUpdate = json_body(c.req)?;
+    if let Some(claims) = &u.claims {
+        check_claims(claims)?;
+    }
+    load(c, t, w, id).await?;
+    if let Some(claims) = &u.claims {
+        mstore::set_user_claims(c.rt.sql(), t, w, id, claims, c.now).await?;
+    }
+    if let Some(d) = u.disabled {
+        mstore::set_user_disabled(c.rt.sql(), t, w, id, d, c.now).await?;
+    }
+    Ok(Response::json_no_store(200, &render_record(&load(c, t, w, id).await?)))
+}
+
+pub async fn delete<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) -> Result<Response, Problem> {
+    c.allow(Need::workspace(MANAGE_USERS, t, w, false)).await?;
+    load(c, t, w, id).await?;
+    mstore::delete_user(c.rt.sql(), t, w, id, c.now).await?;
+    Ok(no_content())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordBody {
+    password: String,
+}
+
+pub async fn set_password<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) -> Result<Response, Problem> {
+    c.allow(Need::workspace(MANAGE_USERS, t, w, false)).await?;
+    let b: PasswordBody = json_body(c.req)?;
+    check_password(&b.password)?;
+    let cfg = c.workspace(t, w).await?;
+    load(c, t, w, id).await?;
+    let hash = crypto::hash_password(c.rt.entropy(), &cfg.login.password_hashing, &b.password)?;
+    mstore::set_user_password(c.rt.sql(), t, w, id, Some(&hash), c.now).await?;
+    Ok(no_content())
+}
+
+/// Starts a password reset: a one-time token (shown once, valid 24 hours) that the backend
+/// application hands to the user, who sets a new password with `POST /api/password-reset`.
+/// The old password keeps working until then.
+pub async fn start_reset<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) -> Result<Response, Problem> {
+    c.allow(Need::workspace(MANAGE_USERS, t, w, false)).await?;
+    load(c, t, w, id).await?;
+    let token = crypto::random_token(c.rt.entropy());
+    let hash = hash_secret_token(&token);
+    let expires_at = c.now + RESET_TTL_SECS;
+    mstore::insert_one_time(c.rt.sql(), OneTime { token_hash: &hash, kind: KIND_RESET, tenant: t, workspace: w, subject: id, payload: json!({}), now: c.now, expires_at }).await?;
+    Ok(Response::json_no_store(201, &json!({ "reset_token": token, "expires_at": expires_at, "complete_url": format!("{}/api/password-reset", c.req.origin) })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompleteReset {
+    token: String,
+    password: String,
+}
+
+/// `POST /api/password-reset`: the reset token is the only credential. Every failure reads the same.
+pub async fn complete_reset<R: Runtime>(server: &Server, rt: &R, req: &crate::http::Request, now: i64) -> Result<Response, Problem> {
+    let b: CompleteReset = super::json_body(req)?;
+    check_password(&b.password)?;
+    let invalid = || Problem::invalid_request("the reset token is invalid, expired or already used");
+    // Check the password rules before the token is consumed, so a weak password does not burn it.
+    let Some((t, w, user_id, _)) = mstore::consume_one_time(rt.sql(), &hash_secret_token(&b.token), KIND_RESET, now).await? else {
+        return Err(invalid());
+    };
+    server.forget_workspace(&t, &w);
+    let Some(cfg) = server.workspace_config(rt, &t, &w).await? else { return Err(invalid()) };
+    let hash = crypto::hash_password(rt.entropy(), &cfg.login.password_hashing, &b.password)?;
+    if !mstore::set_user_password(rt.sql(), &t, &w, &user_id, Some(&hash), now).await? {
+        return Err(invalid());
+    }
+    Ok(no_content())
+}

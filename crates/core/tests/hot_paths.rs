@@ -1,0 +1,272 @@
+//! The hot paths do no needless storage work: client_credentials with JWT access tokens, discovery,
+//! JWKS and userinfo write nothing to KV, SQL or the session store; once an isolate's caches are
+//! warm (configuration, keys, clients) client_credentials, discovery and JWKS read nothing either,
+//! and userinfo makes one database round trip (code redemption two). Counted by a runtime that wraps the native one and tallies every store call.
+
+use edgeauth_core::http::form_encode;
+use edgeauth_core::runtime::{KvStore, Runtime, SessionStore, SqlDatabase, SqlRow, SsoSession, Statement, StoreError};
+use edgeauth_core::{Request, Response, Server};
+use edgeauth_testkit::{block_on, MemoryKv, NativeRuntime, SqliteDb};
+use serde_json::{json, Value};
+use std::cell::Cell;
+
+const ROOT: &str = "root-secret-for-tests-0123456789";
+const ORIGIN: &str = "https://as.example";
+const REDIRECT: &str = "https://rp.example/cb";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+#[derive(Default, Debug, Clone, Copy, PartialEq)]
+struct Counts {
+    kv_reads: u32,
+    kv_writes: u32,
+    sql_reads: u32,
+    sql_writes: u32,
+    session_reads: u32,
+    session_writes: u32,
+}
+
+#[derive(Default)]
+struct Tally(Cell<Counts>);
+
+impl Tally {
+    fn bump(&self, f: impl FnOnce(&mut Counts)) {
+        let mut c = self.0.get();
+        f(&mut c);
+        self.0.set(c);
+    }
+    fn take(&self) -> Counts {
+        self.0.replace(Counts::default())
+    }
+}
+
+struct CountingKv<'a>(&'a MemoryKv, &'a Tally);
+struct CountingSql<'a>(&'a SqliteDb, &'a Tally);
+struct CountingSessions<'a, S: SessionStore>(&'a S, &'a Tally);
+
+impl KvStore for CountingKv<'_> {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.1.bump(|c| c.kv_reads += 1);
+        self.0.get(key).await
+    }
+    async fn put(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.1.bump(|c| c.kv_writes += 1);
+        self.0.put(key, value).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.1.bump(|c| c.kv_writes += 1);
+        self.0.delete(key).await
+    }
+}
+
+/// Anything but a plain SELECT counts as a write.
+fn is_write(sql: &str) -> bool {
+    !sql.trim_start().to_ascii_uppercase().starts_with("SELECT")
+}
+
+impl SqlDatabase for CountingSql<'_> {
+    async fn query(&self, stmt: Statement) -> Result<Vec<SqlRow>, StoreError> {
+        let write = is_write(stmt.sql);
+        self.1.bump(|c| if write { c.sql_writes += 1 } else { c.sql_reads += 1 });
+        self.0.query(stmt).await
+    }
+    async fn batch(&self, stmts: Vec<Statement>) -> Result<Vec<Vec<SqlRow>>, StoreError> {
+        for s in &stmts {
+            let write = is_write(s.sql);
+            self.1.bump(|c| if write { c.sql_writes += 1 } else { c.sql_reads += 1 });
+        }
+        self.0.batch(stmts).await
+    }
+}
+
+impl<S: SessionStore> SessionStore for CountingSessions<'_, S> {
+    async fn create(&self, session: &SsoSession) -> Result<(), StoreError> {
+        self.1.bump(|c| c.session_writes += 1);
+        self.0.create(session).await
+    }
+    async fn get(&self, sid: &str) -> Result<Option<SsoSession>, StoreError> {
+        self.1.bump(|c| c.session_reads += 1);
+        self.0.get(sid).await
+    }
+    async fn delete(&self, sid: &str) -> Result<(), StoreError> {
+        self.1.bump(|c| c.session_writes += 1);
+        self.0.delete(sid).await
+    }
+}
+
+/// The native runtime with every store call counted.
+struct Counting<'a> {
+    inner: &'a NativeRuntime,
+    kv: CountingKv<'a>,
+    sql: CountingSql<'a>,
+    sessions: CountingSessions<'a, <NativeRuntime as Runtime>::Sessions>,
+}
+
+impl<'a> Counting<'a> {
+    fn new(inner: &'a NativeRuntime, tally: &'a Tally) -> Self {
+        Counting { inner, kv: CountingKv(inner.kv(), tally), sql: CountingSql(inner.sql(), tally), sessions: CountingSessions(inner.sessions(), tally) }
+    }
+}
+
+impl<'a> Runtime for Counting<'a> {
+    type Kv = CountingKv<'a>;
+    type Sql = CountingSql<'a>;
+    type Sessions = CountingSessions<'a, <NativeRuntime as Runtime>::Sessions>;
+    type Fetch = <NativeRuntime as Runtime>::Fetch;
+    type Clock = <NativeRuntime as Runtime>::Clock;
+    type Entropy = <NativeRuntime as Runtime>::Entropy;
+    type Signer = <NativeRuntime as Runtime>::Signer;
+
+    fn kv(&self) -> &Self::Kv {
+        &self.kv
+    }
+    fn sql(&self) -> &Self::Sql {
+        &self.sql
+    }
+    fn sessions(&self) -> &Self::Sessions {
+        &self.sessions
+    }
+    fn fetch(&self) -> &Self::Fetch {
+        self.inner.fetch()
+    }
+    fn clock(&self) -> &Self::Clock {
+        self.inner.clock()
+    }
+    fn entropy(&self) -> &Self::Entropy {
+        self.inner.entropy()
+    }
+    fn signer(&self) -> &Self::Signer {
+        self.inner.signer()
+    }
+    fn master_secret(&self) -> &[u8] {
+        self.inner.master_secret()
+    }
+    fn root_secret(&self) -> Option<&str> {
+        self.inner.root_secret()
+    }
+}
+
+struct Harness<'a> {
+    rt: Counting<'a>,
+    tally: &'a Tally,
+    server: Server,
+}
+
+impl Harness<'_> {
+    fn call(&self, method: &str, path: &str, headers: Vec<(&str, String)>, body: Vec<u8>) -> Response {
+        let headers = headers.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        block_on(self.server.handle(&self.rt, Request::new(method, &format!("{ORIGIN}{path}"), headers, body)))
+    }
+    fn admin(&self, method: &str, path: &str, body: Value) -> Value {
+        let r = self.call(method, path, vec![("authorization", format!("Bearer {ROOT}")), ("content-type", "application/json".into())], body.to_string().into_bytes());
+        assert!(r.status < 300, "{path}: {} {}", r.status, String::from_utf8_lossy(&r.body));
+        serde_json::from_slice(&r.body).unwrap_or(Value::Null)
+    }
+    fn form(&self, path: &str, pairs: &[(&str, &str)], headers: Vec<(&str, String)>) -> Response {
+        let mut h = vec![("content-type", "application/x-www-form-urlencoded".to_string())];
+        h.extend(headers);
+        self.call("POST", path, h, form_encode(pairs.iter().copied()).into_bytes())
+    }
+    /// Runs `f` and returns what it did to the stores.
+    fn counted(&self, f: impl FnOnce()) -> Counts {
+        self.tally.take();
+        f();
+        self.tally.take()
+    }
+}
+
+fn basic(id: &str, secret: &str) -> (&'static str, String) {
+    use base64::Engine;
+    ("authorization", format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))))
+}
+
+fn json_of(r: &Response) -> Value {
+    serde_json::from_slice(&r.body).unwrap_or(Value::Null)
+}
+
+#[test]
+fn hot_paths_write_nothing_and_warm_caches_read_nothing() {
+    let native = NativeRuntime::new().unwrap().with_root_secret(ROOT);
+    let tally = Tally::default();
+    let h = Harness { rt: Counting::new(&native, &tally), tally: &tally, server: Server::new() };
+    h.admin("PUT", "/admin/tenants/acme", json!({"name": "Acme"}));
+    let mut scopes = serde_json::to_value(edgeauth_core::config::WorkspaceConfig::default().scopes).unwrap();
+    scopes["api"] = json!({"description": "API"});
+    h.admin("PUT", "/admin/tenants/acme/workspaces/main", json!({ "scopes": scopes }));
+    h.admin("POST", "/admin/tenants/acme/workspaces/main/users", json!({"username": "ada", "password": "correct horse battery", "claims": {"name": "Ada"}}));
+    let svc = h.admin("POST", "/admin/tenants/acme/workspaces/main/clients", json!({"client_id": "svc", "grant_types": ["client_credentials"], "response_types": [], "redirect_uris": [], "scope": "api"}));
+    let svc_secret = svc["client_secret"].as_str().unwrap().to_string();
+    let web = h.admin("POST", "/admin/tenants/acme/workspaces/main/clients", json!({"client_id": "web", "grant_types": ["authorization_code"], "redirect_uris": [REDIRECT], "scope": "openid profile", "skip_consent": true}));
+    let web_secret = web["client_secret"].as_str().unwrap().to_string();
+
+    let cc = || {
+        let r = h.form("/acme/main/token", &[("grant_type", "client_credentials"), ("scope", "api")], vec![basic("svc", &svc_secret)]);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        assert!(json_of(&r)["access_token"].as_str().unwrap().split('.').count() == 3, "a JWT access token");
+    };
+    let discovery = || assert_eq!(h.call("GET", "/acme/main/.well-known/openid-configuration", vec![], vec![]).status, 200);
+    let jwks = || assert_eq!(h.call("GET", "/acme/main/jwks", vec![], vec![]).status, 200);
+
+    // Cold: the first calls load configuration, keys and the client, and write nothing.
+    let cold = h.counted(|| {
+        cc();
+        discovery();
+        jwks();
+    });
+    assert_eq!((cold.kv_writes, cold.sql_writes, cold.session_writes), (0, 0, 0), "cold hot paths wrote: {cold:?}");
+
+    // Warm: nothing at all touches a store.
+    let warm = h.counted(|| {
+        for _ in 0..3 {
+            cc();
+            discovery();
+            jwks();
+        }
+    });
+    assert_eq!(warm, Counts::default(), "warm client_credentials, discovery and JWKS touched a store: {warm:?}");
+
+    // Userinfo reads (is the grant still live, the user) but writes nothing.
+    let q = format!(
+        "response_type=code&client_id=web&redirect_uri={}&scope=openid%20profile&code_challenge={CHALLENGE}&code_challenge_method=S256",
+        edgeauth_core::http::percent_encode(REDIRECT)
+    );
+    let page = h.call("GET", &format!("/acme/main/authorize?{q}"), vec![], vec![]);
+    let html = String::from_utf8_lossy(&page.body).into_owned();
+    let csrf = page.headers.iter().find_map(|(k, v)| (k == "set-cookie").then(|| v.strip_prefix("ea_csrf=")).flatten()).unwrap().split(';').next().unwrap().to_string();
+    let marker = "name=\"interaction\" value=\"";
+    let start = html.find(marker).unwrap() + marker.len();
+    let interaction = html[start..start + html[start..].find('"').unwrap()].replace("&amp;", "&");
+    let r = h.form("/acme/main/login", &[("interaction", &interaction), ("username", "ada"), ("password", "correct horse battery")], vec![("cookie", format!("ea_csrf={csrf}"))]);
+    let loc = r.header("location").unwrap_or_else(|| panic!("no redirect: {} {}", r.status, String::from_utf8_lossy(&r.body)));
+    let code = edgeauth_core::http::Params::parse(loc.split_once('?').unwrap().1).unwrap().get("code").unwrap().to_string();
+    let mut tokens = Response::new(0);
+    let redemption = h.counted(|| tokens = h.form("/acme/main/token", &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", VERIFIER)], vec![basic("web", &web_secret)]));
+    assert_eq!(tokens.status, 200, "{}", String::from_utf8_lossy(&tokens.body));
+    // Redeem the code (one write), then the grant and its user (one read), for a client without refresh.
+    assert_eq!((redemption.sql_writes, redemption.sql_reads), (1, 1), "code redemption round trips: {redemption:?}");
+    let at = json_of(&tokens)["access_token"].as_str().unwrap().to_string();
+    let userinfo = h.counted(|| {
+        let r = h.call("GET", "/acme/main/userinfo", vec![("authorization", format!("Bearer {at}"))], vec![]);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(json_of(&r)["name"], "Ada");
+    });
+    assert_eq!((userinfo.kv_writes, userinfo.sql_writes, userinfo.session_writes), (0, 0, 0), "userinfo wrote: {userinfo:?}");
+    assert_eq!(userinfo.sql_reads, 1, "userinfo asks about revocation and the user in one round trip: {userinfo:?}");
+}
+
+#[test]
+fn a_cached_client_is_forgotten_when_the_workspace_changes_through_this_isolate() {
+    let native = NativeRuntime::new().unwrap().with_root_secret(ROOT);
+    let tally = Tally::default();
+    let h = Harness { rt: Counting::new(&native, &tally), tally: &tally, server: Server::new() };
+    h.admin("PUT", "/admin/tenants/acme", json!({"name": "Acme"}));
+    h.admin("PUT", "/admin/tenants/acme/workspaces/main", json!({}));
+    let svc = h.admin("POST", "/admin/tenants/acme/workspaces/main/clients", json!({"client_id": "svc", "grant_types": ["client_credentials"], "response_types": [], "redirect_uris": [], "scope": "profile"}));
+    let secret = svc["client_secret"].as_str().unwrap().to_string();
+    let cc = || h.form("/acme/main/token", &[("grant_type", "client_credentials")], vec![basic("svc", &secret)]).status;
+    assert_eq!(cc(), 200);
+    assert_eq!(h.counted(|| assert_eq!(cc(), 200)).sql_reads, 0, "the client is cached");
+    // A write through this isolate's bootstrap API clears its cached copies of the workspace.
+    h.admin("PUT", "/admin/tenants/acme/workspaces/main", json!({}));
+    assert!(h.counted(|| assert_eq!(cc(), 200)).sql_reads > 0, "the client is read again after the workspace changed");
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds the Spin component (wasm32-wasip2, release: what `spin build` runs, see spin.toml) and the
+# test host that serves it (`edgeauth-spin-host`, native), and prints the component's size so a
+# regression is seen.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# setup.sh installs the target; this keeps `scripts/dev-spin.sh` working on its own.
+rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+
+WASM=target/wasm32-wasip2/release/edgeauth_spin.wasm
+# A failed build must not leave an older component to be tested.
+rm -f "$WASM"
+cargo build --quiet --release --target wasm32-wasip2 -p edgeauth-spin
+cargo build --quiet -p edgeauth-spin-host --bin edgeauth-spin-host
+
+raw=$(stat -c %s "$WASM")
+gz=$(gzip -9 -c "$WASM" | wc -c)
+printf '[build-spin] spin component: %d KB raw, %d KB gzip\n' $((raw / 1024)) $((gz / 1024)) >&2
