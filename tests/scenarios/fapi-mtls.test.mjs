@@ -65,7 +65,7 @@ test("discovery: mTLS aliases, bound tokens, tls_client_auth, the claims paramet
   assert.ok(d.claims_supported.includes("cpf") && d.claims_supported.includes("cnpj"));
 });
 
-test("discovery requested through the mTLS domain shows the workspace's mtls_issuer", { skip: TARGET === "native" && "the native server answers as 127.0.0.1 whatever the Host header says" }, async () => {
+test("discovery requested through the mTLS domain shows the workspace's mtls_issuer", async () => {
   const d = await (await fetch(`${mtlsIssuer}/.well-known/openid-configuration`)).json();
   assert.equal(d.issuer, mtlsIssuer);
   assert.equal(d.token_endpoint, `${mtlsIssuer}/token`);

@@ -93,9 +93,10 @@ async fn refresh_token<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params: &P
     }
     // The Brazil profile forbids rotation for its clients, whatever the client's own setting.
     let rotation = client.refresh_token_rotation && !ctx.config.fapi_br();
-    let (grant_id, token_scope) = if rotation {
+    // `live_at_consume`: the rotating consume already required a live grant, atomically.
+    let (grant_id, token_scope, live_at_consume) = if rotation {
         match store::consume_refresh_token(ctx.db(), &ctx.tenant, &ctx.workspace, &client.client_id, &hash, ctx.now).await? {
-            Some((grant_id, scope, _)) => (grant_id, scope),
+            Some((grant_id, scope, _)) => (grant_id, scope, true),
             None => {
                 if let Some(rec) = store::get_refresh_token(ctx.db(), &ctx.tenant, &ctx.workspace, &hash).await? {
                     if rec.used_at.is_some() && rec.client_id == client.client_id {
@@ -109,12 +110,15 @@ async fn refresh_token<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params: &P
         }
     } else {
         match store::get_refresh_token(ctx.db(), &ctx.tenant, &ctx.workspace, &hash).await? {
-            Some(rec) if rec.client_id == client.client_id && rec.used_at.is_none() && rec.expires_at > ctx.now => (rec.grant_id, rec.scope),
+            Some(rec) if rec.client_id == client.client_id && rec.used_at.is_none() && rec.expires_at > ctx.now => (rec.grant_id, rec.scope, false),
             _ => return Err(invalid()),
         }
     };
     let (grant, user) = store::get_grant_with_user(ctx.db(), &ctx.tenant, &ctx.workspace, &grant_id).await?.ok_or_else(invalid)?;
-    if grant.revoked_at.is_some() || grant.client_id != client.client_id {
+    // After a won consume, a revocation seen now was made by a concurrent request that reused the
+    // same token: the winner still gets its answer (exactly one wins), and what it gets is already
+    // dead, because every token of a revoked grant is refused.
+    if (grant.revoked_at.is_some() && !live_at_consume) || grant.client_id != client.client_id {
         return Err(invalid());
     }
     // Open Finance: refresh only while the bound consent is AUTHORISED.

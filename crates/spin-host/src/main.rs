@@ -97,8 +97,11 @@ impl Server {
         if self.test_controls && req.uri().path() == "/__test/clock/advance" {
             return self.advance_clock(&req);
         }
-        // Spin tells the component the URL it was called at.
-        let full_url = format!("{}{}", self.origin, req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+        // Spin tells the component the URL it was called at, its authority from the Host header as
+        // `spin up` takes it (the listening address only when the request has none).
+        let authority = req.headers().get(hyper::header::HOST).and_then(|h| h.to_str().ok()).filter(|h| h.parse::<http::uri::Authority>().is_ok());
+        let origin = authority.map(|a| format!("http://{a}")).unwrap_or_else(|| self.origin.clone());
+        let full_url = format!("{origin}{}", req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"));
         req.headers_mut().insert("spin-full-url", full_url.parse()?);
         let mut wasi = WasiCtx::builder();
         wasi.inherit_stderr().inherit_stdout().wall_clock(ShiftedClock(self.clock_offset.clone()));

@@ -30,7 +30,8 @@ pub struct ServeOptions {
 }
 
 /// Serves the engine on `listener` until the process ends. The origin the engine sees is
-/// `http://127.0.0.1:PORT` (the listener's port), whatever `Host` the client sends.
+/// `http://` and the request's `Host` (as Workers and Spin take it), or `http://127.0.0.1:PORT`
+/// (the listener's port) when the request has no usable one.
 pub fn serve(listener: TcpListener, runtime: Arc<NativeRuntime>) -> JoinHandle<()> {
     serve_with(listener, runtime, ServeOptions::default())
 }
@@ -104,7 +105,10 @@ impl Shared {
                 Err(e) => return refuse(&mut writer, 400, &e.to_string()),
             };
 
-            let url = format!("{}{}", self.origin, target);
+            let url = match head.header("host").filter(|h| is_authority(h)) {
+                Some(host) => format!("http://{host}{target}"),
+                None => format!("{}{}", self.origin, target),
+            };
             let mut req = Request::new(method, &url, head.headers, body);
             if let Some(h) = &self.options.client_cert_header {
                 req.client_certificate = edgeauth_core::mtls::from_trusted_header(&req.headers, h);
@@ -200,3 +204,8 @@ fn reason(status: u16) -> &'static str {
 // `Params` is re-used by the test control above via `Request::query_params`.
 #[allow(unused_imports)]
 use Params as _;
+
+/// A `Host` value fit for a URL: a name or address and an optional port, nothing else.
+fn is_authority(h: &str) -> bool {
+    !h.is_empty() && h.len() <= 255 && h.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+}

@@ -37,7 +37,9 @@ pub const CODE_GET: &str = "SELECT grant_id, client_id, used_at, expires_at FROM
 // Refresh tokens
 pub const REFRESH_INSERT: &str = "INSERT INTO refresh_tokens (token_hash, grant_id, tenant, workspace, client_id, scope, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 /// Rotation: marks the token used; only the request that flips `used_at` gets the row back.
-pub const REFRESH_CONSUME: &str = "UPDATE refresh_tokens SET used_at = ?5 WHERE token_hash = ?1 AND tenant = ?2 AND workspace = ?3 AND client_id = ?4 AND used_at IS NULL AND expires_at > ?5 RETURNING grant_id, scope, expires_at";
+/// Consumes a refresh token of a live grant in one statement: the winner of a race is decided here,
+/// and a grant revoked by a concurrent reuse detection after this point does not undo its win.
+pub const REFRESH_CONSUME: &str = "UPDATE refresh_tokens SET used_at = ?5 WHERE token_hash = ?1 AND tenant = ?2 AND workspace = ?3 AND client_id = ?4 AND used_at IS NULL AND expires_at > ?5 AND grant_id IN (SELECT id FROM grants WHERE revoked_at IS NULL) RETURNING grant_id, scope, expires_at";
 pub const REFRESH_GET: &str = "SELECT grant_id, client_id, scope, used_at, expires_at, created_at FROM refresh_tokens WHERE token_hash = ?1 AND tenant = ?2 AND workspace = ?3";
 
 // Single-use client assertion identifiers: the insert that returns a row is the first use.
