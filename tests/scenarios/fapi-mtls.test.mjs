@@ -4,7 +4,7 @@
 // mtls_issuer in discovery, cpf/cnpj through the claims parameter, and a forged certificate header
 // ignored where the deployment does not trust one. Certificates reach the server the way a TLS
 // front end forwards them: a URL-encoded PEM in the header the deployment names (on Workers the
-// same core fields come from request.cf.tlsClientAuth, unit-tested in crates/core/src/mtls.rs).
+// same core fields come from request.cf.tlsClientAuth: tests/e2e/workers-mtls-cf.test.mjs).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";

@@ -19,14 +19,20 @@ function statements(sql) {
     .filter(Boolean);
 }
 
-export async function startWorker({ rootSecret, masterSecret = randomBytes(32).toString("base64url"), clientCertHeader }) {
+/**
+ * Starts the bundle. `cf` is the `request.cf` of every HTTP request (an object, or the path of a JSON
+ * file); the default, false, gives miniflare's built-in blob (no client certificate). The returned
+ * `dispatchFetch(url, init)` sends one request through miniflare's API, where `init.cf` replaces the
+ * whole `cf` object for that request.
+ */
+export async function startWorker({ rootSecret, masterSecret = randomBytes(32).toString("base64url"), clientCertHeader, cf = false }) {
   // The worker logs only when something is wrong (a misconfiguration, WebCrypto refusing a key):
   // any such line fails the test file at stop().
   const complaints = [];
   if (!existsSync(join(BUILD, "index.js"))) throw new Error("no worker bundle: run scripts/build-worker.sh");
   const mf = new Miniflare(
     convertV4MiniflareOptions({
-      cf: false,
+      cf,
       handleStructuredLogs: ({ level, message }) => {
         if (/edgeauth|panicked|RuntimeError|uncaught/i.test(message)) complaints.push(`${level}: ${message}`);
         else if (level === "error" || level === "warn") process.stderr.write(`[workerd ${level}] ${message}\n`);
@@ -59,6 +65,7 @@ export async function startWorker({ rootSecret, masterSecret = randomBytes(32).t
   return {
     base: url.origin,
     canAdvanceClock: false,
+    dispatchFetch: (url, init) => mf.dispatchFetch(url, init),
     async stop() {
       await mf.dispose();
       if (complaints.length) throw new Error(`the worker logged problems:\n${complaints.join("\n")}`);

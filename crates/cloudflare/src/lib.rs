@@ -51,8 +51,12 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
 /// The TLS client certificate: what Cloudflare's edge saw (API Shield mTLS, `cf.tlsClientAuth`),
 /// else, only when the `CLIENT_CERT_HEADER` variable names one, a trusted front end's header.
 fn client_certificate(req: &Request, env: &Env, headers: &[(String, String)]) -> Option<edgeauth_core::http::ClientCertificate> {
-    if let Some(t) = req.cf().and_then(|cf| cf.tls_client_auth()) {
-        if let Some(c) = edgeauth_core::mtls::from_platform_metadata(&t.cert_presented(), &t.cert_verified(), &t.cert_fingerprint_sha256(), &t.cert_subject_dn_rfc2253(), &t.cert_issuer_dn_rfc2253()) {
+    // The properties are read from the JS object, not through `worker::TlsClientAuth`, whose getters
+    // panic (and the request hangs) when a field is missing or not a string.
+    let get = |obj: &JsValue, key: &str| js_sys::Reflect::get(obj, &JsValue::from_str(key)).ok().filter(|v| v.is_object());
+    if let Some(t) = get(req.inner().as_ref(), "cf").and_then(|cf| get(&cf, "tlsClientAuth")) {
+        let field = |name: &str| js_sys::Reflect::get(&t, &JsValue::from_str(name)).ok().and_then(|v| v.as_string());
+        if let Some(c) = edgeauth_core::mtls::from_cloudflare_tls_client_auth(field) {
             return Some(c);
         }
     }

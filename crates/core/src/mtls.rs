@@ -191,6 +191,14 @@ pub fn from_platform_metadata(presented: &str, verified: &str, fingerprint_sha25
     Some(ClientCertificate { verified: verified == "SUCCESS", sha256_fingerprint: fingerprint_b64url(fingerprint_sha256)?, subject_dn: subject_dn.to_string(), issuer_dn: issuer_dn.to_string() })
 }
 
+/// The certificate in Cloudflare's `request.cf.tlsClientAuth`, read through `field` (the string
+/// value of one of its properties, `None` when absent or not a string). A missing field reads as
+/// empty, so an incomplete object yields no certificate (or one no subject DN matches), never an error.
+pub fn from_cloudflare_tls_client_auth(field: impl Fn(&str) -> Option<String>) -> Option<ClientCertificate> {
+    let get = |name: &str| field(name).unwrap_or_default();
+    from_platform_metadata(&get("certPresented"), &get("certVerified"), &get("certFingerprintSHA256"), &get("certSubjectDNRFC2253"), &get("certIssuerDNRFC2253"))
+}
+
 /// A DN as a sequence of RDNs, each a sorted set of (type as OID or lower-case name, value folded
 /// for comparison), in the order the string lists them.
 fn normalize_dn(s: &str) -> Option<Vec<Vec<(String, String)>>> {
@@ -356,6 +364,29 @@ pub(crate) mod tests {
         assert!(!from_platform_metadata("1", "FAILED:self signed certificate", &hex, "CN=x", "CN=x").unwrap().verified);
         assert!(from_platform_metadata("0", "NONE", "", "", "").is_none());
         assert!(from_platform_metadata("1", "SUCCESS", "not-hex", "CN=x", "CN=x").is_none());
+    }
+
+    #[test]
+    fn cloudflare_tls_client_auth_fields_by_name_and_incomplete_objects() {
+        let hex = "1d5b30a17229e83097fdf277a9709c78329e5cac6e0d8078bf92e7d6a8e1c074";
+        let dn = "organizationIdentifier=OFBBR-123,CN=tpp-one,OU=software-one,O=Banco Teste,C=BR";
+        let full = [("certPresented", "1"), ("certVerified", "SUCCESS"), ("certFingerprintSHA256", hex), ("certSubjectDNRFC2253", dn), ("certIssuerDNRFC2253", "CN=CA"), ("certSubjectDN", "CN=wrong")];
+        let read = |fields: &[(&str, &str)]| {
+            let fields: Vec<(String, String)> = fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            from_cloudflare_tls_client_auth(move |name| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+        };
+        let c = read(&full).unwrap();
+        assert!(c.verified && c.subject_dn == dn && c.issuer_dn == "CN=CA");
+        assert_eq!(c.sha256_fingerprint, crypto::sha256_b64url(&pem_to_der(TEST_PEM).unwrap()), "the hex fingerprint of tpp-one.pem");
+        let upper = hex.to_ascii_uppercase();
+        assert_eq!(read(&[full[0], full[1], ("certFingerprintSHA256", &upper), full[3]]).unwrap().sha256_fingerprint, c.sha256_fingerprint);
+        // Fields missing: no certificate, or one that is not verified or names no subject.
+        assert!(read(&[]).is_none());
+        assert!(read(&[full[0], full[1], full[3]]).is_none(), "no fingerprint");
+        let no_dn = read(&[full[0], full[1], full[2]]).unwrap();
+        assert!(no_dn.subject_dn.is_empty() && !dn_equal(&no_dn.subject_dn, dn));
+        assert!(!read(&[full[0], full[2], full[3]]).unwrap().verified, "no certVerified");
+        assert!(read(&[("certPresented", "0"), full[1], full[2], full[3]]).is_none());
     }
 
     #[test]
