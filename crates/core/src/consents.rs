@@ -212,6 +212,16 @@ pub async fn settle<R: Runtime>(ctx: &Ctx<'_, R>, mut c: ObConsent) -> Result<Op
 /// The detail of a payment consent the customer rejected (or revoked at the bank).
 pub const USER_REJECTED_DETAIL: &str = "O usuário rejeitou a autorização do consentimento";
 
+/// The bank's own reasons to reject or revoke a consent (`rejectedBy: ASPSP`, given to the bank-side
+/// revocation in `management/open_banking.rs`): the data consent's `reason.code`, the payment
+/// consent's `rejectionReason.code` for it (the payments API v3/v4 has no code of its own for a
+/// security rejection: NAO_INFORMADO covers "ex. suspeita de fraude"), and the payment detail used
+/// when the bank gives no `additionalInformation`.
+pub const ASPSP_REASONS: &[(&str, &str, &str)] = &[
+    ("CONSENT_TECHNICAL_ISSUE", "FALHA_INFRAESTRUTURA", "Uma falha de infraestrutura na detentora de conta inviabilizou o processamento"),
+    ("INTERNAL_SECURITY_REASON", "NAO_INFORMADO", "Não informada pela detentora de conta"),
+];
+
 /// The CPF a consent was created for (`loggedUser.document.identification`).
 pub fn logged_user_cpf(c: &ObConsent) -> Option<&str> {
     c.document.pointer("/loggedUser/document/identification").and_then(Value::as_str)

@@ -11,16 +11,29 @@
 //! - `GET`/`DELETE .../consents/{id}`: read or revoke one.
 //! - `POST .../consents/{id}/consume`: an AUTHORISED payment consent becomes CONSUMED.
 //!
-//! Revoking: a data consent becomes REJECTED by USER (CUSTOMER_MANUALLY_REJECTED if it was awaiting,
-//! CUSTOMER_MANUALLY_REVOKED if authorised); a payment consent becomes REJECTED with
-//! `rejectionReason` `{code: REJEITADO_USUARIO, detail}`, returned in the answer. Revoking and
-//! consuming revoke the consent's grants (refresh tokens stop, access tokens turn inactive).
+//! Revoking, without a reason, is the customer's decision through the bank's channel: a data consent
+//! becomes REJECTED by USER (CUSTOMER_MANUALLY_REJECTED if it was awaiting, CUSTOMER_MANUALLY_REVOKED
+//! if authorised); a payment consent becomes REJECTED with `rejectionReason`
+//! `{code: REJEITADO_USUARIO, detail}`.
+//!
+//! Both DELETE bodies may carry the bank's own reason instead, in the consents API's shape:
+//! `"rejection": {"rejectedBy": "ASPSP", "reason": {"code": C, "additionalInformation": "…"}}` (the
+//! filter's members beside it for the by-filter call; alone for one consent). `C` is
+//! CONSENT_TECHNICAL_ISSUE (a technical problem) or INTERNAL_SECURITY_REASON (the bank's security
+//! policy, e.g. suspected fraud); `additionalInformation` is optional, 1 to 140 characters without
+//! surrounding spaces. A data consent then becomes REJECTED by ASPSP with that code (and the
+//! information); a payment consent gets the payments API's code for it, FALHA_INFRAESTRUTURA or
+//! NAO_INFORMADO, whose `detail` is the information or a default ([`consents::ASPSP_REASONS`]). Any
+//! other `rejectedBy`, code, member or type answers 400 naming the field, before anything changes.
+//!
+//! The answer carries the new state. Revoking and consuming revoke the consent's grants (refresh
+//! tokens stop, access tokens turn inactive).
 
 use super::access::{Need, MANAGE_OPENBANKING_CONSENTS};
 use super::{json_body, page, Call};
 use crate::consents::{self, AUTHORISED, AWAITING, CONSUMED, KIND_DATA, KIND_PAYMENT, PARTIALLY_ACCEPTED, REJECTED};
 use crate::error::Problem;
-use crate::http::{percent_decode, Response};
+use crate::http::{percent_decode, Request, Response};
 use crate::management::tenants::format_rfc3339;
 use crate::runtime::Runtime;
 use crate::server::Ctx;
@@ -57,6 +70,72 @@ impl FilterBody {
         }
         Ok(Filter { kinds: self.types, statuses: self.statuses, client_id: self.client_id, user_id: self.user_id })
     }
+}
+
+/// The longest `additionalInformation` (the consents API's limit).
+const INFO_MAX: usize = 140;
+
+/// The bank's own reason for a revocation (`rejectedBy: ASPSP`), from a DELETE body's `rejection`.
+#[derive(Debug, Clone, PartialEq)]
+struct BankReason {
+    /// The data consent's code; the payment consent's code; its detail without information.
+    code: &'static str,
+    payment_code: &'static str,
+    default_detail: &'static str,
+    info: Option<String>,
+}
+
+impl BankReason {
+    /// A data consent's `rejection`.
+    fn data(&self) -> Value {
+        let mut r = consents::rejection("ASPSP", self.code);
+        if let Some(i) = &self.info {
+            r["reason"]["additionalInformation"] = json!(i);
+        }
+        r
+    }
+
+    /// A payment consent's `rejectionReason`.
+    fn payment(&self) -> Value {
+        consents::payment_rejection(self.payment_code, self.info.as_deref().unwrap_or(self.default_detail))
+    }
+}
+
+fn bad_field(field: &str, detail: impl Into<String>) -> Problem {
+    Problem::invalid_request(detail).with("field", json!(field))
+}
+
+/// `{"rejectedBy": "ASPSP", "reason": {"code": …, "additionalInformation": …}}`, strictly.
+fn bank_reason(v: &Value) -> Result<BankReason, Problem> {
+    let Value::Object(o) = v else { return Err(bad_field("rejection", "rejection must be an object {rejectedBy, reason}")) };
+    if let Some(k) = o.keys().find(|k| !matches!(k.as_str(), "rejectedBy" | "reason")) {
+        return Err(bad_field(&format!("rejection.{k}"), format!("unknown member 'rejection.{k}' (rejectedBy, reason)")));
+    }
+    if o.get("rejectedBy").and_then(Value::as_str) != Some("ASPSP") {
+        return Err(bad_field("rejection.rejectedBy", "rejection.rejectedBy must be ASPSP (a revocation without a rejection is the customer's own)"));
+    }
+    let Some(Value::Object(reason)) = o.get("reason") else { return Err(bad_field("rejection.reason", "rejection.reason must be an object {code, additionalInformation}")) };
+    if let Some(k) = reason.keys().find(|k| !matches!(k.as_str(), "code" | "additionalInformation")) {
+        return Err(bad_field(&format!("rejection.reason.{k}"), format!("unknown member 'rejection.reason.{k}' (code, additionalInformation)")));
+    }
+    let given = reason.get("code").and_then(Value::as_str);
+    let Some(&(code, payment_code, default_detail)) = consents::ASPSP_REASONS.iter().find(|(c, ..)| Some(*c) == given) else {
+        let known: Vec<&str> = consents::ASPSP_REASONS.iter().map(|(c, ..)| *c).collect();
+        return Err(bad_field("rejection.reason.code", format!("rejection.reason.code must be one of {}", known.join(", "))));
+    };
+    let info = match reason.get("additionalInformation") {
+        None => None,
+        Some(Value::String(s)) if !s.is_empty() && s.chars().count() <= INFO_MAX && s.trim() == s => Some(s.clone()),
+        Some(_) => return Err(bad_field("rejection.reason.additionalInformation", format!("rejection.reason.additionalInformation must be a string of 1 to {INFO_MAX} characters without leading or trailing spaces"))),
+    };
+    Ok(BankReason { code, payment_code, default_detail, info })
+}
+
+/// A DELETE body: the optional `rejection` and the other members (the filter, for the by-filter call).
+fn revocation_body(req: &Request) -> Result<(Option<BankReason>, serde_json::Map<String, Value>), Problem> {
+    let mut body: serde_json::Map<String, Value> = json_body(req)?;
+    let reason = body.remove("rejection").map(|v| bank_reason(&v)).transpose()?;
+    Ok((reason, body))
 }
 
 async fn ctx<'a, R: Runtime>(c: &'a Call<'a, R>, t: &str, w: &str) -> Result<Ctx<'a, R>, Problem> {
@@ -114,13 +193,15 @@ pub async fn get<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) -> Res
     Ok(Response::json_no_store(200, &view(&load(&ctx, id).await?)))
 }
 
-/// Rejects one live consent as the customer's decision at the bank; `Ok(None)` when it was already
-/// final (or changed meanwhile).
-async fn revoke_one<R: Runtime>(ctx: &Ctx<'_, R>, c: &ObConsent) -> Result<Option<ObConsent>, Problem> {
-    let rejection = match (c.kind.as_str(), c.status.as_str()) {
-        (KIND_PAYMENT, AWAITING | PARTIALLY_ACCEPTED | AUTHORISED) => consents::payment_rejection("REJEITADO_USUARIO", consents::USER_REJECTED_DETAIL),
-        (KIND_DATA, AWAITING) => consents::rejection("USER", "CUSTOMER_MANUALLY_REJECTED"),
-        (KIND_DATA, AUTHORISED) => consents::rejection("USER", "CUSTOMER_MANUALLY_REVOKED"),
+/// Rejects one live consent, as the customer's decision at the bank or, with `bank`, for the bank's
+/// own reason; `Ok(None)` when it was already final (or changed meanwhile).
+async fn revoke_one<R: Runtime>(ctx: &Ctx<'_, R>, c: &ObConsent, bank: Option<&BankReason>) -> Result<Option<ObConsent>, Problem> {
+    let rejection = match (c.kind.as_str(), c.status.as_str(), bank) {
+        (KIND_PAYMENT, AWAITING | PARTIALLY_ACCEPTED | AUTHORISED, Some(b)) => b.payment(),
+        (KIND_PAYMENT, AWAITING | PARTIALLY_ACCEPTED | AUTHORISED, None) => consents::payment_rejection("REJEITADO_USUARIO", consents::USER_REJECTED_DETAIL),
+        (KIND_DATA, AWAITING | AUTHORISED, Some(b)) => b.data(),
+        (KIND_DATA, AWAITING, None) => consents::rejection("USER", "CUSTOMER_MANUALLY_REJECTED"),
+        (KIND_DATA, AUTHORISED, None) => consents::rejection("USER", "CUSTOMER_MANUALLY_REVOKED"),
         _ => return Ok(None),
     };
     let t = Transition { from: &c.status, to: REJECTED, rejection: Some(rejection.clone()), user_id: None, at: ctx.now };
@@ -133,9 +214,13 @@ async fn revoke_one<R: Runtime>(ctx: &Ctx<'_, R>, c: &ObConsent) -> Result<Optio
 
 pub async fn revoke<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) -> Result<Response, Problem> {
     c.allow(Need::workspace(MANAGE_OPENBANKING_CONSENTS, t, w, false)).await?;
+    let (bank, rest) = revocation_body(c.req)?;
+    if let Some(k) = rest.keys().next() {
+        return Err(bad_field(k, format!("unknown member '{k}' (rejection)")));
+    }
     let ctx = ctx(c, t, w).await?;
     let consent = load(&ctx, id).await?;
-    match revoke_one(&ctx, &consent).await? {
+    match revoke_one(&ctx, &consent, bank.as_ref()).await? {
         Some(done) => Ok(Response::json_no_store(200, &view(&done))),
         None => Err(Problem::conflict(format!("the consent is {} and cannot be revoked", consent.status))),
     }
@@ -143,7 +228,8 @@ pub async fn revoke<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) -> 
 
 pub async fn revoke_by_filter<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str) -> Result<Response, Problem> {
     c.allow(Need::workspace(MANAGE_OPENBANKING_CONSENTS, t, w, false)).await?;
-    let filter = json_body::<FilterBody>(c.req)?.check()?;
+    let (bank, rest) = revocation_body(c.req)?;
+    let filter = serde_json::from_value::<FilterBody>(Value::Object(rest)).map_err(|e| Problem::invalid_request(format!("invalid JSON body: {e}")))?.check()?;
     if filter.client_id.is_none() && filter.user_id.is_none() {
         return Err(Problem::invalid_request("a revocation filter must name client_id or user_id"));
     }
@@ -160,7 +246,7 @@ pub async fn revoke_by_filter<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str) -> 
                 break;
             }
             let Some(settled) = consents::settle(&ctx, row).await? else { continue };
-            if let Some(done) = revoke_one(&ctx, &settled).await? {
+            if let Some(done) = revoke_one(&ctx, &settled, bank.as_ref()).await? {
                 revoked.push(done.id);
             }
         }
@@ -185,4 +271,35 @@ pub async fn consume<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) ->
     }
     cstore::revoke_grants(ctx.db(), &consent.id, ctx.now).await?;
     Ok(Response::json_no_store(200, &view(&ObConsent { status: CONSUMED.into(), status_updated_at: ctx.now, ..consent })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(v: Value) -> String {
+        bank_reason(&v).unwrap_err().to_json()["field"].as_str().unwrap_or("").to_string()
+    }
+
+    #[test]
+    fn bank_reasons() {
+        let r = bank_reason(&json!({"rejectedBy": "ASPSP", "reason": {"code": "INTERNAL_SECURITY_REASON", "additionalInformation": "Suspeita de fraude"}})).unwrap();
+        assert_eq!(r.data(), json!({"rejectedBy": "ASPSP", "reason": {"code": "INTERNAL_SECURITY_REASON", "additionalInformation": "Suspeita de fraude"}}));
+        assert_eq!(r.payment(), json!({"code": "NAO_INFORMADO", "detail": "Suspeita de fraude"}));
+        let r = bank_reason(&json!({"rejectedBy": "ASPSP", "reason": {"code": "CONSENT_TECHNICAL_ISSUE"}})).unwrap();
+        assert_eq!(r.data(), json!({"rejectedBy": "ASPSP", "reason": {"code": "CONSENT_TECHNICAL_ISSUE"}}));
+        assert_eq!(r.payment()["code"], "FALHA_INFRAESTRUTURA");
+        assert!(!r.payment()["detail"].as_str().unwrap().is_empty());
+        assert_eq!(field(json!("INTERNAL_SECURITY_REASON")), "rejection");
+        assert_eq!(field(json!({"rejectedBy": "USER", "reason": {"code": "INTERNAL_SECURITY_REASON"}})), "rejection.rejectedBy");
+        assert_eq!(field(json!({"reason": {"code": "INTERNAL_SECURITY_REASON"}})), "rejection.rejectedBy");
+        assert_eq!(field(json!({"rejectedBy": "ASPSP", "reason": {"code": "CONSENT_EXPIRED"}})), "rejection.reason.code");
+        assert_eq!(field(json!({"rejectedBy": "ASPSP", "reason": "INTERNAL_SECURITY_REASON"})), "rejection.reason");
+        assert_eq!(field(json!({"rejectedBy": "ASPSP", "reason": {"code": "CONSENT_TECHNICAL_ISSUE"}, "when": 1})), "rejection.when");
+        assert_eq!(field(json!({"rejectedBy": "ASPSP", "reason": {"code": "CONSENT_TECHNICAL_ISSUE", "detail": "x"}})), "rejection.reason.detail");
+        for info in [json!(""), json!(" padded"), json!("x".repeat(INFO_MAX + 1)), json!(7)] {
+            assert_eq!(field(json!({"rejectedBy": "ASPSP", "reason": {"code": "CONSENT_TECHNICAL_ISSUE", "additionalInformation": info}})), "rejection.reason.additionalInformation");
+        }
+        assert!(bank_reason(&json!({"rejectedBy": "ASPSP", "reason": {"code": "CONSENT_TECHNICAL_ISSUE", "additionalInformation": "ç".repeat(INFO_MAX)}})).is_ok());
+    }
 }
