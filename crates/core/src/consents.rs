@@ -306,18 +306,32 @@ fn document_digits(v: Option<&Value>, rel: &str, len: usize) -> Result<Option<St
     Ok(Some(id.to_string()))
 }
 
-async fn create<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, version: &str) -> Result<Response, ApiError> {
-    let client_id = tpp(ctx, req).await?;
+fn not_informed(detail: &str) -> ApiError {
+    ApiError::new(400, "PARAMETRO_NAO_INFORMADO", "Parâmetro não informado", detail)
+}
+
+/// The `data` object of a JSON request body: 415 for another content type, 400 when it is absent.
+fn json_data(req: &Request) -> Result<Value, ApiError> {
     if req.content_type() != "application/json" {
         return Err(ApiError::new(415, "FORMATO_NAO_SUPORTADO", "Formato não suportado", "the body must be application/json"));
     }
-    let body: Value = serde_json::from_slice(&req.body).map_err(|_| ApiError::invalid("the body is not JSON"))?;
-    let data = body.get("data").filter(|d| d.is_object()).ok_or_else(|| ApiError::new(400, "PARAMETRO_NAO_INFORMADO", "Parâmetro não informado", "data is missing"))?;
-    let cpf = document_digits(data.get("loggedUser"), "CPF", 11)?.ok_or_else(|| ApiError::new(400, "PARAMETRO_NAO_INFORMADO", "Parâmetro não informado", "data.loggedUser is missing"))?;
-    let cnpj = document_digits(data.get("businessEntity"), "CNPJ", 14)?;
+    let mut body: Value = serde_json::from_slice(&req.body).map_err(|_| ApiError::invalid("the body is not JSON"))?;
+    body.get_mut("data").filter(|d| d.is_object()).map(Value::take).ok_or_else(|| not_informed("data is missing"))
+}
+
+/// The customer a request names: `loggedUser` (a CPF, required) and `businessEntity` (a CNPJ).
+fn customer(data: &Value) -> Result<(String, Option<String>), ApiError> {
+    let cpf = document_digits(data.get("loggedUser"), "CPF", 11)?.ok_or_else(|| not_informed("data.loggedUser is missing"))?;
+    Ok((cpf, document_digits(data.get("businessEntity"), "CNPJ", 14)?))
+}
+
+async fn create<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, version: &str) -> Result<Response, ApiError> {
+    let client_id = tpp(ctx, req).await?;
+    let data = &json_data(req)?;
+    let (cpf, cnpj) = customer(data)?;
     let requested: Vec<String> = match data.get("permissions") {
         Some(Value::Array(a)) if a.iter().all(Value::is_string) => a.iter().filter_map(|p| p.as_str().map(str::to_string)).collect(),
-        _ => return Err(ApiError::new(400, "PARAMETRO_NAO_INFORMADO", "Parâmetro não informado", "data.permissions must be an array of strings")),
+        _ => return Err(not_informed("data.permissions must be an array of strings")),
     };
     let perms = check_permissions(&requested)?;
     if cnpj.is_none() && perms.iter().any(|p| p.starts_with("CUSTOMERS_BUSINESS_")) {
@@ -413,15 +427,10 @@ async fn extend<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, version: &str, raw_
     let mut c = owned(ctx, client_id, raw_id).await?;
     let header = |n: &str| req.header(n).map(str::trim).filter(|v| !v.is_empty() && v.len() <= 512).map(str::to_string);
     let (Some(agent), Some(ip)) = (header("x-customer-user-agent"), header("x-customer-ip-address")) else {
-        return Err(ApiError::new(400, "PARAMETRO_NAO_INFORMADO", "Parâmetro não informado", "x-customer-user-agent and x-customer-ip-address are required"));
+        return Err(not_informed("x-customer-user-agent and x-customer-ip-address are required"));
     };
-    if req.content_type() != "application/json" {
-        return Err(ApiError::new(415, "FORMATO_NAO_SUPORTADO", "Formato não suportado", "the body must be application/json"));
-    }
-    let body: Value = serde_json::from_slice(&req.body).map_err(|_| ApiError::invalid("the body is not JSON"))?;
-    let data = body.get("data").filter(|d| d.is_object()).ok_or_else(|| ApiError::new(400, "PARAMETRO_NAO_INFORMADO", "Parâmetro não informado", "data is missing"))?;
-    let cpf = document_digits(data.get("loggedUser"), "CPF", 11)?.ok_or_else(|| ApiError::new(400, "PARAMETRO_NAO_INFORMADO", "Parâmetro não informado", "data.loggedUser is missing"))?;
-    let cnpj = document_digits(data.get("businessEntity"), "CNPJ", 14)?;
+    let data = &json_data(req)?;
+    let (cpf, cnpj) = customer(data)?;
     let new_end = match data.get("expirationDateTime") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(parse_rfc3339(s).ok_or_else(|| ApiError::invalid("expirationDateTime is not an RFC 3339 date-time"))?).filter(|at| *at != INDEFINITE),
