@@ -23,6 +23,8 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 1);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(",")) : null;
+// A directory: record a `perf` profile of the workerd process during each edgeauth load there.
+const PROFILE = process.env.BENCH_PROFILE;
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
 const REDIRECT_URI = "https://app.example/cb";
 const RESOURCE_ES256 = "https://api.example/es256";
@@ -246,13 +248,15 @@ function wrk(url, script, args, headers, seconds) {
 
 /** `spec` is a load description, or an async function that makes a fresh one (the refresh grant
  * needs unused seed tokens for each wrk run). */
-async function load(pid, make, unit) {
+async function load(pid, make, unit, profileAs) {
   const fresh = async () => (typeof make === "function" ? await make() : make);
   if (WARMUP > 0) { const w = await fresh(); wrk(w.url, w.script, w.args, w.headers, WARMUP); }
   const spec = await fresh();
+  const perf = profileAs && spawn("perf", ["record", "-q", "-F", "999", "-g", "-p", String(pid), "-o", join(PROFILE, `${profileAs}.perf.data`), "--", "sleep", String(DURATION)], { stdio: "ignore" });
   const c0 = cpuMs(pid);
   const r = wrk(spec.url, spec.script, spec.args, spec.headers, DURATION);
   const cpu = cpuMs(pid) - c0;
+  if (perf) await new Promise((resolve) => (perf.exitCode !== null ? resolve() : perf.on("exit", resolve)));
   const secs = r.duration_us / 1e6;
   // A unit is one request, except for the code flow, where it is one whole flow (3 requests).
   const units = unit === "flow" ? r.flows : r.requests;
@@ -290,10 +294,12 @@ const stateDir = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir()
 const masterSecret = randomBytes(32).toString("base64url");
 const rootSecret = randomBytes(24).toString("base64url");
 const children = [];
+const references = [];
 let current = null;
 const cleanup = async () => {
   for (const c of children) { try { process.kill(-c.pid, "SIGTERM"); } catch {} }
   if (current) { try { await current.mf.dispose(); } catch {} current = null; }
+  for (const r of references.splice(0)) { try { await r.dispose(); } catch {} }
   rmSync(stateDir, { recursive: true, force: true });
 };
 process.on("SIGINT", () => cleanup().then(() => process.exit(130)));
@@ -330,6 +336,19 @@ try {
   must(workerd, "no workerd process found under this node process");
   const eaCold = { to_listening_ms: tReady, first_200_ms: tFirst, first_request_ms: firstDiscovery, first_token_ms: tFirstToken };
   const ea = { name: "edgeauth", pid: workerd, issuer: `${base}/bench/es` };
+
+  // ---- the reference: a minimal JS worker (bench/reference-worker.js), the harness's ceiling ----
+  log("reference worker: start");
+  const refMf = new Miniflare(convertV4MiniflareOptions({
+    cf: false, host: "127.0.0.1", port: 0,
+    workers: [{ name: "reference", modules: true, scriptPath: join(ROOT, "bench/reference-worker.js"), compatibilityDate: "2025-09-01", unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] }],
+  }));
+  references.push(refMf);
+  await refMf.ready;
+  const refBase = (await refMf.unsafeGetDirectURL("reference")).origin;
+  const refPid = descendants("workerd").find((pid) => pid !== workerd);
+  must(refPid, "no workerd process found for the reference worker");
+  const ref = { name: "reference (minimal JS worker)", pid: refPid };
 
   // ---- oidc-provider ----
   log("oidc-provider: start");
@@ -373,6 +392,7 @@ try {
       name: "discovery", tool: "wrk",
       ea: { url: `${ea.issuer}/.well-known/openid-configuration`, script: "plain.lua", args: ["GET"], headers: {} },
       op: { url: `${opBase}/.well-known/openid-configuration`, script: "plain.lua", args: ["GET"], headers: {} },
+      ref: { url: `${refBase}/ref/.well-known/openid-configuration`, script: "plain.lua", args: ["GET"], headers: {} },
     },
     {
       name: "jwks", tool: "wrk",
@@ -383,6 +403,7 @@ try {
       name: "client_credentials ES256", tool: "wrk",
       ea: cc(`${base}/bench/es`, "/token", "svc", eaSecrets["es/svc"], "grant_type=client_credentials&scope=api"),
       op: cc(opBase, "/token", "svc", opSecrets.svc, `grant_type=client_credentials&scope=api&resource=${encodeURIComponent(RESOURCE_ES256)}`),
+      ref: cc(`${refBase}/ref`, "/token", "svc", "reference-secret", "grant_type=client_credentials&scope=api"),
       check: "ES256",
     },
     {
@@ -420,7 +441,7 @@ try {
   // One request of each kind through fetch first: both servers answer 200, with the same token format.
   const formats = {};
   for (const w of workloads.filter((w) => w.check)) {
-    for (const [who, spec] of [["edgeauth", w.ea], ["oidc-provider", w.op]]) {
+    for (const [who, spec] of [["edgeauth", w.ea], ["oidc-provider", w.op], ...(w.ref ? [["reference", w.ref]] : [])]) {
       const r = await fetchRetry(spec.url, { method: "POST", headers: { authorization: spec.headers.Authorization, "content-type": form }, body: spec.args[1] });
       const j = await r.json();
       must(r.status === 200, `${who} ${w.name}: ${r.status} ${JSON.stringify(j)}`);
@@ -433,16 +454,18 @@ try {
   const results = [];
   for (const w of workloads) {
     const row = { name: w.name, tool: w.tool, unit: w.unit ?? "request" };
-    const rounds = { ea: [], op: [] };
+    const rounds = { ea: [], op: [], ref: [] };
     // Alternate the servers, round after round, so drift in the machine's speed hits both alike.
     for (let i = 0; i < ROUNDS; i++) {
-      for (const [key, server] of [["ea", ea], ["op", op]]) {
+      for (const [key, server] of [["ea", ea], ["op", op], ...(w.ref ? [["ref", ref]] : [])]) {
         log(`${w.name}: ${server.name}, round ${i + 1}/${ROUNDS} (${WARMUP} s warm-up, ${DURATION} s load)`);
-        rounds[key].push(await load(server.pid, w[key], w.unit));
+        const profileAs = PROFILE && key === "ea" && i === 0 ? w.name.split(" (")[0].replace(/ /g, "-") : null;
+        rounds[key].push(await load(server.pid, w[key], w.unit, profileAs));
       }
     }
     row.ea = median(rounds.ea);
     row.op = median(rounds.op);
+    if (rounds.ref.length) row.ref = median(rounds.ref);
     results.push(row);
   }
   const oidcVersion = JSON.parse(readFileSync(join(ROOT, "bench/node_modules/oidc-provider/package.json"), "utf8")).version;
@@ -460,8 +483,9 @@ try {
   p("| workload | tool | server | units/s | p50 ms | p99 ms | CPU ms/unit | errors |");
   p("|---|---|---|---:|---:|---:|---:|---:|");
   for (const r of results) {
-    for (const [key, who] of [["ea", "edgeauth"], ["op", "oidc-provider"]]) {
+    for (const [key, who] of [["ea", "edgeauth"], ["op", "oidc-provider"], ["ref", ref.name]]) {
       const x = r[key];
+      if (!x) continue;
       p(`| ${r.name}${r.unit === "flow" ? " (unit: flow)" : ""} | ${r.tool} | ${who} | ${f(x.units_per_s)} | ${f(x.p50_ms, 2)} | ${f(x.p99_ms, 2)} | ${f(x.cpu_ms_per_unit, 3)} | ${x.errors} |`);
     }
   }
@@ -473,6 +497,9 @@ try {
   for (const r of results) {
     p(`| ${r.name} | ${f(r.ea.units_per_s / r.op.units_per_s, 2)} | ${f(r.ea.p50_ms / r.op.p50_ms, 2)} | ${f(r.ea.p99_ms / r.op.p99_ms, 2)} | ${f(r.ea.cpu_ms_per_unit / r.op.cpu_ms_per_unit, 2)} |`);
   }
+  p("");
+  p("");
+  p(`The reference (bench/reference-worker.js) is the ceiling of this harness, not a peer: a minimal JS worker under the same workerd that checks one fixed credential and signs one ES256 JWT with WebCrypto, with no tenant, client lookup, configuration or key management. Its throughput against oidc-provider's, same run: ${results.filter((r) => r.ref).map((r) => `${r.name} ${f(r.ref.units_per_s / r.op.units_per_s, 2)}x (edgeauth ${f(r.ea.units_per_s / r.op.units_per_s, 2)}x)`).join("; ")}.`);
   p("");
   p("For the code flow a unit is one whole flow (authorize with the SSO session cookie, token, userinfo: 3 requests); p50/p99 are over its requests.");
   p("Token formats checked before the loads: " + Object.entries(formats).map(([k, v]) => `${k}: ${v}`).join("; "));

@@ -14,6 +14,13 @@ cd crates/cloudflare
 rm -rf build
 worker-build --release
 test -f build/index.js && test -f build/index_bg.wasm
+# Our own entry (js/entry.mjs) over worker-build's bundle: same wasm, without its per-request
+# proxies. The result is one ES module again, build/index.js, next to build/index_bg.wasm.
+mv build/index.js build/generated.js
+cp js/entry.mjs build/entry.mjs
+"$ESBUILD_BIN" build/entry.mjs --bundle --format=esm --minify --log-level=warning \
+  --external:./index_bg.wasm '--external:cloudflare:*' --outfile=build/index.js
+rm build/generated.js build/entry.mjs
 
 raw=$(stat -c %s build/index_bg.wasm)
 gz=$(gzip -9 -c build/index_bg.wasm | wc -c)

@@ -12,12 +12,17 @@ use edgeauth_core::crypto::b64url_decode;
 use edgeauth_core::runtime::{self as rt, SqlRow, SqlValue, SsoSession, Statement, StoreError};
 use edgeauth_core::{OAuthError, Server};
 use serde_json::Value;
-use wasm_bindgen::JsValue;
+use std::future::Future;
+use std::task::Poll;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
 use webcrypto::WebCryptoSigner;
-use worker::{durable_object, event, Context, D1Database, Env, Headers, Method, ObjectNamespace, Request, RequestInit, Response, State};
+use worker::{durable_object, Env, Method, ObjectNamespace, Request, RequestInit, Response, State};
 
-/// Bodies larger than this are refused before they are read; the engine refuses anything over
-/// its own 64 KB limit with an OAuth error, so this only bounds what is buffered.
+/// Bodies larger than this are refused before they are read (the entry, `js/entry.mjs`, does not
+/// read them); the engine refuses anything over its own 64 KB limit with an OAuth error, so this
+/// only bounds what is buffered.
 const MAX_READ_BODY: usize = 1024 * 1024;
 
 /// Bounds what an outbound fetch (a client's `jwks_uri`) may return.
@@ -30,9 +35,27 @@ thread_local! {
     static SIGNER: &'static WebCryptoSigner<JsEntropy> = Box::leak(Box::new(WebCryptoSigner::new(JsEntropy)));
 }
 
-#[event(fetch)]
-async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    let response = match translate_request(&mut req).await {
+/// The fetch handler, called by the entry (`js/entry.mjs`) with the request, `env` and the body the
+/// entry read (an ArrayBuffer, or null when there was none to read or it could not be read).
+///
+/// Returns the Response itself when the engine finished without waiting on anything (discovery,
+/// JWKS and other answers from the isolate's caches), else a Promise of it. wasm-bindgen's async
+/// export would spawn every request onto its microtask queue first, a `queueMicrotask` and a Promise
+/// per request even when nothing is awaited.
+#[wasm_bindgen]
+pub fn fetch(req: web_sys::Request, env: Env, body: JsValue) -> JsValue {
+    let mut pending = Box::pin(respond(req, env, body));
+    // A no-op waker for the first poll: a future that is not ready is handed to wasm-bindgen's
+    // executor, whose first poll registers its own waker (JsFuture keeps the latest one, and a
+    // promise that settled in between left its value behind).
+    match pending.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        Poll::Ready(response) => response.into(),
+        Poll::Pending => wasm_bindgen_futures::future_to_promise(async move { Ok(pending.await.into()) }).into(),
+    }
+}
+
+async fn respond(req: web_sys::Request, env: Env, body: JsValue) -> web_sys::Response {
+    let response = match translate_request(&req, &body) {
         Ok(mut core_req) => match WorkerRuntime::from_env(&env) {
             Ok(runtime) => {
                 core_req.client_certificate = client_certificate(&req, &env, &core_req.headers);
@@ -50,42 +73,85 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
 
 /// The TLS client certificate: what Cloudflare's edge saw (API Shield mTLS, `cf.tlsClientAuth`),
 /// else, only when the `CLIENT_CERT_HEADER` variable names one, a trusted front end's header.
-fn client_certificate(req: &Request, env: &Env, headers: &[(String, String)]) -> Option<edgeauth_core::http::ClientCertificate> {
+fn client_certificate(req: &web_sys::Request, env: &Env, headers: &[(String, String)]) -> Option<edgeauth_core::http::ClientCertificate> {
     // The properties are read from the JS object, not through `worker::TlsClientAuth`, whose getters
     // panic (and the request hangs) when a field is missing or not a string.
     let get = |obj: &JsValue, key: &str| js_sys::Reflect::get(obj, &JsValue::from_str(key)).ok().filter(|v| v.is_object());
-    if let Some(t) = get(req.inner().as_ref(), "cf").and_then(|cf| get(&cf, "tlsClientAuth")) {
+    if let Some(t) = get(req.as_ref(), "cf").and_then(|cf| get(&cf, "tlsClientAuth")) {
         let field = |name: &str| js_sys::Reflect::get(&t, &JsValue::from_str(name)).ok().and_then(|v| v.as_string());
         if let Some(c) = edgeauth_core::mtls::from_cloudflare_tls_client_auth(field) {
             return Some(c);
         }
     }
-    let header = env.var("CLIENT_CERT_HEADER").ok().map(|v| v.to_string()).filter(|h| !h.is_empty())?;
+    let header = env_string(env, "CLIENT_CERT_HEADER").filter(|h| !h.is_empty())?;
     edgeauth_core::mtls::from_trusted_header(headers, &header)
 }
 
-async fn translate_request(req: &mut Request) -> Result<edgeauth_core::Request, edgeauth_core::Response> {
-    let url = req.url().map_err(|_| OAuthError::invalid_request("the request URL is invalid").into_response())?;
-    let headers: Vec<(String, String)> = req.headers().entries().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+/// A string variable or secret of `env` (both are plain strings on the env object).
+fn env_string(env: &Env, name: &str) -> Option<String> {
+    js_sys::Reflect::get(env, &JsValue::from_str(name)).ok()?.as_string()
+}
+
+/// A binding of `env`, unchecked: `wrangler.toml` declares its type, and a missing one is an error.
+fn env_binding<T: JsCast>(env: &Env, name: &str) -> Result<T, StoreError> {
+    let value = js_sys::Reflect::get(env, &JsValue::from_str(name)).ok().filter(|v| v.is_object());
+    value.map(JsCast::unchecked_into).ok_or_else(|| StoreError::new(format!("the {name} binding is missing")))
+}
+
+fn translate_request(req: &web_sys::Request, body: &JsValue) -> Result<edgeauth_core::Request, edgeauth_core::Response> {
+    let head = boundary::request_head(req);
+    let mut lines = head.split('\n');
+    let (method, url) = (lines.next().unwrap_or_default(), lines.next().unwrap_or_default());
+    let mut headers = Vec::new();
+    while let (Some(name), Some(value)) = (lines.next(), lines.next()) {
+        headers.push((name.to_ascii_lowercase(), value.to_string()));
+    }
     let declared = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_READ_BODY) {
         return Err(OAuthError::invalid_request("the request body is too large").with_status(413).into_response());
     }
-    let body = match req.method() {
-        Method::Get | Method::Head | Method::Options => Vec::new(),
-        _ => req.bytes().await.map_err(|_| OAuthError::invalid_request("the request body could not be read").into_response())?,
+    let body = match method {
+        "GET" | "HEAD" | "OPTIONS" => Vec::new(),
+        _ if body.is_object() => js_sys::Uint8Array::new(body).to_vec(),
+        _ => return Err(OAuthError::invalid_request("the request body could not be read").into_response()),
     };
-    Ok(edgeauth_core::Request::new(req.method().as_ref(), url.as_str(), headers, body))
+    if body.len() > MAX_READ_BODY {
+        return Err(OAuthError::invalid_request("the request body is too large").with_status(413).into_response());
+    }
+    Ok(edgeauth_core::Request::new(method, url, headers, body))
 }
 
-fn translate_response(resp: edgeauth_core::Response) -> worker::Result<Response> {
-    let headers = Headers::new();
+fn translate_response(resp: edgeauth_core::Response) -> web_sys::Response {
+    let mut head = String::new();
     for (name, value) in &resp.headers {
-        // `append`, not `set`: several Set-Cookie headers must stay separate.
-        headers.append(name, value)?;
+        // A newline would split the head; the engine never puts one in a header.
+        if name.contains('\n') || value.contains('\n') {
+            continue;
+        }
+        if !head.is_empty() {
+            head.push('\n');
+        }
+        head.push_str(name);
+        head.push('\n');
+        head.push_str(value);
     }
-    let out = if resp.body.is_empty() { Response::empty()? } else { Response::from_bytes(resp.body)? };
-    Ok(out.with_status(resp.status).with_headers(headers))
+    boundary::new_response(resp.status, &head, resp.body)
+}
+
+mod boundary {
+    use wasm_bindgen::prelude::*;
+
+    #[wasm_bindgen(module = "/js/glue.js")]
+    extern "C" {
+        #[wasm_bindgen(js_name = requestHead)]
+        pub fn request_head(request: &web_sys::Request) -> String;
+        #[wasm_bindgen(js_name = newResponse)]
+        pub fn new_response(status: u16, head: &str, body: Vec<u8>) -> web_sys::Response;
+        #[wasm_bindgen(js_name = d1Query, catch)]
+        pub fn d1_query(db: &JsValue, sql: &str, params: &js_sys::Array) -> Result<js_sys::Promise, JsValue>;
+        #[wasm_bindgen(js_name = d1Batch, catch)]
+        pub fn d1_batch(db: &JsValue, statements: &js_sys::Array) -> Result<js_sys::Promise, JsValue>;
+    }
 }
 
 fn store_err(e: impl std::fmt::Display) -> StoreError {
@@ -110,14 +176,14 @@ struct WorkerRuntime {
 
 impl WorkerRuntime {
     fn from_env(env: &Env) -> Result<WorkerRuntime, StoreError> {
-        let master = env.secret("MASTER_SECRET").map_err(|_| StoreError::new("the MASTER_SECRET secret is not set"))?.to_string();
+        let master = env_string(env, "MASTER_SECRET").ok_or_else(|| StoreError::new("the MASTER_SECRET secret is not set"))?;
         let master_secret = b64url_decode(master.trim()).filter(|k| k.len() >= 32).ok_or_else(|| StoreError::new("MASTER_SECRET must be base64url of at least 32 bytes"))?;
         // An empty ROOT_SECRET switches the bootstrap API off, as an absent one does.
-        let root_secret = env.secret("ROOT_SECRET").ok().map(|s| s.to_string()).filter(|s| !s.is_empty());
+        let root_secret = env_string(env, "ROOT_SECRET").filter(|s| !s.is_empty());
         Ok(WorkerRuntime {
-            kv: Kv(env.kv("CONFIG").map_err(store_err)?),
-            sql: D1(env.d1("DB").map_err(store_err)?),
-            sessions: DurableSessions(env.durable_object("SESSIONS").map_err(store_err)?),
+            kv: Kv(worker::KvStore::from_this(env, "CONFIG").map_err(store_err)?),
+            sql: D1(env_binding::<worker::D1Database>(env, "DB")?),
+            sessions: DurableSessions(env_binding::<ObjectNamespace>(env, "SESSIONS")?),
             fetch: WorkerFetch,
             clock: JsClock,
             entropy: JsEntropy,
@@ -199,28 +265,24 @@ impl rt::KvStore for Kv {
     }
 }
 
-/// D1 carries the core's statements unchanged; values cross as JS numbers, strings and null.
-struct D1(D1Database);
+/// D1 carries the core's statements unchanged; values cross as JS numbers, strings and null, rows
+/// come back as JSON (see `js/glue.js`).
+struct D1(worker::D1Database);
 
-impl D1 {
-    fn prepare(&self, stmt: &Statement) -> Result<worker::D1PreparedStatement, StoreError> {
-        let params: Vec<JsValue> = stmt
-            .params
-            .iter()
-            .map(|v| match v {
-                SqlValue::Null => JsValue::NULL,
-                // Every integer the engine binds (timestamps, counters, flags) is below 2^53.
-                SqlValue::Integer(i) => JsValue::from_f64(*i as f64),
-                SqlValue::Text(s) => JsValue::from_str(s),
-            })
-            .collect();
-        self.0.prepare(stmt.sql).bind(&params).map_err(store_err)
-    }
+fn params(stmt: &Statement) -> js_sys::Array {
+    stmt.params
+        .iter()
+        .map(|v| match v {
+            SqlValue::Null => JsValue::NULL,
+            // Every integer the engine binds (timestamps, counters, flags) is below 2^53.
+            SqlValue::Integer(i) => JsValue::from_f64(*i as f64),
+            SqlValue::Text(s) => JsValue::from_str(s),
+        })
+        .collect()
 }
 
-fn rows(result: &worker::D1Result) -> Result<Vec<SqlRow>, StoreError> {
-    let objects: Vec<serde_json::Map<String, Value>> = result.results().map_err(store_err)?;
-    Ok(objects
+fn rows(objects: Vec<serde_json::Map<String, Value>>) -> Vec<SqlRow> {
+    objects
         .into_iter()
         .map(|row| {
             SqlRow(
@@ -240,19 +302,29 @@ fn rows(result: &worker::D1Result) -> Result<Vec<SqlRow>, StoreError> {
                     .collect(),
             )
         })
-        .collect())
+        .collect()
+}
+
+async fn json_of<T: serde::de::DeserializeOwned>(promise: js_sys::Promise) -> Result<T, StoreError> {
+    let text = JsFuture::from(promise).await.map_err(|e| StoreError::new(format!("D1: {}", js_error_text(&e))))?;
+    serde_json::from_str(&text.as_string().unwrap_or_default()).map_err(store_err)
+}
+
+fn js_error_text(e: &JsValue) -> String {
+    e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).or_else(|| e.as_string()).unwrap_or_else(|| format!("{e:?}"))
 }
 
 impl rt::SqlDatabase for D1 {
     async fn query(&self, stmt: Statement) -> Result<Vec<SqlRow>, StoreError> {
-        let result = self.prepare(&stmt)?.all().await.map_err(store_err)?;
-        rows(&result)
+        let promise = boundary::d1_query(self.0.as_ref(), stmt.sql, &params(&stmt)).map_err(|e| StoreError::new(js_error_text(&e)))?;
+        Ok(rows(json_of(promise).await?))
     }
     async fn batch(&self, stmts: Vec<Statement>) -> Result<Vec<Vec<SqlRow>>, StoreError> {
         // D1's batch runs as one implicit transaction: a failing statement rolls back all of them.
-        let prepared = stmts.iter().map(|s| self.prepare(s)).collect::<Result<Vec<_>, _>>()?;
-        let results = self.0.batch(prepared).await.map_err(store_err)?;
-        results.iter().map(rows).collect()
+        let list: js_sys::Array = stmts.iter().map(|s| JsValue::from(js_sys::Array::of2(&JsValue::from_str(s.sql), &params(s)))).collect();
+        let promise = boundary::d1_batch(self.0.as_ref(), &list).map_err(|e| StoreError::new(js_error_text(&e)))?;
+        let results: Vec<Vec<serde_json::Map<String, Value>>> = json_of(promise).await?;
+        Ok(results.into_iter().map(rows).collect())
     }
 }
 

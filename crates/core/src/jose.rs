@@ -279,7 +279,7 @@ fn verify_signature(alg: Alg, jwk: &Value, message: &[u8], signature: &[u8]) -> 
 }
 
 /// Whether a JWK may verify `alg`: matching `kty` (and curve), and a matching `alg` if it names one.
-fn check_key_fits(alg: Alg, jwk: &Value) -> Result<(), String> {
+pub fn check_key_fits(alg: Alg, jwk: &Value) -> Result<(), String> {
     let kty = jwk.get("kty").and_then(Value::as_str).unwrap_or("");
     let kty_fits = match alg {
         Alg::ES256 => kty == "EC" && jwk.get("crv").and_then(Value::as_str) == Some("P-256"),

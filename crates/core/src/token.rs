@@ -42,8 +42,8 @@ pub fn valid_pkce_value(v: &str) -> bool {
 async fn authorization_code<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params: &Params) -> Result<Value, OAuthError> {
     let code = params.require("code")?;
     let code_hash = tokens::hash_secret_token(code);
-    let (grant_id, request) = match store::redeem_code(ctx.db(), &ctx.tenant, &ctx.workspace, &client.client_id, &code_hash, ctx.now).await? {
-        CodeRedemption::Redeemed { grant_id, request } => (grant_id, request),
+    let (request, grant) = match store::redeem_code(ctx.db(), &ctx.tenant, &ctx.workspace, &client.client_id, &code_hash, ctx.now).await? {
+        CodeRedemption::Redeemed { request, grant, .. } => (request, grant),
         CodeRedemption::Replayed { grant_id } => {
             // RFC 6749 §4.1.2: a code used twice revokes every token issued from it.
             store::revoke_grant(ctx.db(), &grant_id, ctx.now).await?;
@@ -66,7 +66,7 @@ async fn authorization_code<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, param
         (None, Some(_)) => return Err(OAuthError::invalid_grant("code_verifier given but the authorization request had no code_challenge")),
         (None, None) => {}
     }
-    let (grant, user) = store::get_grant_with_user(ctx.db(), &ctx.tenant, &ctx.workspace, &grant_id).await?.ok_or_else(|| OAuthError::invalid_grant("the grant no longer exists"))?;
+    let (grant, user) = grant.ok_or_else(|| OAuthError::invalid_grant("the grant no longer exists"))?;
     if grant.revoked_at.is_some() {
         return Err(OAuthError::invalid_grant("the grant was revoked"));
     }
@@ -94,9 +94,9 @@ async fn refresh_token<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params: &P
     // The Brazil profile forbids rotation for its clients, whatever the client's own setting.
     let rotation = client.refresh_token_rotation && !ctx.config.fapi_br();
     // `live_at_consume`: the rotating consume already required a live grant, atomically.
-    let (grant_id, token_scope, live_at_consume) = if rotation {
+    let (token_scope, live_at_consume, grant) = if rotation {
         match store::consume_refresh_token(ctx.db(), &ctx.tenant, &ctx.workspace, &client.client_id, &hash, ctx.now).await? {
-            Some((grant_id, scope, _)) => (grant_id, scope, true),
+            Some((scope, grant)) => (scope, true, grant),
             None => {
                 if let Some(rec) = store::get_refresh_token(ctx.db(), &ctx.tenant, &ctx.workspace, &hash).await? {
                     if rec.used_at.is_some() && rec.client_id == client.client_id {
@@ -110,11 +110,14 @@ async fn refresh_token<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params: &P
         }
     } else {
         match store::get_refresh_token(ctx.db(), &ctx.tenant, &ctx.workspace, &hash).await? {
-            Some(rec) if rec.client_id == client.client_id && rec.used_at.is_none() && rec.expires_at > ctx.now => (rec.grant_id, rec.scope, false),
+            Some(rec) if rec.client_id == client.client_id && rec.used_at.is_none() && rec.expires_at > ctx.now => {
+                let grant = store::get_grant_with_user(ctx.db(), &ctx.tenant, &ctx.workspace, &rec.grant_id).await?;
+                (rec.scope, false, grant)
+            }
             _ => return Err(invalid()),
         }
     };
-    let (grant, user) = store::get_grant_with_user(ctx.db(), &ctx.tenant, &ctx.workspace, &grant_id).await?.ok_or_else(invalid)?;
+    let (grant, user) = grant.ok_or_else(invalid)?;
     // After a won consume, a revocation seen now was made by a concurrent request that reused the
     // same token: the winner still gets its answer (exactly one wins), and what it gets is already
     // dead, because every token of a revoked grant is refused.

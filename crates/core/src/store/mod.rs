@@ -180,12 +180,25 @@ pub async fn get_grant(db: &impl SqlDatabase, tenant: &str, workspace: &str, id:
 /// both, and on D1 every statement is a round trip.
 pub async fn get_grant_with_user(db: &impl SqlDatabase, tenant: &str, workspace: &str, id: &str) -> Result<Option<(Grant, Option<User>)>, StoreError> {
     let rows = db.query(stmt(sql::GRANT_GET_WITH_USER, vec![id.into(), tenant.into(), workspace.into()])).await?;
-    let Some(r) = rows.first() else { return Ok(None) };
+    rows.first().map(grant_with_user_from_row).transpose()
+}
+
+fn grant_with_user_from_row(r: &SqlRow) -> Result<(Grant, Option<User>), StoreError> {
     let grant = grant_from_row(r)?;
     // The user's columns come prefixed with `u_`; without a user they are NULL.
     let user_row = SqlRow(r.0.iter().filter_map(|(c, v)| c.strip_prefix("u_").map(|c| (c.to_string(), v.clone()))).collect());
     let user = if user_row.text("id").is_some() { Some(user_from_row(&user_row)?) } else { None };
-    Ok(Some((grant, user)))
+    Ok((grant, user))
+}
+
+/// A consume (`UPDATE ... RETURNING`) and, in the same batch, the grant and user of what it
+/// consumed: one round trip. `None` when the consume took nothing.
+async fn consume_with_grant(db: &impl SqlDatabase, consume: &'static str, grant: &'static str, params: Vec<SqlValue>) -> Result<Option<(SqlRow, Option<(Grant, Option<User>)>)>, StoreError> {
+    let mut results = db.batch(vec![stmt(consume, params.clone()), stmt(grant, params)]).await?.into_iter();
+    let (consumed, grants) = (results.next().unwrap_or_default(), results.next().unwrap_or_default());
+    let Some(consumed) = consumed.into_iter().next() else { return Ok(None) };
+    let grant = grants.first().map(grant_with_user_from_row).transpose()?;
+    Ok(Some((consumed, grant)))
 }
 
 fn grant_from_row(r: &SqlRow) -> Result<Grant, StoreError> {
@@ -244,8 +257,9 @@ pub async fn insert_grant_and_code(db: &impl SqlDatabase, tenant: &str, workspac
 }
 
 pub enum CodeRedemption {
-    /// This request won the code: the grant id and the stored request.
-    Redeemed { grant_id: String, request: String },
+    /// This request won the code: the grant id, the stored request, and the grant with its user
+    /// (read in the same round trip; `None` if the grant is gone).
+    Redeemed { grant_id: String, request: String, grant: Option<(Grant, Option<User>)> },
     /// The code was already used: the caller revokes `grant_id` (RFC 6749 §4.1.2).
     Replayed { grant_id: String },
     /// Unknown, expired, or issued to another client.
@@ -253,9 +267,9 @@ pub enum CodeRedemption {
 }
 
 pub async fn redeem_code(db: &impl SqlDatabase, tenant: &str, workspace: &str, client_id: &str, code_hash: &str, now: i64) -> Result<CodeRedemption, StoreError> {
-    let rows = db.query(stmt(sql::CODE_CONSUME, vec![code_hash.into(), tenant.into(), workspace.into(), client_id.into(), now.into()])).await?;
-    if let Some(r) = rows.first() {
-        return Ok(CodeRedemption::Redeemed { grant_id: text(r, "grant_id")?, request: text(r, "request")? });
+    let params = vec![code_hash.into(), tenant.into(), workspace.into(), client_id.into(), now.into()];
+    if let Some((r, grant)) = consume_with_grant(db, sql::CODE_CONSUME, sql::GRANT_GET_WITH_USER_BY_CODE, params).await? {
+        return Ok(CodeRedemption::Redeemed { grant_id: text(&r, "grant_id")?, request: text(&r, "request")?, grant });
     }
     let rows = db.query(stmt(sql::CODE_GET, vec![code_hash.into(), tenant.into(), workspace.into()])).await?;
     Ok(match rows.first() {
@@ -316,9 +330,13 @@ pub async fn get_refresh_token(db: &impl SqlDatabase, tenant: &str, workspace: &
 }
 
 /// Marks a refresh token used; `Some((grant_id, scope, expires_at))` only for the one request that did.
-pub async fn consume_refresh_token(db: &impl SqlDatabase, tenant: &str, workspace: &str, client_id: &str, token_hash: &str, now: i64) -> Result<Option<(String, String, i64)>, StoreError> {
-    let rows = db.query(stmt(sql::REFRESH_CONSUME, vec![token_hash.into(), tenant.into(), workspace.into(), client_id.into(), now.into()])).await?;
-    rows.first().map(|r| Ok((text(r, "grant_id")?, text(r, "scope")?, int(r, "expires_at")?))).transpose()
+/// Consumes a refresh token (rotation) and reads its grant and user in the same round trip:
+/// `(scope, grant)`, or `None` when nothing was consumed.
+#[allow(clippy::type_complexity)]
+pub async fn consume_refresh_token(db: &impl SqlDatabase, tenant: &str, workspace: &str, client_id: &str, token_hash: &str, now: i64) -> Result<Option<(String, Option<(Grant, Option<User>)>)>, StoreError> {
+    let params = vec![token_hash.into(), tenant.into(), workspace.into(), client_id.into(), now.into()];
+    let Some((r, grant)) = consume_with_grant(db, sql::REFRESH_CONSUME, sql::GRANT_GET_WITH_USER_BY_REFRESH, params).await? else { return Ok(None) };
+    Ok(Some((text(&r, "scope")?, grant)))
 }
 
 /// Records a single-use value; `Ok(false)` when it was seen before.

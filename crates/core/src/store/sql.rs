@@ -20,7 +20,26 @@ pub const KEYS_RETIRE: &str = "UPDATE signing_keys SET retired_at = ?3, remove_a
 pub const GRANT_INSERT: &str = "INSERT INTO grants (id, tenant, workspace, client_id, user_id, scope, sid, auth_time, acr, amr, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 pub const GRANT_GET: &str = "SELECT id, client_id, user_id, scope, sid, auth_time, acr, amr, expires_at, revoked_at FROM grants WHERE id = ?1 AND tenant = ?2 AND workspace = ?3";
 /// GRANT_GET with the grant's user (USER_GET's columns prefixed `u_`, NULL when the user is gone).
-pub const GRANT_GET_WITH_USER: &str = "SELECT g.id, g.client_id, g.user_id, g.scope, g.sid, g.auth_time, g.acr, g.amr, g.expires_at, g.revoked_at, u.id AS u_id, u.username AS u_username, u.password_hash AS u_password_hash, u.claims AS u_claims, u.disabled AS u_disabled FROM grants g LEFT JOIN users u ON u.tenant = g.tenant AND u.workspace = g.workspace AND u.id = g.user_id WHERE g.id = ?1 AND g.tenant = ?2 AND g.workspace = ?3";
+/// A grant and its user (columns prefixed `u_`, NULL without one), joined from `grants g`.
+macro_rules! grant_with_user {
+    ($($rest:literal),+) => {
+        concat!(
+            "SELECT g.id, g.client_id, g.user_id, g.scope, g.sid, g.auth_time, g.acr, g.amr, g.expires_at, g.revoked_at, u.id AS u_id, u.username AS u_username, u.password_hash AS u_password_hash, u.claims AS u_claims, u.disabled AS u_disabled FROM grants g LEFT JOIN users u ON u.tenant = g.tenant AND u.workspace = g.workspace AND u.id = g.user_id ",
+            $($rest),+
+        )
+    };
+}
+pub const GRANT_GET_WITH_USER: &str = grant_with_user!("WHERE g.id = ?1 AND g.tenant = ?2 AND g.workspace = ?3");
+/// Run in the batch right after CODE_CONSUME (same parameters): the grant of the code this batch
+/// consumed, so a redemption is one round trip. Its rows count only when the consume returned one.
+pub const GRANT_GET_WITH_USER_BY_CODE: &str = grant_with_user!(
+    "WHERE g.tenant = ?2 AND g.workspace = ?3 AND g.id = (SELECT grant_id FROM authorization_codes WHERE code_hash = ?1 AND tenant = ?2 AND workspace = ?3 AND client_id = ?4 AND used_at = ?5)"
+);
+/// Run in the batch right after REFRESH_CONSUME (same parameters): the grant of the token this
+/// batch consumed. Its rows count only when the consume returned one.
+pub const GRANT_GET_WITH_USER_BY_REFRESH: &str = grant_with_user!(
+    "WHERE g.tenant = ?2 AND g.workspace = ?3 AND g.id = (SELECT grant_id FROM refresh_tokens WHERE token_hash = ?1 AND tenant = ?2 AND workspace = ?3 AND client_id = ?4 AND used_at = ?5)"
+);
 pub const GRANT_REVOKE: &str = "UPDATE grants SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL";
 pub const GRANTS_REVOKE_FOR_USER_CLIENT: &str = "UPDATE grants SET revoked_at = ?5 WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3 AND client_id = ?4 AND revoked_at IS NULL";
 /// Whether an access token is still good: its grant (if any) is live and its `jti` not revoked.
@@ -39,7 +58,7 @@ pub const REFRESH_INSERT: &str = "INSERT INTO refresh_tokens (token_hash, grant_
 /// Rotation: marks the token used; only the request that flips `used_at` gets the row back.
 /// Consumes a refresh token of a live grant in one statement: the winner of a race is decided here,
 /// and a grant revoked by a concurrent reuse detection after this point does not undo its win.
-pub const REFRESH_CONSUME: &str = "UPDATE refresh_tokens SET used_at = ?5 WHERE token_hash = ?1 AND tenant = ?2 AND workspace = ?3 AND client_id = ?4 AND used_at IS NULL AND expires_at > ?5 AND grant_id IN (SELECT id FROM grants WHERE revoked_at IS NULL) RETURNING grant_id, scope, expires_at";
+pub const REFRESH_CONSUME: &str = "UPDATE refresh_tokens SET used_at = ?5 WHERE token_hash = ?1 AND tenant = ?2 AND workspace = ?3 AND client_id = ?4 AND used_at IS NULL AND expires_at > ?5 AND grant_id IN (SELECT id FROM grants WHERE revoked_at IS NULL) RETURNING scope";
 pub const REFRESH_GET: &str = "SELECT grant_id, client_id, scope, used_at, expires_at, created_at FROM refresh_tokens WHERE token_hash = ?1 AND tenant = ?2 AND workspace = ?3";
 
 // Single-use client assertion identifiers: the insert that returns a row is the first use.
