@@ -438,11 +438,21 @@ pub async fn after_login<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthR
             Err(e) => respond(ctx, ar, Err(e)).await,
         };
     }
-    match consent_needed(ctx, ar, client, &session.user_id).await {
-        Err(e) => e.into_response(),
-        Ok(false) => issue_code(ctx, ar, session).await,
-        Ok(true) if ar.prompts("none") => respond(ctx, ar, Err(OAuthError::consent_required("the user has not consented to this request"))).await,
-        Ok(true) => interaction::show_consent(ctx, req, ar, client, session, &[]),
+    let needs_consent = || async {
+        if ar.prompts("none") {
+            respond(ctx, ar, Err(OAuthError::consent_required("the user has not consented to this request"))).await
+        } else {
+            interaction::show_consent(ctx, req, ar, client, session, &[])
+        }
+    };
+    match consent_check(ctx, ar, client) {
+        ConsentCheck::NotNeeded => issue_code(ctx, ar, session).await,
+        ConsentCheck::Needed => needs_consent().await,
+        // The remembered consent is checked by the batch that writes the grant and code.
+        ConsentCheck::Remembered => match issue(ctx, ar, session, true).await {
+            Some(response) => response,
+            None => needs_consent().await,
+        },
     }
 }
 
@@ -461,27 +471,42 @@ async fn open_finance_consent_page<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, 
     Ok(interaction::show_consent(ctx, req, ar, client, session, &consents::permissions(&c)))
 }
 
-async fn consent_needed<R: Runtime>(ctx: &Ctx<'_, R>, ar: &AuthRequest, client: &Client, user_id: &str) -> Result<bool, OAuthError> {
+enum ConsentCheck {
+    NotNeeded,
+    Needed,
+    /// Needed unless the user's remembered consent covers every requested scope.
+    Remembered,
+}
+
+fn consent_check<R: Runtime>(ctx: &Ctx<'_, R>, ar: &AuthRequest, client: &Client) -> ConsentCheck {
     if !ctx.config.consent.required || client.skip_consent {
-        return Ok(false);
+        ConsentCheck::NotNeeded
+    } else if ar.prompts("consent") || !ctx.config.consent.remember {
+        ConsentCheck::Needed
+    } else {
+        ConsentCheck::Remembered
     }
-    if ar.prompts("consent") || !ctx.config.consent.remember {
-        return Ok(true);
-    }
-    let granted = store::get_consent(ctx.db(), &ctx.tenant, &ctx.workspace, user_id, &client.client_id).await?.unwrap_or_default();
-    let granted: Vec<&str> = granted.split_whitespace().collect();
-    Ok(!ar.scope.split_whitespace().all(|s| granted.contains(&s)))
 }
 
 /// Creates the grant and its one-time code, and sends the code (and, for `code id_token`, the
 /// front-channel ID token) to the client.
 pub async fn issue_code<R: Runtime>(ctx: &Ctx<'_, R>, ar: &AuthRequest, session: &SsoSession) -> Response {
+    match issue(ctx, ar, session, false).await {
+        Some(response) => response,
+        None => OAuthError::server_error("the code was not stored").into_response(),
+    }
+}
+
+/// [`issue_code`]; with `if_consented`, only when the user's remembered consent covers every
+/// requested scope, checked in the same round trip as the writes: `None`, and nothing written
+/// (nothing sent), when it does not.
+async fn issue<R: Runtime>(ctx: &Ctx<'_, R>, ar: &AuthRequest, session: &SsoSession, if_consented: bool) -> Option<Response> {
     let code = crypto::random_token(ctx.rt.entropy());
     // Signed before anything is stored, so a signing failure leaves no code behind.
     let id_token = if ar.response_type.has_id_token() {
         match front_channel_id_token(ctx, ar, session, &code).await {
             Ok(t) => Some(t),
-            Err(e) => return respond(ctx, ar, Err(e)).await,
+            Err(e) => return Some(respond(ctx, ar, Err(e)).await),
         }
     } else {
         None
@@ -499,23 +524,25 @@ pub async fn issue_code<R: Runtime>(ctx: &Ctx<'_, R>, ar: &AuthRequest, session:
         revoked_at: None,
     };
     let request = CodeRequest { redirect_uri: ar.redirect_uri.clone(), code_challenge: ar.code_challenge.clone(), nonce: ar.nonce.clone(), id_token_claims: ar.id_token_claims.clone() };
-    let stored = store::insert_grant_and_code(
-        ctx.db(),
-        &ctx.tenant,
-        &ctx.workspace,
-        NewCode {
-            code_hash: &tokens::hash_secret_token(&code),
-            grant: &grant,
-            request: serde_json::to_string(&request).unwrap_or_default(),
-            now: ctx.now,
-            expires_at: ctx.now + ctx.config.authorization_code_ttl,
-            consent_id: ar.consent_id.as_deref(),
-        },
-    )
-    .await;
+    let code_hash = tokens::hash_secret_token(&code);
+    let new = NewCode {
+        code_hash: &code_hash,
+        grant: &grant,
+        request: serde_json::to_string(&request).unwrap_or_default(),
+        now: ctx.now,
+        expires_at: ctx.now + ctx.config.authorization_code_ttl,
+        consent_id: ar.consent_id.as_deref(),
+    };
+    let stored = if if_consented {
+        let scopes: Vec<&str> = ar.scope.split_whitespace().collect();
+        store::insert_grant_and_code_if_consented(ctx.db(), &ctx.tenant, &ctx.workspace, new, &scopes).await
+    } else {
+        store::insert_grant_and_code(ctx.db(), &ctx.tenant, &ctx.workspace, new).await.map(|()| true)
+    };
     match stored {
-        Ok(()) => respond(ctx, ar, Ok(Issued { code, id_token })).await,
-        Err(e) => OAuthError::from(e).into_response(),
+        Ok(true) => Some(respond(ctx, ar, Ok(Issued { code, id_token })).await),
+        Ok(false) => None,
+        Err(e) => Some(OAuthError::from(e).into_response()),
     }
 }
 

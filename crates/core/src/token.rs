@@ -43,7 +43,7 @@ async fn authorization_code<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, param
     let code = params.require("code")?;
     let code_hash = tokens::hash_secret_token(code);
     let (request, grant) = match store::redeem_code(ctx.db(), &ctx.tenant, &ctx.workspace, &client.client_id, &code_hash, ctx.now).await? {
-        CodeRedemption::Redeemed { request, grant, .. } => (request, grant),
+        CodeRedemption::Redeemed { request, grant } => (request, grant.map(|g| *g)),
         CodeRedemption::Replayed { grant_id } => {
             // RFC 6749 §4.1.2: a code used twice revokes every token issued from it.
             store::revoke_grant(ctx.db(), &grant_id, ctx.now).await?;
@@ -73,7 +73,7 @@ async fn authorization_code<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, param
     if !consents::scope_usable(ctx, &grant.scope).await? {
         return Err(OAuthError::invalid_grant("the consent this grant is bound to is not AUTHORISED"));
     }
-    issue_for_grant(ctx, client, &grant, user, &grant.scope, request.nonce.as_deref(), true, &request.id_token_claims).await
+    issue_for_grant(ctx, client, &grant, user, &grant.scope, request.nonce.as_deref(), NewRefresh::Issue, &request.id_token_claims).await
 }
 
 async fn refresh_token<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params: &Params) -> Result<Value, OAuthError> {
@@ -93,10 +93,17 @@ async fn refresh_token<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params: &P
     }
     // The Brazil profile forbids rotation for its clients, whatever the client's own setting.
     let rotation = client.refresh_token_rotation && !ctx.config.fapi_br();
+    // A narrowed scope, normalized; a widening is refused below, after the consume.
+    let requested = params.get("scope").map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "));
+    // The successor is made before the consume and written in its batch (one round trip); it is
+    // handed out only when everything below agrees, and is otherwise never seen by anyone.
+    let successor = (rotation && refresh_allowed(ctx, client)).then(|| crypto::random_token(ctx.rt.entropy()));
+    let successor_hash = successor.as_deref().map(tokens::hash_secret_token);
     // `live_at_consume`: the rotating consume already required a live grant, atomically.
-    let (token_scope, live_at_consume, grant) = if rotation {
-        match store::consume_refresh_token(ctx.db(), &ctx.tenant, &ctx.workspace, &client.client_id, &hash, ctx.now).await? {
-            Some((scope, grant)) => (scope, true, grant),
+    let (token_scope, live_at_consume, grant, stored_successor) = if rotation {
+        let next = successor_hash.as_deref().map(|h| store::Successor { token_hash: h, scope: requested.as_deref(), expires_at: ctx.now + ctx.config.refresh_token_ttl });
+        match store::rotate_refresh_token(ctx.db(), &ctx.tenant, &ctx.workspace, &client.client_id, &hash, ctx.now, next.as_ref()).await? {
+            Some(r) => (r.scope, true, r.grant, successor.filter(|_| r.successor_stored)),
             None => {
                 if let Some(rec) = store::get_refresh_token(ctx.db(), &ctx.tenant, &ctx.workspace, &hash).await? {
                     if rec.used_at.is_some() && rec.client_id == client.client_id {
@@ -112,7 +119,7 @@ async fn refresh_token<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params: &P
         match store::get_refresh_token(ctx.db(), &ctx.tenant, &ctx.workspace, &hash).await? {
             Some(rec) if rec.client_id == client.client_id && rec.used_at.is_none() && rec.expires_at > ctx.now => {
                 let grant = store::get_grant_with_user(ctx.db(), &ctx.tenant, &ctx.workspace, &rec.grant_id).await?;
-                (rec.scope, false, grant)
+                (rec.scope, false, grant, None)
             }
             _ => return Err(invalid()),
         }
@@ -128,26 +135,43 @@ async fn refresh_token<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params: &P
     if !consents::scope_usable(ctx, &grant.scope).await? {
         return Err(OAuthError::invalid_grant("the consent this grant is bound to is not AUTHORISED"));
     }
-    let scope = match params.get("scope") {
+    let scope = match requested {
         None => token_scope.clone(),
         Some(s) => {
-            if exceeds(s, &token_scope) {
+            if exceeds(&s, &token_scope) {
                 return Err(OAuthError::invalid_scope("the requested scope exceeds the original grant"));
             }
-            s.split_whitespace().collect::<Vec<_>>().join(" ")
+            s
         }
     };
-    let mut body = issue_for_grant(ctx, client, &grant, user, &scope, None, rotation, &[]).await?;
+    let refresh = match stored_successor {
+        Some(t) => NewRefresh::Stored(t),
+        None => NewRefresh::None,
+    };
+    let mut body = issue_for_grant(ctx, client, &grant, user, &scope, None, refresh, &[]).await?;
     if !rotation {
         body["refresh_token"] = json!(token);
     }
     Ok(body)
 }
 
-/// Tokens for a user grant: access token, ID token when `openid` is in scope, and a refresh token
-/// when the client may refresh and `new_refresh` is set. `user` is the grant's, read with it.
+fn refresh_allowed<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client) -> bool {
+    client.allows_grant(GRANT_REFRESH_TOKEN) && ctx.config.grant_enabled(GRANT_REFRESH_TOKEN)
+}
+
+/// The refresh token of a token response.
+enum NewRefresh {
+    None,
+    /// Make one and store it (when the client may refresh).
+    Issue,
+    /// Already stored (the rotation's batch wrote it): hand it out.
+    Stored(String),
+}
+
+/// Tokens for a user grant: access token, ID token when `openid` is in scope, and the refresh token
+/// `refresh` says. `user` is the grant's, read with it.
 #[allow(clippy::too_many_arguments)]
-async fn issue_for_grant<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, grant: &Grant, user: Option<User>, scope: &str, nonce: Option<&str>, new_refresh: bool, id_token_claims: &[String]) -> Result<Value, OAuthError> {
+async fn issue_for_grant<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, grant: &Grant, user: Option<User>, scope: &str, nonce: Option<&str>, refresh: NewRefresh, id_token_claims: &[String]) -> Result<Value, OAuthError> {
     let user = user.filter(|u| !u.disabled).ok_or_else(|| OAuthError::invalid_grant("the user no longer exists or is disabled"))?;
     let auth = Authentication { auth_time: grant.auth_time, acr: grant.acr.clone(), amr: grant.amr.clone(), sid: grant.sid.clone() };
     let at = tokens::mint_access_token(ctx, &client.client_id, &user.id, scope, Some(&grant.id), Some(&auth)).await?;
@@ -162,18 +186,22 @@ async fn issue_for_grant<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, grant: &
         let id_token = tokens::mint_id_token(ctx, IdTokenInput { client_id: &client.client_id, alg, user: &user, scope, auth: &auth, nonce, access_token: &at.token, extra_claims: id_token_claims }).await?;
         body["id_token"] = json!(id_token);
     }
-    if new_refresh && client.allows_grant(GRANT_REFRESH_TOKEN) && ctx.config.grant_enabled(GRANT_REFRESH_TOKEN) {
-        let refresh = crypto::random_token(ctx.rt.entropy());
-        let hash = tokens::hash_secret_token(&refresh);
-        let expires_at = (ctx.now + ctx.config.refresh_token_ttl).min(grant.expires_at);
-        store::insert_refresh_token(
-            ctx.db(),
-            &ctx.tenant,
-            &ctx.workspace,
-            &NewRefreshToken { token_hash: &hash, grant_id: &grant.id, client_id: &client.client_id, scope, now: ctx.now, expires_at },
-        )
-        .await?;
-        body["refresh_token"] = json!(refresh);
+    match refresh {
+        NewRefresh::Issue if refresh_allowed(ctx, client) => {
+            let refresh = crypto::random_token(ctx.rt.entropy());
+            let hash = tokens::hash_secret_token(&refresh);
+            let expires_at = (ctx.now + ctx.config.refresh_token_ttl).min(grant.expires_at);
+            store::insert_refresh_token(
+                ctx.db(),
+                &ctx.tenant,
+                &ctx.workspace,
+                &NewRefreshToken { token_hash: &hash, grant_id: &grant.id, client_id: &client.client_id, scope, now: ctx.now, expires_at },
+            )
+            .await?;
+            body["refresh_token"] = json!(refresh);
+        }
+        NewRefresh::Stored(refresh) => body["refresh_token"] = json!(refresh),
+        NewRefresh::Issue | NewRefresh::None => {}
     }
     Ok(body)
 }

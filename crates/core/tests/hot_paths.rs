@@ -204,6 +204,8 @@ fn hot_paths_write_nothing_and_warm_caches_read_nothing() {
     let svc_secret = svc["client_secret"].as_str().unwrap().to_string();
     let web = h.admin("POST", "/admin/tenants/acme/workspaces/main/clients", json!({"client_id": "web", "grant_types": ["authorization_code"], "redirect_uris": [REDIRECT], "scope": "openid profile", "skip_consent": true}));
     let web_secret = web["client_secret"].as_str().unwrap().to_string();
+    let app = h.admin("POST", "/admin/tenants/acme/workspaces/main/clients", json!({"client_id": "app", "grant_types": ["authorization_code", "refresh_token"], "redirect_uris": [REDIRECT], "scope": "openid profile offline_access", "skip_consent": true}));
+    let app_secret = app["client_secret"].as_str().unwrap().to_string();
 
     let cc = || {
         let r = h.form("/acme/main/token", &[("grant_type", "client_credentials"), ("scope", "api")], vec![basic("svc", &svc_secret)]);
@@ -260,6 +262,25 @@ fn hot_paths_write_nothing_and_warm_caches_read_nothing() {
     });
     assert_eq!((userinfo.kv_writes, userinfo.sql_writes, userinfo.session_writes), (0, 0, 0), "userinfo wrote: {userinfo:?}");
     assert_eq!((userinfo.sql_reads, userinfo.sql_round_trips), (1, 1), "userinfo asks about revocation and the user in one round trip: {userinfo:?}");
+
+    // A rotating refresh: consume the token, read its grant and user, write its successor, in one
+    // batch. The SSO session from the login above gives `app` a code without another login.
+    let session = r.headers.iter().filter(|(k, _)| k == "set-cookie").filter_map(|(_, v)| v.split(';').next()).filter(|c| !c.ends_with('=')).collect::<Vec<_>>().join("; ");
+    let q = q.replace("client_id=web", "client_id=app").replace("openid%20profile", "openid%20offline_access");
+    let r = h.call("GET", &format!("/acme/main/authorize?{q}"), vec![("cookie", session)], vec![]);
+    let loc = r.header("location").unwrap_or_else(|| panic!("no redirect for app: {} {}", r.status, String::from_utf8_lossy(&r.body)));
+    let code = edgeauth_core::http::Params::parse(loc.split_once('?').unwrap().1).unwrap().get("code").unwrap().to_string();
+    let r = h.form("/acme/main/token", &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", VERIFIER)], vec![basic("app", &app_secret)]);
+    let first = json_of(&r)["refresh_token"].as_str().unwrap_or_else(|| panic!("no refresh token: {}", String::from_utf8_lossy(&r.body))).to_string();
+    let mut refreshed = Response::new(0);
+    let rotation = h.counted(|| refreshed = h.form("/acme/main/token", &[("grant_type", "refresh_token"), ("refresh_token", &first)], vec![basic("app", &app_secret)]));
+    assert_eq!(refreshed.status, 200, "{}", String::from_utf8_lossy(&refreshed.body));
+    let second = json_of(&refreshed)["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(second, first, "rotated");
+    assert_eq!((rotation.sql_writes, rotation.sql_reads, rotation.sql_round_trips), (2, 1, 1), "refresh rotation: {rotation:?}");
+    // The successor written in that batch is the one handed out: it refreshes once more.
+    let r = h.form("/acme/main/token", &[("grant_type", "refresh_token"), ("refresh_token", &second)], vec![basic("app", &app_secret)]);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
 
 #[test]

@@ -192,13 +192,18 @@ fn grant_with_user_from_row(r: &SqlRow) -> Result<(Grant, Option<User>), StoreEr
 }
 
 /// A consume (`UPDATE ... RETURNING`) and, in the same batch, the grant and user of what it
-/// consumed: one round trip. `None` when the consume took nothing.
-async fn consume_with_grant(db: &impl SqlDatabase, consume: &'static str, grant: &'static str, params: Vec<SqlValue>) -> Result<Option<(SqlRow, Option<(Grant, Option<User>)>)>, StoreError> {
-    let mut results = db.batch(vec![stmt(consume, params.clone()), stmt(grant, params)]).await?.into_iter();
+/// consumed, then any `more` statements (which must act only on what this batch consumed): one
+/// round trip. `None` when the consume took nothing; else the consumed row, the grant, and the
+/// rows of each of `more`.
+#[allow(clippy::type_complexity)]
+async fn consume_with_grant(db: &impl SqlDatabase, consume: &'static str, grant: &'static str, params: Vec<SqlValue>, more: Vec<Statement>) -> Result<Option<(SqlRow, Option<(Grant, Option<User>)>, Vec<Vec<SqlRow>>)>, StoreError> {
+    let mut stmts = vec![stmt(consume, params.clone()), stmt(grant, params)];
+    stmts.extend(more);
+    let mut results = db.batch(stmts).await?.into_iter();
     let (consumed, grants) = (results.next().unwrap_or_default(), results.next().unwrap_or_default());
     let Some(consumed) = consumed.into_iter().next() else { return Ok(None) };
     let grant = grants.first().map(grant_with_user_from_row).transpose()?;
-    Ok(Some((consumed, grant)))
+    Ok(Some((consumed, grant, results.collect())))
 }
 
 fn grant_from_row(r: &SqlRow) -> Result<Grant, StoreError> {
@@ -229,37 +234,48 @@ pub struct NewCode<'a> {
 
 /// Creates the grant and its code together: a code never exists without its grant.
 pub async fn insert_grant_and_code(db: &impl SqlDatabase, tenant: &str, workspace: &str, c: NewCode<'_>) -> Result<(), StoreError> {
-    let g = c.grant;
-    let mut stmts = vec![
-        stmt(
-            sql::GRANT_INSERT,
-            vec![
-                (&g.id).into(),
-                tenant.into(),
-                workspace.into(),
-                (&g.client_id).into(),
-                (&g.user_id).into(),
-                (&g.scope).into(),
-                g.sid.clone().into(),
-                g.auth_time.into(),
-                (&g.acr).into(),
-                serde_json::to_string(&g.amr).unwrap_or_else(|_| "[]".into()).into(),
-                c.now.into(),
-                g.expires_at.into(),
-            ],
-        ),
-        stmt(sql::CODE_INSERT, vec![c.code_hash.into(), (&g.id).into(), tenant.into(), workspace.into(), (&g.client_id).into(), c.request.into(), c.now.into(), c.expires_at.into()]),
-    ];
+    let (grant, code) = grant_and_code_params(tenant, workspace, &c);
+    let mut stmts = vec![stmt(sql::GRANT_INSERT, grant), stmt(sql::CODE_INSERT, code)];
     if let Some(consent_id) = c.consent_id {
-        stmts.push(consents::link_grant(consent_id, &g.id));
+        stmts.push(consents::link_grant(consent_id, &c.grant.id));
     }
     db.batch(stmts).await.map(|_| ())
 }
 
+/// The grant and code of [`insert_grant_and_code`], written only when the user's remembered
+/// consent covers every scope in `scopes`: `Ok(false)`, and nothing written, when it does not.
+/// Never for an Open Finance consent (those always ask): `c.consent_id` is not linked here.
+pub async fn insert_grant_and_code_if_consented(db: &impl SqlDatabase, tenant: &str, workspace: &str, c: NewCode<'_>, scopes: &[&str]) -> Result<bool, StoreError> {
+    let (mut grant, code) = grant_and_code_params(tenant, workspace, &c);
+    grant.push(serde_json::to_string(scopes).map_err(|e| StoreError::new(e.to_string()))?.into());
+    let results = db.batch(vec![stmt(sql::GRANT_INSERT_IF_CONSENTED, grant), stmt(sql::CODE_INSERT_IF_GRANT, code)]).await?;
+    Ok(results.iter().all(|rows| !rows.is_empty()))
+}
+
+fn grant_and_code_params(tenant: &str, workspace: &str, c: &NewCode<'_>) -> (Vec<SqlValue>, Vec<SqlValue>) {
+    let g = c.grant;
+    let grant = vec![
+        (&g.id).into(),
+        tenant.into(),
+        workspace.into(),
+        (&g.client_id).into(),
+        (&g.user_id).into(),
+        (&g.scope).into(),
+        g.sid.clone().into(),
+        g.auth_time.into(),
+        (&g.acr).into(),
+        serde_json::to_string(&g.amr).unwrap_or_else(|_| "[]".into()).into(),
+        c.now.into(),
+        g.expires_at.into(),
+    ];
+    let code = vec![c.code_hash.into(), (&g.id).into(), tenant.into(), workspace.into(), (&g.client_id).into(), c.request.as_str().into(), c.now.into(), c.expires_at.into()];
+    (grant, code)
+}
+
 pub enum CodeRedemption {
-    /// This request won the code: the grant id, the stored request, and the grant with its user
+    /// This request won the code: the stored request, and the grant with its user
     /// (read in the same round trip; `None` if the grant is gone).
-    Redeemed { grant_id: String, request: String, grant: Option<(Grant, Option<User>)> },
+    Redeemed { request: String, grant: Option<Box<(Grant, Option<User>)>> },
     /// The code was already used: the caller revokes `grant_id` (RFC 6749 §4.1.2).
     Replayed { grant_id: String },
     /// Unknown, expired, or issued to another client.
@@ -268,8 +284,8 @@ pub enum CodeRedemption {
 
 pub async fn redeem_code(db: &impl SqlDatabase, tenant: &str, workspace: &str, client_id: &str, code_hash: &str, now: i64) -> Result<CodeRedemption, StoreError> {
     let params = vec![code_hash.into(), tenant.into(), workspace.into(), client_id.into(), now.into()];
-    if let Some((r, grant)) = consume_with_grant(db, sql::CODE_CONSUME, sql::GRANT_GET_WITH_USER_BY_CODE, params).await? {
-        return Ok(CodeRedemption::Redeemed { grant_id: text(&r, "grant_id")?, request: text(&r, "request")?, grant });
+    if let Some((r, grant, _)) = consume_with_grant(db, sql::CODE_CONSUME, sql::GRANT_GET_WITH_USER_BY_CODE, params, Vec::new()).await? {
+        return Ok(CodeRedemption::Redeemed { request: text(&r, "request")?, grant: grant.map(Box::new) });
     }
     let rows = db.query(stmt(sql::CODE_GET, vec![code_hash.into(), tenant.into(), workspace.into()])).await?;
     Ok(match rows.first() {
@@ -329,14 +345,36 @@ pub async fn get_refresh_token(db: &impl SqlDatabase, tenant: &str, workspace: &
     }))
 }
 
-/// Marks a refresh token used; `Some((grant_id, scope, expires_at))` only for the one request that did.
-/// Consumes a refresh token (rotation) and reads its grant and user in the same round trip:
-/// `(scope, grant)`, or `None` when nothing was consumed.
-#[allow(clippy::type_complexity)]
-pub async fn consume_refresh_token(db: &impl SqlDatabase, tenant: &str, workspace: &str, client_id: &str, token_hash: &str, now: i64) -> Result<Option<(String, Option<(Grant, Option<User>)>)>, StoreError> {
-    let params = vec![token_hash.into(), tenant.into(), workspace.into(), client_id.into(), now.into()];
-    let Some((r, grant)) = consume_with_grant(db, sql::REFRESH_CONSUME, sql::GRANT_GET_WITH_USER_BY_REFRESH, params).await? else { return Ok(None) };
-    Ok(Some((text(&r, "scope")?, grant)))
+/// The token that replaces a rotated one, written in the batch that consumes the old one.
+pub struct Successor<'a> {
+    pub token_hash: &'a str,
+    /// A narrowed scope; `None` keeps the consumed token's.
+    pub scope: Option<&'a str>,
+    /// At most this (the grant's own expiry caps it).
+    pub expires_at: i64,
+}
+
+pub struct Rotation {
+    /// The consumed token's scope.
+    pub scope: String,
+    pub grant: Option<(Grant, Option<User>)>,
+    /// Whether the successor was written (it is, whenever a successor was given and the grant exists).
+    pub successor_stored: bool,
+}
+
+/// Consumes a refresh token (rotation), reads its grant and user, and writes its successor, in one
+/// round trip. `None` when nothing was consumed (and then nothing was written).
+pub async fn rotate_refresh_token(db: &impl SqlDatabase, tenant: &str, workspace: &str, client_id: &str, token_hash: &str, now: i64, successor: Option<&Successor<'_>>) -> Result<Option<Rotation>, StoreError> {
+    let params: Vec<SqlValue> = vec![token_hash.into(), tenant.into(), workspace.into(), client_id.into(), now.into()];
+    let more = successor
+        .map(|s| {
+            let mut p = params.clone();
+            p.extend([s.token_hash.into(), s.scope.map(SqlValue::from).unwrap_or(SqlValue::Null), s.expires_at.into()]);
+            vec![stmt(sql::REFRESH_INSERT_ROTATED, p)]
+        })
+        .unwrap_or_default();
+    let Some((r, grant, more)) = consume_with_grant(db, sql::REFRESH_CONSUME, sql::GRANT_GET_WITH_USER_BY_REFRESH, params, more).await? else { return Ok(None) };
+    Ok(Some(Rotation { scope: text(&r, "scope")?, grant, successor_stored: more.first().is_some_and(|rows| !rows.is_empty()) }))
 }
 
 /// Records a single-use value; `Ok(false)` when it was seen before.

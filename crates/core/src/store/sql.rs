@@ -50,11 +50,22 @@ pub const ACCESS_TOKEN_STATUS_AND_USER: &str = "SELECT (SELECT revoked_at FROM g
 
 // Authorization codes: consumed atomically, exactly one redemption wins.
 pub const CODE_INSERT: &str = "INSERT INTO authorization_codes (code_hash, grant_id, tenant, workspace, client_id, request, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
-pub const CODE_CONSUME: &str = "UPDATE authorization_codes SET used_at = ?5 WHERE code_hash = ?1 AND tenant = ?2 AND workspace = ?3 AND client_id = ?4 AND used_at IS NULL AND expires_at > ?5 RETURNING grant_id, request";
+/// GRANT_INSERT (?1-?12 as there) only when the user's remembered consent for the client covers
+/// every scope in ?13 (a JSON array of scope names); a missing consent covers nothing. With
+/// CODE_INSERT_IF_GRANT after it in one batch, an authorization with a remembered consent checks
+/// and issues in one round trip, and writes nothing when consent is needed.
+pub const GRANT_INSERT_IF_CONSENTED: &str = "INSERT INTO grants (id, tenant, workspace, client_id, user_id, scope, sid, auth_time, acr, amr, created_at, expires_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 WHERE NOT EXISTS (SELECT 1 FROM json_each(?13) j WHERE instr(' ' || COALESCE((SELECT c.scope FROM consents c WHERE c.tenant = ?2 AND c.workspace = ?3 AND c.user_id = ?5 AND c.client_id = ?4), '') || ' ', ' ' || j.value || ' ') = 0) RETURNING id";
+/// CODE_INSERT (?1-?8 as there) only when its grant (?2) exists: the one the batch just wrote.
+pub const CODE_INSERT_IF_GRANT: &str = "INSERT INTO authorization_codes (code_hash, grant_id, tenant, workspace, client_id, request, created_at, expires_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM grants WHERE id = ?2 AND tenant = ?3 AND workspace = ?4) RETURNING code_hash";
+pub const CODE_CONSUME: &str = "UPDATE authorization_codes SET used_at = ?5 WHERE code_hash = ?1 AND tenant = ?2 AND workspace = ?3 AND client_id = ?4 AND used_at IS NULL AND expires_at > ?5 RETURNING request";
 pub const CODE_GET: &str = "SELECT grant_id, client_id, used_at, expires_at FROM authorization_codes WHERE code_hash = ?1 AND tenant = ?2 AND workspace = ?3";
 
 // Refresh tokens
 pub const REFRESH_INSERT: &str = "INSERT INTO refresh_tokens (token_hash, grant_id, tenant, workspace, client_id, scope, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+/// Run in the batch after REFRESH_CONSUME (?1-?5 as there): the rotated token's successor, ?6 its
+/// hash, ?7 a narrowed scope (NULL keeps the consumed token's), ?8 the latest expiry (the grant's
+/// own expiry caps it). It inserts only what this batch consumed, so a rotation is one round trip.
+pub const REFRESH_INSERT_ROTATED: &str = "INSERT INTO refresh_tokens (token_hash, grant_id, tenant, workspace, client_id, scope, created_at, expires_at) SELECT ?6, r.grant_id, r.tenant, r.workspace, r.client_id, COALESCE(?7, r.scope), ?5, MIN(?8, g.expires_at) FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.token_hash = ?1 AND r.tenant = ?2 AND r.workspace = ?3 AND r.client_id = ?4 AND r.used_at = ?5 RETURNING token_hash";
 /// Rotation: marks the token used; only the request that flips `used_at` gets the row back.
 /// Consumes a refresh token of a live grant in one statement: the winner of a race is decided here,
 /// and a grant revoked by a concurrent reuse detection after this point does not undo its win.
