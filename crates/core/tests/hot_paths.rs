@@ -206,6 +206,7 @@ fn hot_paths_write_nothing_and_warm_caches_read_nothing() {
     let web_secret = web["client_secret"].as_str().unwrap().to_string();
     let app = h.admin("POST", "/admin/tenants/acme/workspaces/main/clients", json!({"client_id": "app", "grant_types": ["authorization_code", "refresh_token"], "redirect_uris": [REDIRECT], "scope": "openid profile offline_access", "skip_consent": true}));
     let app_secret = app["client_secret"].as_str().unwrap().to_string();
+    h.admin("POST", "/admin/tenants/acme/workspaces/main/clients", json!({"client_id": "asks", "grant_types": ["authorization_code"], "redirect_uris": [REDIRECT], "scope": "openid profile"}));
 
     let cc = || {
         let r = h.form("/acme/main/token", &[("grant_type", "client_credentials"), ("scope", "api")], vec![basic("svc", &svc_secret)]);
@@ -267,7 +268,7 @@ fn hot_paths_write_nothing_and_warm_caches_read_nothing() {
     // batch. The SSO session from the login above gives `app` a code without another login.
     let session = r.headers.iter().filter(|(k, _)| k == "set-cookie").filter_map(|(_, v)| v.split(';').next()).filter(|c| !c.ends_with('=')).collect::<Vec<_>>().join("; ");
     let q = q.replace("client_id=web", "client_id=app").replace("openid%20profile", "openid%20offline_access");
-    let r = h.call("GET", &format!("/acme/main/authorize?{q}"), vec![("cookie", session)], vec![]);
+    let r = h.call("GET", &format!("/acme/main/authorize?{q}"), vec![("cookie", session.clone())], vec![]);
     let loc = r.header("location").unwrap_or_else(|| panic!("no redirect for app: {} {}", r.status, String::from_utf8_lossy(&r.body)));
     let code = edgeauth_core::http::Params::parse(loc.split_once('?').unwrap().1).unwrap().get("code").unwrap().to_string();
     let r = h.form("/acme/main/token", &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", VERIFIER)], vec![basic("app", &app_secret)]);
@@ -281,6 +282,28 @@ fn hot_paths_write_nothing_and_warm_caches_read_nothing() {
     // The successor written in that batch is the one handed out: it refreshes once more.
     let r = h.form("/acme/main/token", &[("grant_type", "refresh_token"), ("refresh_token", &second)], vec![basic("app", &app_secret)]);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+
+    // A client that asks for consent: the remembered consent is checked by the batch that writes
+    // the grant and code. Without one, that batch writes nothing and the consent page shows.
+    let grants = || block_on(native.sql().query(Statement { sql: "SELECT COUNT(*) AS n FROM grants", params: vec![] })).unwrap()[0].int("n").unwrap();
+    let asks = q.replace("client_id=app", "client_id=asks").replace("openid%20offline_access", "openid%20profile");
+    // Once uncounted: the first request reads the client into the isolate's cache.
+    h.call("GET", &format!("/acme/main/authorize?{asks}"), vec![("cookie", session.clone())], vec![]);
+    let before = grants();
+    let mut page = Response::new(0);
+    let first = h.counted(|| page = h.call("GET", &format!("/acme/main/authorize?{asks}"), vec![("cookie", session.clone())], vec![]));
+    let html = String::from_utf8_lossy(&page.body).into_owned();
+    assert!(page.status == 200 && html.contains("name=\"decision\""), "a consent page: {} {html}", page.status);
+    assert_eq!((first.sql_round_trips, grants()), (1, before), "a missing consent: one round trip, nothing written: {first:?}");
+    let start = html.find(marker).unwrap() + marker.len();
+    let interaction = html[start..start + html[start..].find('"').unwrap()].replace("&amp;", "&");
+    let csrf = page.headers.iter().find_map(|(k, v)| (k == "set-cookie").then(|| v.strip_prefix("ea_csrf=")).flatten()).unwrap().split(';').next().unwrap().to_string();
+    let r = h.form("/acme/main/consent", &[("interaction", &interaction), ("decision", "allow")], vec![("cookie", format!("{session}; ea_csrf={csrf}"))]);
+    assert!(r.header("location").is_some_and(|l| l.contains("code=")), "consent given: {} {}", r.status, String::from_utf8_lossy(&r.body));
+    let mut again = Response::new(0);
+    let remembered = h.counted(|| again = h.call("GET", &format!("/acme/main/authorize?{asks}"), vec![("cookie", session.clone())], vec![]));
+    assert!(again.header("location").is_some_and(|l| l.contains("code=")), "remembered: {} {}", again.status, String::from_utf8_lossy(&again.body));
+    assert_eq!((remembered.sql_round_trips, grants()), (1, before + 2), "a remembered consent: checked and written in one round trip: {remembered:?}");
 }
 
 #[test]
