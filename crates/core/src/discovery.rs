@@ -5,11 +5,22 @@ use crate::config::{ACR_BR_LOA2, ACR_BR_LOA3};
 use crate::error::OAuthError;
 use crate::http::Response;
 use crate::response_mode::RESPONSE_MODES;
-use crate::runtime::{Alg, Runtime};
+use crate::runtime::{Alg, Clock, Runtime};
 use crate::server::Ctx;
 use serde_json::json;
 
+/// The metadata document, from the isolate's cache while the configuration it was built from is
+/// the current one (a reloaded configuration is a new `Arc`; the cached one is held, so its
+/// address cannot be reused).
 pub fn metadata<R: Runtime>(ctx: &Ctx<'_, R>) -> Response {
+    let document = ctx.server.discovery_document(&ctx.issuer, &ctx.config, ctx.rt.clock().now_ms(), || build_metadata(ctx).to_string());
+    Response::new(200)
+        .with_header("content-type", "application/json")
+        .with_header("cache-control", "public, max-age=60")
+        .with_body(document.as_bytes().to_vec())
+}
+
+fn build_metadata<R: Runtime>(ctx: &Ctx<'_, R>) -> serde_json::Value {
     let cfg = &ctx.config;
     // The Brazil profile allows one algorithm and one client authentication method: advertise only those.
     let algs: Vec<&str> = match cfg.only_alg() {
@@ -78,7 +89,7 @@ pub fn metadata<R: Runtime>(ctx: &Ctx<'_, R>) -> Response {
             "revocation_endpoint": at("revoke"),
         });
     }
-    Response::json(200, &doc).with_header("cache-control", "public, max-age=60")
+    doc
 }
 
 pub async fn jwks<R: Runtime>(ctx: &Ctx<'_, R>) -> Result<Response, OAuthError> {

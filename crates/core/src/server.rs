@@ -63,6 +63,23 @@ pub struct Server {
     keys: TtlCache<Arc<KeySet>>,
     /// Clients that exist (metadata parsed, secret hash), by `{workspace key}/{client_id}`.
     clients: TtlCache<Arc<StoredClient>>,
+    /// Discovery documents by issuer, with the configuration each was built from.
+    discovery: TtlCache<(Arc<WorkspaceConfig>, Arc<str>)>,
+}
+
+impl Server {
+    /// The serialized discovery document of `issuer` built from `config`, built by `build` when
+    /// not cached or cached from another configuration.
+    pub(crate) fn discovery_document(&self, issuer: &str, config: &Arc<WorkspaceConfig>, now_ms: u64, build: impl FnOnce() -> String) -> Arc<str> {
+        if let Some((built_from, document)) = self.discovery.get(issuer, now_ms) {
+            if Arc::ptr_eq(&built_from, config) {
+                return document;
+            }
+        }
+        let document: Arc<str> = build().into();
+        self.discovery.put(issuer.to_string(), (config.clone(), document.clone()), now_ms);
+        document
+    }
 }
 
 /// Everything an endpoint of one workspace needs for one request.
