@@ -182,7 +182,7 @@ impl WorkerRuntime {
         let root_secret = env_string(env, "ROOT_SECRET").filter(|s| !s.is_empty());
         Ok(WorkerRuntime {
             kv: Kv(worker::KvStore::from_this(env, "CONFIG").map_err(store_err)?),
-            sql: D1(env_binding::<worker::D1Database>(env, "DB")?),
+            sql: D1(env_binding::<JsValue>(env, "DB")?),
             sessions: DurableSessions(env_binding::<ObjectNamespace>(env, "SESSIONS")?),
             fetch: WorkerFetch,
             clock: JsClock,
@@ -267,7 +267,7 @@ impl rt::KvStore for Kv {
 
 /// D1 carries the core's statements unchanged; values cross as JS numbers, strings and null, rows
 /// come back as JSON (see `js/glue.js`).
-struct D1(worker::D1Database);
+struct D1(JsValue);
 
 fn params(stmt: &Statement) -> js_sys::Array {
     stmt.params
@@ -316,13 +316,13 @@ fn js_error_text(e: &JsValue) -> String {
 
 impl rt::SqlDatabase for D1 {
     async fn query(&self, stmt: Statement) -> Result<Vec<SqlRow>, StoreError> {
-        let promise = boundary::d1_query(self.0.as_ref(), stmt.sql, &params(&stmt)).map_err(|e| StoreError::new(js_error_text(&e)))?;
+        let promise = boundary::d1_query(&self.0, stmt.sql, &params(&stmt)).map_err(|e| StoreError::new(js_error_text(&e)))?;
         Ok(rows(json_of(promise).await?))
     }
     async fn batch(&self, stmts: Vec<Statement>) -> Result<Vec<Vec<SqlRow>>, StoreError> {
         // D1's batch runs as one implicit transaction: a failing statement rolls back all of them.
         let list: js_sys::Array = stmts.iter().map(|s| JsValue::from(js_sys::Array::of2(&JsValue::from_str(s.sql), &params(s)))).collect();
-        let promise = boundary::d1_batch(self.0.as_ref(), &list).map_err(|e| StoreError::new(js_error_text(&e)))?;
+        let promise = boundary::d1_batch(&self.0, &list).map_err(|e| StoreError::new(js_error_text(&e)))?;
         let results: Vec<Vec<serde_json::Map<String, Value>>> = json_of(promise).await?;
         Ok(results.into_iter().map(rows).collect())
     }

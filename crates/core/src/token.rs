@@ -144,10 +144,7 @@ async fn refresh_token<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params: &P
             s
         }
     };
-    let refresh = match stored_successor {
-        Some(t) => NewRefresh::Stored(t),
-        None => NewRefresh::None,
-    };
+    let refresh = stored_successor.map_or(NewRefresh::None, NewRefresh::Stored);
     let mut body = issue_for_grant(ctx, client, &grant, user, &scope, None, refresh, &[]).await?;
     if !rotation {
         body["refresh_token"] = json!(token);

@@ -16,8 +16,22 @@ pub const KEY_INSERT: &str = "INSERT INTO signing_keys (tenant, workspace, kid, 
 /// Retires every signing key of the workspace older than the rotation (the new keys are inserted after).
 pub const KEYS_RETIRE: &str = "UPDATE signing_keys SET retired_at = ?3, remove_at = ?4 WHERE tenant = ?1 AND workspace = ?2 AND retired_at IS NULL";
 
+/// `INSERT INTO {table} ({columns}) ` followed by the rest: one column list for a table's plain
+/// insert and its conditional twin (`... SELECT ... WHERE`).
+macro_rules! insert_into {
+    (grants, $rest:literal) => {
+        concat!("INSERT INTO grants (id, tenant, workspace, client_id, user_id, scope, sid, auth_time, acr, amr, created_at, expires_at) ", $rest)
+    };
+    (authorization_codes, $rest:literal) => {
+        concat!("INSERT INTO authorization_codes (code_hash, grant_id, tenant, workspace, client_id, request, created_at, expires_at) ", $rest)
+    };
+    (refresh_tokens, $rest:literal) => {
+        concat!("INSERT INTO refresh_tokens (token_hash, grant_id, tenant, workspace, client_id, scope, created_at, expires_at) ", $rest)
+    };
+}
+
 // Grants
-pub const GRANT_INSERT: &str = "INSERT INTO grants (id, tenant, workspace, client_id, user_id, scope, sid, auth_time, acr, amr, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+pub const GRANT_INSERT: &str = insert_into!(grants, "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
 pub const GRANT_GET: &str = "SELECT id, client_id, user_id, scope, sid, auth_time, acr, amr, expires_at, revoked_at FROM grants WHERE id = ?1 AND tenant = ?2 AND workspace = ?3";
 /// GRANT_GET with the grant's user (USER_GET's columns prefixed `u_`, NULL when the user is gone).
 /// A grant and its user (columns prefixed `u_`, NULL without one), joined from `grants g`.
@@ -49,23 +63,23 @@ pub const ACCESS_TOKEN_STATUS: &str = "SELECT (SELECT revoked_at FROM grants WHE
 pub const ACCESS_TOKEN_STATUS_AND_USER: &str = "SELECT (SELECT revoked_at FROM grants WHERE id = ?4) AS grant_revoked_at, (SELECT count(*) FROM grants WHERE id = ?4) AS grant_exists, (SELECT count(*) FROM revoked_tokens WHERE jti = ?5) AS token_revoked, u.id, u.username, u.password_hash, u.claims, u.disabled FROM (SELECT 1) LEFT JOIN users u ON u.tenant = ?1 AND u.workspace = ?2 AND u.id = ?3";
 
 // Authorization codes: consumed atomically, exactly one redemption wins.
-pub const CODE_INSERT: &str = "INSERT INTO authorization_codes (code_hash, grant_id, tenant, workspace, client_id, request, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+pub const CODE_INSERT: &str = insert_into!(authorization_codes, "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
 /// GRANT_INSERT (?1-?12 as there) only when the user's remembered consent for the client covers
 /// every scope in ?13 (a JSON array of scope names); a missing consent covers nothing. With
 /// CODE_INSERT_IF_GRANT after it in one batch, an authorization with a remembered consent checks
 /// and issues in one round trip, and writes nothing when consent is needed.
-pub const GRANT_INSERT_IF_CONSENTED: &str = "INSERT INTO grants (id, tenant, workspace, client_id, user_id, scope, sid, auth_time, acr, amr, created_at, expires_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 WHERE NOT EXISTS (SELECT 1 FROM json_each(?13) j WHERE instr(' ' || COALESCE((SELECT c.scope FROM consents c WHERE c.tenant = ?2 AND c.workspace = ?3 AND c.user_id = ?5 AND c.client_id = ?4), '') || ' ', ' ' || j.value || ' ') = 0) RETURNING id";
+pub const GRANT_INSERT_IF_CONSENTED: &str = insert_into!(grants, "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 WHERE NOT EXISTS (SELECT 1 FROM json_each(?13) j WHERE instr(' ' || COALESCE((SELECT c.scope FROM consents c WHERE c.tenant = ?2 AND c.workspace = ?3 AND c.user_id = ?5 AND c.client_id = ?4), '') || ' ', ' ' || j.value || ' ') = 0) RETURNING id");
 /// CODE_INSERT (?1-?8 as there) only when its grant (?2) exists: the one the batch just wrote.
-pub const CODE_INSERT_IF_GRANT: &str = "INSERT INTO authorization_codes (code_hash, grant_id, tenant, workspace, client_id, request, created_at, expires_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM grants WHERE id = ?2 AND tenant = ?3 AND workspace = ?4) RETURNING code_hash";
+pub const CODE_INSERT_IF_GRANT: &str = insert_into!(authorization_codes, "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM grants WHERE id = ?2 AND tenant = ?3 AND workspace = ?4) RETURNING code_hash");
 pub const CODE_CONSUME: &str = "UPDATE authorization_codes SET used_at = ?5 WHERE code_hash = ?1 AND tenant = ?2 AND workspace = ?3 AND client_id = ?4 AND used_at IS NULL AND expires_at > ?5 RETURNING request";
 pub const CODE_GET: &str = "SELECT grant_id, client_id, used_at, expires_at FROM authorization_codes WHERE code_hash = ?1 AND tenant = ?2 AND workspace = ?3";
 
 // Refresh tokens
-pub const REFRESH_INSERT: &str = "INSERT INTO refresh_tokens (token_hash, grant_id, tenant, workspace, client_id, scope, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+pub const REFRESH_INSERT: &str = insert_into!(refresh_tokens, "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
 /// Run in the batch after REFRESH_CONSUME (?1-?5 as there): the rotated token's successor, ?6 its
 /// hash, ?7 a narrowed scope (NULL keeps the consumed token's), ?8 the latest expiry (the grant's
 /// own expiry caps it). It inserts only what this batch consumed, so a rotation is one round trip.
-pub const REFRESH_INSERT_ROTATED: &str = "INSERT INTO refresh_tokens (token_hash, grant_id, tenant, workspace, client_id, scope, created_at, expires_at) SELECT ?6, r.grant_id, r.tenant, r.workspace, r.client_id, COALESCE(?7, r.scope), ?5, MIN(?8, g.expires_at) FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.token_hash = ?1 AND r.tenant = ?2 AND r.workspace = ?3 AND r.client_id = ?4 AND r.used_at = ?5 RETURNING token_hash";
+pub const REFRESH_INSERT_ROTATED: &str = insert_into!(refresh_tokens, "SELECT ?6, r.grant_id, r.tenant, r.workspace, r.client_id, COALESCE(?7, r.scope), ?5, MIN(?8, g.expires_at) FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.token_hash = ?1 AND r.tenant = ?2 AND r.workspace = ?3 AND r.client_id = ?4 AND r.used_at = ?5 RETURNING token_hash");
 /// Rotation: marks the token used; only the request that flips `used_at` gets the row back.
 /// Consumes a refresh token of a live grant in one statement: the winner of a race is decided here,
 /// and a grant revoked by a concurrent reuse detection after this point does not undo its win.
