@@ -4,9 +4,9 @@ import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { readdirSync, readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
+import { BUILD, edgeauthOptions } from "./miniflare-options.mjs";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
-const BUILD = join(ROOT, "crates/cloudflare/build");
 
 /** Splits a migration file into statements (the schema has no semicolons inside literals). */
 function statements(sql) {
@@ -31,30 +31,18 @@ export async function startWorker({ rootSecret, masterSecret = randomBytes(32).t
   const complaints = [];
   if (!existsSync(join(BUILD, "index.js"))) throw new Error("no worker bundle: run scripts/build-worker.sh");
   const mf = new Miniflare(
-    convertV4MiniflareOptions({
-      cf,
-      handleStructuredLogs: ({ level, message }) => {
-        if (/edgeauth|panicked|RuntimeError|uncaught/i.test(message)) complaints.push(`${level}: ${message}`);
-        else if (level === "error" || level === "warn") process.stderr.write(`[workerd ${level}] ${message}\n`);
-      },
-      host: "127.0.0.1",
-      port: 0,
-      workers: [
-        {
-          name: "edgeauth",
-          modules: [
-            { type: "ESModule", path: join(BUILD, "index.js") },
-            { type: "CompiledWasm", path: join(BUILD, "index_bg.wasm") },
-          ],
-          modulesRoot: BUILD,
-          compatibilityDate: "2025-09-01",
-          kvNamespaces: ["CONFIG"],
-          d1Databases: ["DB"],
-          durableObjects: { SESSIONS: { className: "SsoSessionObject", useSQLite: true } },
-          bindings: { MASTER_SECRET: masterSecret, ROOT_SECRET: rootSecret, ...(clientCertHeader ? { CLIENT_CERT_HEADER: clientCertHeader } : {}) },
+    convertV4MiniflareOptions(
+      edgeauthOptions({
+        masterSecret,
+        rootSecret,
+        clientCertHeader,
+        cf,
+        handleStructuredLogs: ({ level, message }) => {
+          if (/edgeauth|panicked|RuntimeError|uncaught/i.test(message)) complaints.push(`${level}: ${message}`);
+          else if (level === "error" || level === "warn") process.stderr.write(`[workerd ${level}] ${message}\n`);
         },
-      ],
-    }),
+      }),
+    ),
   );
   const url = await mf.ready;
   const db = await mf.getD1Database("DB");
