@@ -122,3 +122,21 @@ test("a sweep of hostile input over every endpoint never yields a 5xx", async ()
   }
   assert.deepEqual(failures, []);
 });
+
+test("each failed request is one structured log line: where, what kind, no secret", async () => {
+  const before = t.failures.length;
+  const r = await raw("/token", { body: "grant_type=authorization_code&code=nope&redirect_uri=x", headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic("web", secret), "x-request-id": "req-4711" } });
+  assert.equal((await json(r)).error, "invalid_grant");
+  // The line is written before the response leaves; allow the log pipe a moment.
+  for (let i = 0; i < 50 && t.failures.length === before; i++) await new Promise((res) => setTimeout(res, 20));
+  const line = t.failures.slice(before).find((f) => f.request_id === "req-4711");
+  assert.ok(line, `no log line: ${JSON.stringify(t.failures.slice(before))}`);
+  assert.deepEqual([line.tenant, line.workspace, line.endpoint, line.status, line.kind], ["acme", "main", "token", 400, "invalid_grant"]);
+  assert.equal(line.cause, null, "a client's mistake has no cause of ours");
+  assert.ok(!JSON.stringify(line).includes(secret), "the client secret is not logged");
+  // A success writes nothing.
+  const count = t.failures.length;
+  assert.equal((await form(`${issuer}/token`, { grant_type: "client_credentials", scope: "api" }, { authorization: basic("web", secret) })).status, 200);
+  await new Promise((res) => setTimeout(res, 100));
+  assert.equal(t.failures.length, count);
+});

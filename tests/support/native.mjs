@@ -3,6 +3,7 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
+import { collectFailure } from "./failures.mjs";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
@@ -11,7 +12,14 @@ export async function startNative({ rootSecret, clientCertHeader }) {
   const bin = `${process.env.CARGO_TARGET_DIR ?? `${ROOT}target`}/debug/edgeauth-native`;
   if (!existsSync(bin)) throw new Error("no native server: cargo build -p edgeauth-testkit --bin edgeauth-native");
   const args = ["--port", "0", "--root-secret", rootSecret, "--test-controls", ...(clientCertHeader ? ["--client-cert-header", clientCertHeader] : [])];
-  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const complaints = [];
+  const failures = [];
+  createInterface({ input: child.stderr }).on("line", (l) => {
+    if (collectFailure(l, failures, complaints)) return;
+    if (/panicked/i.test(l)) complaints.push(l);
+    process.stderr.write(`[native] ${l}\n`);
+  });
   const line = await new Promise((resolve, reject) => {
     const rl = createInterface({ input: child.stdout });
     rl.once("line", (l) => { rl.close(); resolve(l); });
@@ -22,7 +30,11 @@ export async function startNative({ rootSecret, clientCertHeader }) {
     base,
     canAdvanceClock: true,
     advanceClock: (secs) => advanceClock(base, secs),
-    stop: () => new Promise((resolve) => { child.once("exit", resolve); child.kill(); }),
+    failures,
+    async stop() {
+      await new Promise((resolve) => { child.once("exit", resolve); child.kill(); });
+      if (complaints.length) throw new Error(`the native server logged problems:\n${complaints.join("\n")}`);
+    },
   };
 }
 

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { createInterface } from "node:readline";
 import { advanceClock } from "./native.mjs";
+import { collectFailure } from "./failures.mjs";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 export const SPIN_HOST = join(ROOT, "target/debug/edgeauth-spin-host");
@@ -36,8 +37,10 @@ export async function startSpin({ rootSecret, masterSecret = randomBytes(32).toS
   if (allowLoopback) args.push("--allow-outbound", "http://127.0.0.1:*");
   const child = spawn(SPIN_HOST, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   const complaints = [];
+  const failures = [];
   let stderr = "";
   createInterface({ input: child.stderr }).on("line", (l) => {
+    if (collectFailure(l, failures, complaints)) return;
     stderr += l + "\n";
     if (/^edgeauth:|panicked|wasm trap|the component failed/i.test(l)) complaints.push(l);
     else process.stderr.write(`[spin-host] ${l}\n`);
@@ -53,6 +56,7 @@ export async function startSpin({ rootSecret, masterSecret = randomBytes(32).toS
     canAdvanceClock: true,
     advanceClock: (secs) => advanceClock(base, secs),
     complaints,
+    failures,
     async stop() {
       if (child.exitCode === null) await new Promise((resolve) => { child.once("exit", resolve); child.kill(); });
       if (complaints.length) throw new Error(`the component logged problems:\n${complaints.join("\n")}`);

@@ -5,6 +5,7 @@ import { readdirSync, readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { BUILD, edgeauthOptions } from "./miniflare-options.mjs";
+import { collectFailure } from "./failures.mjs";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
@@ -29,6 +30,7 @@ export async function startWorker({ rootSecret, masterSecret = randomBytes(32).t
   // The worker logs only when something is wrong (a misconfiguration, WebCrypto refusing a key):
   // any such line fails the test file at stop().
   const complaints = [];
+  const failures = [];
   if (!existsSync(join(BUILD, "index.js"))) throw new Error("no worker bundle: run scripts/build-worker.sh");
   const mf = new Miniflare(
     convertV4MiniflareOptions(
@@ -38,6 +40,7 @@ export async function startWorker({ rootSecret, masterSecret = randomBytes(32).t
         clientCertHeader,
         cf,
         handleStructuredLogs: ({ level, message }) => {
+          if (collectFailure(message, failures, complaints)) return;
           if (/edgeauth|panicked|RuntimeError|uncaught/i.test(message)) complaints.push(`${level}: ${message}`);
           else if (level === "error" || level === "warn") process.stderr.write(`[workerd ${level}] ${message}\n`);
         },
@@ -53,6 +56,7 @@ export async function startWorker({ rootSecret, masterSecret = randomBytes(32).t
   return {
     base: url.origin,
     canAdvanceClock: false,
+    failures,
     dispatchFetch: (url, init) => mf.dispatchFetch(url, init),
     async stop() {
       await mf.dispose();

@@ -10,6 +10,7 @@ mod webcrypto;
 
 use edgeauth_core::crypto::b64url_decode;
 use edgeauth_core::runtime::{self as rt, SqlRow, SqlValue, SsoSession, Statement, StoreError};
+use edgeauth_core::http::Failure;
 use edgeauth_core::{OAuthError, Server};
 use serde_json::Value;
 use std::future::Future;
@@ -59,11 +60,17 @@ async fn respond(req: web_sys::Request, env: Env, body: JsValue) -> web_sys::Res
         Ok(mut core_req) => match WorkerRuntime::from_env(&env) {
             Ok(runtime) => {
                 core_req.client_certificate = client_certificate(&req, &env, &core_req.headers);
-                ENGINE.with(|e| *e).handle(&runtime, core_req).await
+                let request_id = Failure::request_id(&core_req.headers, || edgeauth_core::crypto::random_id(&JsEntropy));
+                let response = ENGINE.with(|e| *e).handle(&runtime, core_req).await;
+                // One JSON line per failed request; the cause it may carry is never in the response.
+                if let Some(f) = &response.failure {
+                    worker::console_log!("{}", f.log_line(&request_id));
+                }
+                response
             }
             Err(e) => {
                 worker::console_error!("edgeauth: misconfigured worker: {e}");
-                OAuthError::server_error(e.0).into_response()
+                OAuthError::server_error(e).into_response()
             }
         },
         Err(resp) => resp,
@@ -306,7 +313,7 @@ fn rows(objects: Vec<serde_json::Map<String, Value>>) -> Vec<SqlRow> {
 }
 
 async fn json_of<T: serde::de::DeserializeOwned>(promise: js_sys::Promise) -> Result<T, StoreError> {
-    let text = JsFuture::from(promise).await.map_err(|e| StoreError::new(format!("D1: {}", js_error_text(&e))))?;
+    let text = JsFuture::from(promise).await.map_err(|e| StoreError::from_sqlite_message(format!("D1: {}", js_error_text(&e))))?;
     serde_json::from_str(&text.as_string().unwrap_or_default()).map_err(store_err)
 }
 
@@ -316,13 +323,13 @@ fn js_error_text(e: &JsValue) -> String {
 
 impl rt::SqlDatabase for D1 {
     async fn query(&self, stmt: Statement) -> Result<Vec<SqlRow>, StoreError> {
-        let promise = boundary::d1_query(&self.0, stmt.sql, &params(&stmt)).map_err(|e| StoreError::new(js_error_text(&e)))?;
+        let promise = boundary::d1_query(&self.0, stmt.sql, &params(&stmt)).map_err(|e| StoreError::from_sqlite_message(js_error_text(&e)))?;
         Ok(rows(json_of(promise).await?))
     }
     async fn batch(&self, stmts: Vec<Statement>) -> Result<Vec<Vec<SqlRow>>, StoreError> {
         // D1's batch runs as one implicit transaction: a failing statement rolls back all of them.
         let list: js_sys::Array = stmts.iter().map(|s| JsValue::from(js_sys::Array::of2(&JsValue::from_str(s.sql), &params(s)))).collect();
-        let promise = boundary::d1_batch(&self.0, &list).map_err(|e| StoreError::new(js_error_text(&e)))?;
+        let promise = boundary::d1_batch(&self.0, &list).map_err(|e| StoreError::from_sqlite_message(js_error_text(&e)))?;
         let results: Vec<Vec<serde_json::Map<String, Value>>> = json_of(promise).await?;
         Ok(results.into_iter().map(rows).collect())
     }

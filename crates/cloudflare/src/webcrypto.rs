@@ -146,7 +146,7 @@ impl<E: Entropy> Signer for WebCryptoSigner<E> {
     async fn verify(&self, alg: Alg, public_jwk: &Value, message: &[u8], signature: &[u8]) -> Result<bool, StoreError> {
         if alg == Alg::ES256 {
             // The same refusal as the pure-Rust path for a key that does not fit the algorithm.
-            edgeauth_core::jose::check_key_fits(alg, public_jwk).map_err(StoreError)?;
+            edgeauth_core::jose::check_key_fits(alg, public_jwk).map_err(StoreError::new)?;
             if let Ok(Some(valid)) = self.verify_es256(public_jwk, message, signature).await {
                 return Ok(valid);
             }

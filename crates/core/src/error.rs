@@ -1,30 +1,77 @@
-//! One error type for the whole engine. It renders as an RFC 6749 §5.2 / RFC 6750 §3 error
-//! document (or, for the authorization endpoint, is carried back in the redirect), and storage
-//! failures render as a bare 500/503 with no detail.
+//! One error type for the whole engine, [`Error`]. Every failure a handler reports is one; it
+//! knows how to render itself three ways (see `http.rs` for the JSON renderings and `web/pages.rs`
+//! for the HTML page):
+//! - an RFC 6749 §5.2 / RFC 6750 §3 error document for the protocol endpoints (or, at the
+//!   authorization endpoint, the parameters of the redirect);
+//! - an RFC 9457 problem document for the management API (`/api/...`);
+//! - an HTML error page for the browser-facing steps.
+//!
+//! A failure of ours (storage, a platform call, a bug) carries its [`Cause`]: the adapter writes it
+//! to the log (one JSON line per failed request, [`crate::http::Failure`]), and no rendering ever
+//! shows it. `OAuthError` and `Problem` are the names the protocol and management code use for it.
 
-use crate::http::Response;
 use crate::runtime::StoreError;
 use serde_json::json;
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct OAuthError {
+/// Why a request failed on our side: for the log only.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Cause {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Something the engine itself could not do (a value it stored that no longer parses, ...).
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// The management API's kind of problem: the last part of its type URN
+/// (`urn:edgeauth:problem:{kind}`) and its fixed title.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProblemType {
+    pub kind: &'static str,
+    pub title: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{status} {code}: {description}")]
+pub struct Error {
     pub status: u16,
-    /// The `error` code: `invalid_request`, `invalid_grant`, ... (or `server_error`).
+    /// The OAuth `error` code: `invalid_request`, `invalid_grant`, ... (or `server_error`).
     pub code: &'static str,
+    /// What was wrong with the request, in words the client may see (`error_description`, the
+    /// problem's `detail`, the page's text).
     pub description: String,
     /// RFC 6750: resource endpoints answer 401 with a `WWW-Authenticate: Bearer` challenge.
     pub bearer_challenge: bool,
+    /// The problem type when the management API renders this error; derived from the status and
+    /// code when not set (see [`Error::problem_type`]).
+    pub problem: Option<ProblemType>,
+    /// The configuration or metadata field a validation error is about.
+    pub field: Option<String>,
+    /// Extension members of the problem document (RFC 9457 §3.2), e.g. the failing JSON Patch operation.
+    pub extensions: serde_json::Map<String, serde_json::Value>,
+    /// Our own failure's cause: logged, never rendered.
+    #[source]
+    pub cause: Option<Cause>,
 }
+
+/// The protocol endpoints' name for [`Error`].
+pub type OAuthError = Error;
+/// The management API's name for [`Error`].
+pub type Problem = Error;
 
 macro_rules! constructors {
     ($($name:ident => ($status:expr, $code:expr)),* $(,)?) => {
-        $(pub fn $name(description: impl Into<String>) -> OAuthError {
-            OAuthError { status: $status, code: $code, description: description.into(), bearer_challenge: false }
+        $(pub fn $name(description: impl Into<String>) -> Error {
+            Error::new_oauth($status, $code, description)
         })*
     };
 }
 
-impl OAuthError {
+impl Error {
+    fn new_oauth(status: u16, code: &'static str, description: impl Into<String>) -> Error {
+        Error { status, code, description: description.into(), bearer_challenge: false, problem: None, field: None, extensions: serde_json::Map::new(), cause: None }
+    }
+
     constructors! {
         invalid_request => (400, "invalid_request"),
         invalid_client => (401, "invalid_client"),
@@ -46,161 +93,156 @@ impl OAuthError {
         invalid_client_metadata => (400, "invalid_client_metadata"),
         unauthorized => (401, "unauthorized"),
         conflict => (409, "conflict"),
+        forbidden => (403, "forbidden"),
     }
 
-    pub fn payload_too_large() -> OAuthError {
-        OAuthError { status: 413, code: "invalid_request", description: "the request body is larger than 64 KB".into(), bearer_challenge: false }
+    pub fn payload_too_large() -> Error {
+        Error::new_oauth(413, "invalid_request", "the request body is larger than 64 KB")
     }
 
-    /// A failure of ours, not the caller's: the detail is logged by the adapter, never shown.
-    pub fn server_error(_detail: impl Into<String>) -> OAuthError {
-        OAuthError { status: 500, code: "server_error", description: "the server could not complete the request".into(), bearer_challenge: false }
+    /// A failure of ours, not the caller's: `cause` goes to the log, never to the client.
+    pub fn server_error(cause: impl Into<Cause>) -> Error {
+        Error { cause: Some(cause.into()), ..Error::new_oauth(500, "server_error", "the server could not complete the request") }
     }
 
-    pub fn with_bearer_challenge(mut self) -> OAuthError {
+    /// A configuration or client-metadata document broke a rule: `field` names what.
+    pub fn invalid_configuration(field: &str, why: &str) -> Error {
+        Error { field: Some(field.to_string()), ..Error::invalid_request(format!("invalid configuration: '{field}' {why}")) }
+    }
+
+    /// A configuration document that cannot be read at all (not JSON, unknown fields, wrong types).
+    pub fn invalid_configuration_document(why: impl std::fmt::Display) -> Error {
+        Error { problem: Some(ProblemType { kind: "invalid-configuration", title: "Invalid configuration" }), ..Error::invalid_request(format!("invalid configuration: {why}")) }
+    }
+
+    /// A management API problem of its own type (`urn:edgeauth:problem:{kind}`).
+    pub fn new(status: u16, kind: &'static str, title: &'static str, detail: impl Into<String>) -> Error {
+        let code = match status {
+            401 => "unauthorized",
+            403 => "forbidden",
+            404 => "not_found",
+            405 => "method_not_allowed",
+            409 => "conflict",
+            500.. => "server_error",
+            _ => "invalid_request",
+        };
+        Error { problem: Some(ProblemType { kind, title }), ..Error::new_oauth(status, code, detail) }
+    }
+
+    pub fn with_bearer_challenge(mut self) -> Error {
         self.bearer_challenge = true;
         self
     }
 
-    pub fn with_status(mut self, status: u16) -> OAuthError {
+    pub fn with_status(mut self, status: u16) -> Error {
         self.status = status;
         self
     }
 
-    pub fn to_json(&self) -> serde_json::Value {
-        json!({ "error": self.code, "error_description": self.description })
+    pub fn with_code(mut self, code: &'static str) -> Error {
+        self.code = code;
+        self
     }
 
-    pub fn into_response(self) -> Response {
-        let mut resp = Response::json_no_store(self.status, &self.to_json());
-        if self.bearer_challenge && self.status == 401 && self.code == "invalid_request" {
-            // No credentials at all: RFC 6750 section 3.1 says the challenge carries no error code.
-            resp = resp.with_header("www-authenticate", "Bearer");
-        } else if self.bearer_challenge {
-            let challenge = format!("Bearer error=\"{}\", error_description=\"{}\"", self.code, self.description.replace('"', "'"));
-            resp = resp.with_header("www-authenticate", challenge);
-        } else if self.status == 401 && self.code == "invalid_client" {
-            resp = resp.with_header("www-authenticate", "Basic realm=\"token\"");
-        }
-        resp
-    }
-}
-
-impl From<StoreError> for OAuthError {
-    fn from(e: StoreError) -> Self {
-        OAuthError::server_error(e.0)
-    }
-}
-
-pub type Result<T, E = OAuthError> = std::result::Result<T, E>;
-
-/// An RFC 9457 problem document, the error format of the management API (`/api/...`).
-///
-/// `type` is a URN per kind of problem (`urn:edgeauth:problem:forbidden`, ...) so a caller can
-/// branch on it; `title` is fixed per type; `detail` says what was wrong with this request.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Problem {
-    pub status: u16,
-    /// The last part of the type URN: `unauthorized`, `forbidden`, `not-found`, `invalid-request`,
-    /// `conflict`, `invalid-json-patch`, `invalid-configuration`, `method-not-allowed`, `server-error`.
-    pub kind: &'static str,
-    pub title: &'static str,
-    pub detail: String,
-    /// Extension members (RFC 9457 section 3.2), e.g. the failing operation of a JSON Patch.
-    pub extensions: serde_json::Map<String, serde_json::Value>,
-}
-
-pub const PROBLEM_TYPE_PREFIX: &str = "urn:edgeauth:problem:";
-
-impl Problem {
-    pub fn new(status: u16, kind: &'static str, title: &'static str, detail: impl Into<String>) -> Problem {
-        Problem { status, kind, title, detail: detail.into(), extensions: serde_json::Map::new() }
-    }
-
-    /// 401: no token, or one that is malformed, expired, revoked or not from the system workspace.
-    pub fn unauthorized(detail: impl Into<String>) -> Problem {
-        Problem::new(401, "unauthorized", "Unauthorized", detail)
-    }
-
-    /// 403: a valid token that lacks the scope, the tenant or the role for this call.
-    pub fn forbidden(detail: impl Into<String>) -> Problem {
-        Problem::new(403, "forbidden", "Forbidden", detail)
-    }
-
-    pub fn not_found(detail: impl Into<String>) -> Problem {
-        Problem::new(404, "not-found", "Not Found", detail)
-    }
-
-    pub fn invalid_request(detail: impl Into<String>) -> Problem {
-        Problem::new(400, "invalid-request", "Invalid request", detail)
-    }
-
-    pub fn conflict(detail: impl Into<String>) -> Problem {
-        Problem::new(409, "conflict", "Conflict", detail)
-    }
-
-    pub fn method_not_allowed(detail: impl Into<String>) -> Problem {
-        Problem::new(405, "method-not-allowed", "Method Not Allowed", detail)
-    }
-
-    pub fn with(mut self, name: &str, value: serde_json::Value) -> Problem {
+    /// Adds an extension member to the problem document.
+    pub fn with(mut self, name: &str, value: serde_json::Value) -> Error {
         self.extensions.insert(name.into(), value);
         self
     }
 
+    /// The management API's kind of problem for this error.
+    pub fn problem_type(&self) -> ProblemType {
+        if let Some(p) = self.problem {
+            return p;
+        }
+        let t = |kind, title| ProblemType { kind, title };
+        match (self.status, self.code) {
+            (500.., _) => t("server-error", "Server Error"),
+            (400, "invalid_request") if self.field.is_some() => t("invalid-configuration", "Invalid configuration"),
+            (400, "invalid_client_metadata" | "invalid_redirect_uri") => t("invalid-client-metadata", "Invalid client metadata"),
+            (401, _) => t("unauthorized", "Unauthorized"),
+            (403, _) => t("forbidden", "Forbidden"),
+            (404, _) => t("not-found", "Not Found"),
+            (405, _) => t("method-not-allowed", "Method Not Allowed"),
+            (409, _) => t("conflict", "Conflict"),
+            (413, _) => t("payload-too-large", "Payload Too Large"),
+            _ => t("invalid-request", "Invalid request"),
+        }
+    }
+
+    /// The RFC 6749 §5.2 body.
     pub fn to_json(&self) -> serde_json::Value {
+        json!({ "error": self.code, "error_description": self.description })
+    }
+
+    /// The RFC 9457 body.
+    pub fn to_problem_json(&self) -> serde_json::Value {
+        let p = self.problem_type();
         let mut doc = serde_json::Map::new();
-        doc.insert("type".into(), json!(format!("{PROBLEM_TYPE_PREFIX}{}", self.kind)));
-        doc.insert("title".into(), json!(self.title));
+        doc.insert("type".into(), json!(format!("{PROBLEM_TYPE_PREFIX}{}", p.kind)));
+        doc.insert("title".into(), json!(p.title));
         doc.insert("status".into(), json!(self.status));
-        doc.insert("detail".into(), json!(self.detail));
+        doc.insert("detail".into(), json!(self.description));
+        if let Some(f) = self.field.as_ref().filter(|_| p.kind == "invalid-configuration") {
+            doc.insert("field".into(), json!(f));
+        }
+        if p.kind == "invalid-client-metadata" {
+            doc.insert("error".into(), json!(self.code));
+        }
         for (k, v) in &self.extensions {
             doc.insert(k.clone(), v.clone());
         }
         serde_json::Value::Object(doc)
     }
+}
 
-    pub fn into_response(self) -> Response {
-        let mut resp = Response::new(self.status)
-            .with_header("content-type", "application/problem+json")
-            .with_header("cache-control", "no-store")
-            .with_body(self.to_json().to_string().into_bytes());
-        if self.status == 401 {
-            let challenge = format!("Bearer error=\"invalid_token\", error_description=\"{}\"", self.detail.replace(['"', '\\'], "'"));
-            resp = resp.with_header("www-authenticate", challenge);
-        }
-        resp
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        Error::server_error(e)
     }
 }
 
-/// The engine's validation errors (configuration, client metadata) reused by the management API.
-impl From<OAuthError> for Problem {
-    fn from(e: OAuthError) -> Problem {
-        match (e.status, e.code) {
-            (500.., _) => Problem::new(e.status, "server-error", "Server Error", e.description),
-            (400, "invalid_request") if e.description.starts_with("invalid configuration") => {
-                // `invalid configuration: 'field' why`: name the field for programs too.
-                let field = e.description.split('\'').nth(1).filter(|_| e.description.contains(": '")).map(str::to_string);
-                let p = Problem::new(400, "invalid-configuration", "Invalid configuration", e.description);
-                match field {
-                    Some(f) => p.with("field", json!(f)),
-                    None => p,
-                }
-            }
-            (400, "invalid_client_metadata" | "invalid_redirect_uri") => Problem::new(400, "invalid-client-metadata", "Invalid client metadata", e.description).with("error", json!(e.code)),
-            (401, _) => Problem::unauthorized(e.description),
-            (403, _) => Problem::forbidden(e.description),
-            (404, _) => Problem::not_found(e.description),
-            (405, _) => Problem::method_not_allowed(e.description),
-            (409, _) => Problem::conflict(e.description),
-            (413, _) => Problem::new(413, "payload-too-large", "Payload Too Large", e.description),
-            _ => Problem::invalid_request(e.description),
-        }
+impl From<String> for Cause {
+    fn from(s: String) -> Cause {
+        Cause::Internal(s)
     }
 }
 
-impl From<StoreError> for Problem {
-    fn from(e: StoreError) -> Problem {
-        OAuthError::from(e).into()
+impl From<&str> for Cause {
+    fn from(s: &str) -> Cause {
+        Cause::Internal(s.to_string())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+pub const PROBLEM_TYPE_PREFIX: &str = "urn:edgeauth:problem:";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_error_keeps_its_cause_and_shows_none_of_it() {
+        let e = Error::server_error(StoreError::new("D1_ERROR: no such table: grants"));
+        assert_eq!((e.status, e.code), (500, "server_error"));
+        assert!(!e.to_json().to_string().contains("grants") && !e.to_problem_json().to_string().contains("grants"));
+        assert_eq!(e.cause, Some(Cause::Store(StoreError::new("D1_ERROR: no such table: grants"))));
+        assert!(std::error::Error::source(&e).unwrap().to_string().contains("no such table"));
+    }
+
+    #[test]
+    fn problem_types_follow_the_error() {
+        let kind = |e: Error| e.to_problem_json()["type"].as_str().unwrap().trim_start_matches(PROBLEM_TYPE_PREFIX).to_string();
+        assert_eq!(kind(Error::invalid_configuration("access_token_ttl", "must be between 30 and 86400 seconds")), "invalid-configuration");
+        assert_eq!(Error::invalid_configuration("scopes", "must define 'openid'").to_problem_json()["field"], "scopes");
+        assert_eq!(kind(Error::invalid_client_metadata("bad")), "invalid-client-metadata");
+        assert_eq!(Error::invalid_redirect_uri("bad").to_problem_json()["error"], "invalid_redirect_uri");
+        assert_eq!(kind(Error::not_found("x")), "not-found");
+        assert_eq!(kind(Error::payload_too_large()), "payload-too-large");
+        assert_eq!(kind(Error::server_error("x")), "server-error");
+        let patch = Error::new(400, "invalid-json-patch", "failed to apply patch", "op 1").with("details", json!([1]));
+        assert_eq!((kind(patch.clone()), patch.to_problem_json()["details"].clone()), ("invalid-json-patch".to_string(), json!([1])));
+        assert_eq!(Error::new(409, "conflict", "Conflict", "exists").code, "conflict");
     }
 }

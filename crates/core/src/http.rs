@@ -1,6 +1,6 @@
 //! The engine's own HTTP types: adapters convert to and from these once, at the edge.
 
-use crate::error::OAuthError;
+use crate::error::{Error, OAuthError};
 
 /// Requests larger than this are refused before parsing (RFC 6749 forms and JSON are small).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -181,11 +181,97 @@ pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// When this response reports an error: what the adapter logs (never sent).
+    pub failure: Option<Box<Failure>>,
+}
+
+/// A failed request as the log sees it: one JSON line per failed request, written by the adapter.
+/// The router fills in where it happened; the error fills in what and why.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Failure {
+    pub tenant: String,
+    pub workspace: String,
+    /// The endpoint's path below the workspace (`token`, `authorize`, `api/...`).
+    pub endpoint: String,
+    pub status: u16,
+    /// The OAuth error code (`invalid_grant`, `server_error`, ...).
+    pub kind: &'static str,
+    pub description: String,
+    /// Our own failure's cause, with its chain.
+    pub cause: Option<String>,
+}
+
+impl Failure {
+    /// The request's id for the log: the platform's (`cf-ray` on Workers) or a front end's
+    /// (`x-request-id`) when it is a plain token, else `fallback` (a random id the adapter makes).
+    pub fn request_id(headers: &[(String, String)], fallback: impl FnOnce() -> String) -> String {
+        headers
+            .iter()
+            .find(|(k, v)| (k == "cf-ray" || k == "x-request-id") && !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(fallback)
+    }
+
+    fn of(e: &Error) -> Failure {
+        Failure { status: e.status, kind: e.code, description: e.description.clone(), cause: e.cause.as_ref().map(|c| c.to_string()), ..Failure::default() }
+    }
+
+    /// The log line: one JSON object with `"event": "request_failed"` (members in name order).
+    pub fn log_line(&self, request_id: &str) -> String {
+        serde_json::json!({
+            "event": "request_failed",
+            "request_id": request_id,
+            "tenant": self.tenant,
+            "workspace": self.workspace,
+            "endpoint": self.endpoint,
+            "status": self.status,
+            "kind": self.kind,
+            "description": self.description,
+            "cause": self.cause,
+        })
+        .to_string()
+    }
+}
+
+impl Error {
+    /// The RFC 6749 §5.2 / RFC 6750 §3 rendering (JSON, with the Bearer or Basic challenge).
+    pub fn into_response(self) -> Response {
+        let mut resp = Response::json_no_store(self.status, &self.to_json());
+        if self.bearer_challenge && self.status == 401 && self.code == "invalid_request" {
+            // No credentials at all: RFC 6750 section 3.1 says the challenge carries no error code.
+            resp = resp.with_header("www-authenticate", "Bearer");
+        } else if self.bearer_challenge {
+            let challenge = format!("Bearer error=\"{}\", error_description=\"{}\"", self.code, self.description.replace('"', "'"));
+            resp = resp.with_header("www-authenticate", challenge);
+        } else if self.status == 401 && self.code == "invalid_client" {
+            resp = resp.with_header("www-authenticate", "Basic realm=\"token\"");
+        }
+        resp.with_failure(&self)
+    }
+
+    /// The RFC 9457 rendering of the management API (`application/problem+json`).
+    pub fn into_problem_response(self) -> Response {
+        let mut resp = Response::new(self.status)
+            .with_header("content-type", "application/problem+json")
+            .with_header("cache-control", "no-store")
+            .with_body(self.to_problem_json().to_string().into_bytes());
+        if self.status == 401 {
+            let challenge = format!("Bearer error=\"invalid_token\", error_description=\"{}\"", self.description.replace(['"', '\\'], "'"));
+            resp = resp.with_header("www-authenticate", challenge);
+        }
+        resp.with_failure(&self)
+    }
 }
 
 impl Response {
     pub fn new(status: u16) -> Response {
-        Response { status, headers: Vec::new(), body: Vec::new() }
+        Response { status, headers: Vec::new(), body: Vec::new(), failure: None }
+    }
+
+    /// Records the error this response reports, for the adapter's log.
+    pub fn with_failure(mut self, e: &Error) -> Response {
+        self.failure = Some(Box::new(Failure::of(e)));
+        self
     }
 
     pub fn json(status: u16, value: &serde_json::Value) -> Response {

@@ -1,40 +1,49 @@
 //! edgeauth-core: a multi-tenant OAuth 2.0 / OpenID Connect authorization server engine that knows
 //! no runtime. Adapters (Cloudflare Workers, Spin, the native test kit) implement the traits in
 //! [`runtime`] and call [`Server::handle`] with the engine's own [`http::Request`].
+//!
+//! The folders are the architecture, and imports run one way, from the top of this list down
+//! (`tests/layout.rs` fails the build when they do not):
+//!
+//! | module         | what                                                                         |
+//! |----------------|------------------------------------------------------------------------------|
+//! | `router`       | the one place that knows every endpoint                                      |
+//! | `management`   | the management API (`/api`) and the bootstrap admin API (`/admin`)           |
+//! | `oidc`         | discovery, userinfo, logout, the account page                                |
+//! | `oauth`        | authorize (pipeline, login, consent, issuing), token (one file per grant), PKCE, PAR, request objects, response modes, introspection, revocation |
+//! | `open_finance` | Open Finance Brasil: consents, payments, consent introspection, FAPI headers |
+//! | `client_auth`  | client authentication at every back-channel endpoint                         |
+//! | `tokens`       | the JWTs we sign: access tokens, ID tokens                                   |
+//! | `authn`        | who the user is: SSO session, credential checks                              |
+//! | `web`          | HTML pages and the sealed forms they post                                    |
+//! | `engine`       | the request context and the per-isolate caches                               |
+//! | `jose`         | JWS, JWK, signing keys                                                       |
+//! | `store`        | typed queries; `store/sql.rs` holds every SQL statement                      |
+//! | `config`       | tenant, workspace and client configuration; the security profile's rules    |
+//! | `crypto`       | primitives, password hashing, sealing, X.509 certificates                    |
+//! | `time`, `http`, `error`, `runtime` | RFC 3339, the engine's HTTP types, errors, the runtime seams |
 
-pub mod account;
-pub mod admin;
-pub mod authorize;
+pub mod authn;
 pub mod client_auth;
-pub mod clients;
 pub mod config;
-pub mod consent_introspection;
-pub mod consents;
 pub mod crypto;
-pub mod discovery;
+pub mod engine;
 pub mod error;
-pub mod fapi;
 pub mod http;
-pub mod interaction;
-pub mod introspection;
 pub mod jose;
-pub mod keys;
-pub mod logout;
 pub mod management;
-pub mod mtls;
-pub mod pages;
-pub mod par;
-pub mod payments;
-pub mod request_object;
-pub mod response_mode;
-pub mod revocation;
+pub mod oauth;
+pub mod oidc;
+pub mod open_finance;
+pub mod router;
 pub mod runtime;
-pub mod server;
 pub mod store;
-pub mod token;
+pub mod time;
 pub mod tokens;
-pub mod userinfo;
+pub mod web;
 
+/// The adapters read client certificates through this path.
+pub use crypto::certificate as mtls;
+pub use engine::Server;
 pub use error::OAuthError;
 pub use http::{Request, Response};
-pub use server::Server;

@@ -7,23 +7,42 @@
 //! requiring `Send` would force every adapter to wrap JS handles it cannot share anyway.
 #![allow(async_fn_in_trait)]
 
-use std::fmt;
 
-/// A storage or platform failure. It renders as a 500/503 to the user (never with its detail).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreError(pub String);
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "storage error: {}", self.0)
-    }
+/// A storage or platform failure. It renders as a 500 to the user (never with its detail) and is
+/// logged with its message. Adapters classify what their platform reports into these kinds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// A primary or unique key collided: the row already exists (callers that insert-if-absent
+    /// treat this as "already there", not as a failure).
+    #[error("unique constraint violated: {0}")]
+    UniqueViolation(String),
+    /// Anything else the platform reported.
+    #[error("storage error: {0}")]
+    Failed(String),
 }
-
-impl std::error::Error for StoreError {}
 
 impl StoreError {
     pub fn new(msg: impl Into<String>) -> Self {
-        StoreError(msg.into())
+        StoreError::Failed(msg.into())
+    }
+
+    /// The platform's own message.
+    pub fn message(&self) -> &str {
+        match self {
+            StoreError::UniqueViolation(m) | StoreError::Failed(m) => m,
+        }
+    }
+
+    /// For platforms that report SQLite's failures only as text (D1's `Error.message`, Spin's
+    /// `sqlite::Error::Io`): the adapter classifies the message here, once, at its boundary.
+    /// Natively, rusqlite's extended result codes are used instead.
+    pub fn from_sqlite_message(msg: impl Into<String>) -> Self {
+        let msg = msg.into();
+        if msg.contains("UNIQUE constraint failed") || msg.contains("SQLITE_CONSTRAINT_UNIQUE") || msg.contains("SQLITE_CONSTRAINT_PRIMARYKEY") {
+            StoreError::UniqueViolation(msg)
+        } else {
+            StoreError::Failed(msg)
+        }
     }
 }
 
@@ -191,7 +210,7 @@ impl Alg {
     pub const ALL: [Alg; 3] = [Alg::ES256, Alg::RS256, Alg::PS256];
 }
 
-/// Platform signing. The default (`crate::crypto::PureRustSigner`) is pure Rust; a runtime with
+/// Platform signing. The default (`crate::jose::PureRustSigner`) is pure Rust; a runtime with
 /// native crypto (WebCrypto in workerd) can implement this to sign and verify faster.
 /// Keys cross the seam as PKCS#8 DER (private) and JWK (public), so a platform may import them once
 /// and cache its own handle keyed by `kid`.

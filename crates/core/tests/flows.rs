@@ -211,3 +211,22 @@ fn unknown_tenant_and_workspace_are_clean_404s() {
     let r = h.call("GET", "/acme/main/.well-known/openid-configuration", vec![], vec![]);
     assert_eq!(body_json(&r)["issuer"], "https://as.example/acme/main");
 }
+
+/// A failure of ours (here a table is gone) is a bare 500: the response says nothing of it, and
+/// the response's failure record, which the adapter logs, keeps the cause and says where.
+#[test]
+fn a_storage_failure_is_a_500_whose_cause_is_logged_never_shown() {
+    use edgeauth_core::runtime::{Runtime, SqlDatabase, Statement};
+    let (h, _, secret) = setup();
+    let (r, _) = h.login_flow("web", "");
+    let code = location_params(&r).get("code").unwrap().to_string();
+    block_on(h.rt.sql().query(Statement::new("DROP TABLE refresh_tokens", vec![]))).unwrap();
+    let r = redeem(&h, &code, &secret);
+    assert_eq!((r.status, body_json(&r)["error"].as_str()), (500, Some("server_error")));
+    assert!(!body_text(&r).contains("refresh_tokens"), "the cause is not shown: {}", body_text(&r));
+    let f = r.failure.as_ref().expect("a failure record for the log");
+    assert_eq!((f.tenant.as_str(), f.workspace.as_str(), f.endpoint.as_str(), f.status, f.kind), ("acme", "main", "token", 500, "server_error"));
+    assert!(f.cause.as_deref().is_some_and(|c| c.contains("no such table: refresh_tokens")), "{:?}", f.cause);
+    let line: Value = serde_json::from_str(&f.log_line("r-1")).unwrap();
+    assert_eq!((line["event"].as_str(), line["request_id"].as_str()), (Some("request_failed"), Some("r-1")));
+}

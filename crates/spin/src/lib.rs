@@ -10,6 +10,7 @@ use edgeauth_core::crypto::b64url_decode;
 use edgeauth_core::jose::PureRustSigner;
 use edgeauth_core::runtime::{self as rt, SqlRow, SqlValue, Statement, StoreError};
 use edgeauth_core::store::sessions::SqlSessionStore;
+use edgeauth_core::http::Failure;
 use edgeauth_core::{OAuthError, Server};
 use spin_sdk::http::{IntoResponse, Method, Request, Response};
 use spin_sdk::http_component;
@@ -37,10 +38,18 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
         core_req.client_certificate = edgeauth_core::mtls::from_trusted_header(&core_req.headers, &h);
     }
     let resp = match SpinRuntime::open() {
-        Ok(runtime) => ENGINE.with(|e| *e).handle(&runtime, core_req).await,
+        Ok(runtime) => {
+            let request_id = Failure::request_id(&core_req.headers, || edgeauth_core::crypto::random_id(&WasiEntropy));
+            let resp = ENGINE.with(|e| *e).handle(&runtime, core_req).await;
+            // One JSON line per failed request on stderr (Spin's log); never in the response.
+            if let Some(f) = &resp.failure {
+                eprintln!("{}", f.log_line(&request_id));
+            }
+            resp
+        }
         Err(e) => {
             eprintln!("edgeauth: misconfigured component: {e}");
-            OAuthError::server_error(e.0).into_response()
+            OAuthError::server_error(e).into_response()
         }
     };
     let mut out = Response::builder();
@@ -68,6 +77,11 @@ fn translate_request(req: Request) -> edgeauth_core::Request {
 
 fn store_err(e: impl std::fmt::Debug) -> StoreError {
     StoreError::new(format!("{e:?}"))
+}
+
+/// Spin reports SQLite's failures as text (`sqlite::Error::Io`): classified once, here.
+fn sql_err(e: impl std::fmt::Debug) -> StoreError {
+    StoreError::from_sqlite_message(format!("{e:?}"))
 }
 
 struct SpinRuntime {
@@ -228,7 +242,7 @@ impl rt::SqlDatabase for Sqlite {
     }
     async fn batch(&self, stmts: Vec<Statement>) -> Result<Vec<Vec<SqlRow>>, StoreError> {
         // IMMEDIATE takes the write lock up front, so two instances' batches never interleave.
-        self.0.execute("BEGIN IMMEDIATE", &[]).map_err(store_err)?;
+        self.0.execute("BEGIN IMMEDIATE", &[]).map_err(sql_err)?;
         let mut results = Vec::with_capacity(stmts.len());
         for stmt in &stmts {
             match self.run(stmt) {
@@ -241,7 +255,7 @@ impl rt::SqlDatabase for Sqlite {
         }
         self.0.execute("COMMIT", &[]).map_err(|e| {
             let _ = self.0.execute("ROLLBACK", &[]);
-            store_err(e)
+            sql_err(e)
         })?;
         Ok(results)
     }

@@ -4,11 +4,12 @@
 use crate::runtime::NativeRuntime;
 use crate::wire::{read_body, read_head, WireError};
 use crate::block_on;
-use edgeauth_core::http::{Params, MAX_BODY_BYTES};
+use edgeauth_core::http::{Failure, Params, MAX_BODY_BYTES};
 use edgeauth_core::{OAuthError, Request, Response, Server};
 use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -45,6 +46,7 @@ pub fn serve_with(listener: TcpListener, runtime: Arc<NativeRuntime>, options: S
         runtime,
         origin: format!("http://127.0.0.1:{port}"),
         options,
+        requests: AtomicU64::new(0),
     });
     thread::spawn(move || {
         for stream in listener.incoming() {
@@ -64,6 +66,8 @@ struct Shared {
     runtime: Arc<NativeRuntime>,
     origin: String,
     options: ServeOptions,
+    /// Numbers the requests, for the log lines of those that fail.
+    requests: AtomicU64,
 }
 
 impl Shared {
@@ -127,8 +131,15 @@ impl Shared {
         }
         let engine = self.engine.lock().unwrap_or_else(PoisonError::into_inner);
         // A panic in the engine is a bug to report as a 500, not a silently dropped connection.
+        let request_id = Failure::request_id(&req.headers, || format!("native-{}", self.requests.fetch_add(1, Ordering::Relaxed)));
         match catch_unwind(AssertUnwindSafe(|| block_on(engine.handle(&*self.runtime, req)))) {
-            Ok(resp) => resp,
+            Ok(resp) => {
+                // One JSON line per failed request on stderr, as the Spin component writes them.
+                if let Some(f) = &resp.failure {
+                    eprintln!("{}", f.log_line(&request_id));
+                }
+                resp
+            }
             Err(_) => {
                 eprintln!("edgeauth-native: the engine panicked");
                 OAuthError::server_error("panic").into_response()

@@ -99,8 +99,12 @@ fn run(conn: &Connection, stmt: &Statement) -> Result<Vec<SqlRow>, StoreError> {
     Ok(out)
 }
 
-/// Keeps SQLite's own message (e.g. `UNIQUE constraint failed: clients.client_id`), which the
-/// engine recognises the same way it does on D1.
+/// SQLite's own message, classified by its extended result code (a collision of a primary or
+/// unique key is its own kind of error).
 fn err(e: rusqlite::Error) -> StoreError {
-    StoreError::new(e.to_string())
+    use rusqlite::ffi;
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _) if matches!(f.extended_code, ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => StoreError::UniqueViolation(e.to_string()),
+        _ => StoreError::new(e.to_string()),
+    }
 }

@@ -16,7 +16,7 @@ use super::{SYSTEM_TENANT, SYSTEM_WORKSPACE};
 use crate::error::Problem;
 use crate::http::Request;
 use crate::runtime::Runtime;
-use crate::server::Server;
+use crate::engine::Server;
 use crate::store::{self, management as mstore};
 use crate::tokens;
 use serde_json::Value;

@@ -9,7 +9,7 @@ use crate::crypto;
 use crate::error::Problem;
 use crate::http::{Request, Response};
 use crate::runtime::Runtime;
-use crate::server::Server;
+use crate::engine::Server;
 use crate::store::{self, management as mstore};
 use crate::tokens::hash_secret_token;
 use serde::Deserialize;

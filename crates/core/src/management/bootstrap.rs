@@ -4,13 +4,13 @@
 
 use super::access::ALL_SCOPES;
 use super::{clients, json_body, tenants, workspaces, SYSTEM_TENANT, SYSTEM_WORKSPACE};
-use crate::admin;
-use crate::clients::{Client, AUTH_SECRET_BASIC};
+use crate::management::admin;
+use crate::config::client::{Client, AUTH_SECRET_BASIC};
 use crate::config::{self, ScopeConfig, TenantConfig, WorkspaceConfig, GRANT_CLIENT_CREDENTIALS};
 use crate::error::Problem;
 use crate::http::{Request, Response};
 use crate::runtime::Runtime;
-use crate::server::Server;
+use crate::engine::Server;
 use serde::Deserialize;
 use serde_json::json;
 

@@ -3,7 +3,7 @@
 
 use super::access::{Need, MANAGE_CLIENTS};
 use super::{created, json_body, no_content, page, page_response, Call, SYSTEM_TENANT, SYSTEM_WORKSPACE};
-use crate::clients::Client;
+use crate::config::client::Client;
 use crate::config;
 use crate::crypto;
 use crate::error::{OAuthError, Problem};
@@ -49,7 +49,7 @@ pub async fn create_client(db: &impl SqlDatabase, entropy: &impl Entropy, t: &st
 }
 
 fn client_body<R: Runtime>(c: &Call<'_, R>) -> Result<Client, Problem> {
-    json_body::<Client>(c.req).map_err(|p| if p.status == 400 { Problem::from(OAuthError::invalid_client_metadata(p.detail)) } else { p })
+    json_body::<Client>(c.req).map_err(|p| if p.status == 400 { OAuthError::invalid_client_metadata(p.description) } else { p })
 }
 
 pub async fn create<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str) -> Result<Response, Problem> {

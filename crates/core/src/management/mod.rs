@@ -11,6 +11,7 @@
 //! `/{tenant}/{workspace}/...`.
 
 pub mod access;
+pub mod admin;
 mod administrators;
 mod bootstrap;
 mod clients;
@@ -25,7 +26,7 @@ use crate::config::{self, WorkspaceConfig};
 use crate::error::Problem;
 use crate::http::{Request, Response};
 use crate::runtime::{Clock, Runtime};
-use crate::server::Server;
+use crate::engine::Server;
 use access::Caller;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -37,8 +38,7 @@ pub use tenants::trial_license;
 pub use users::{create_user, NewUser};
 
 /// The tenant and workspace whose tokens administer the server.
-pub const SYSTEM_TENANT: &str = "system";
-pub const SYSTEM_WORKSPACE: &str = "system";
+pub use crate::config::{SYSTEM_TENANT, SYSTEM_WORKSPACE};
 
 /// The OpenAPI 3.1 description of this API (also at `/api/openapi.json`).
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
@@ -74,7 +74,7 @@ impl<R: Runtime> Call<'_, R> {
 pub async fn handle<R: Runtime>(server: &Server, rt: &R, req: &Request, path: &[&str]) -> Response {
     match route(server, rt, req, path).await {
         Ok(r) => r,
-        Err(p) => p.into_response(),
+        Err(p) => p.into_problem_response(),
     }
 }
 

@@ -31,12 +31,12 @@
 
 use super::access::{Need, MANAGE_OPENBANKING_CONSENTS};
 use super::{json_body, page, Call};
-use crate::consents::{self, AUTHORISED, AWAITING, CONSUMED, KIND_DATA, KIND_PAYMENT, PARTIALLY_ACCEPTED, REJECTED};
+use crate::open_finance::consents::{self, AUTHORISED, AWAITING, CONSUMED, KIND_DATA, KIND_PAYMENT, PARTIALLY_ACCEPTED, REJECTED};
 use crate::error::Problem;
 use crate::http::{percent_decode, Request, Response};
-use crate::management::tenants::format_rfc3339;
+use crate::time::format_rfc3339;
 use crate::runtime::Runtime;
-use crate::server::Ctx;
+use crate::engine::Ctx;
 use crate::store::consents::{self as cstore, Filter, ObConsent, Transition};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -278,7 +278,7 @@ mod tests {
     use super::*;
 
     fn field(v: Value) -> String {
-        bank_reason(&v).unwrap_err().to_json()["field"].as_str().unwrap_or("").to_string()
+        bank_reason(&v).unwrap_err().to_problem_json()["field"].as_str().unwrap_or("").to_string()
     }
 
     #[test]

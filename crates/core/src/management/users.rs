@@ -9,7 +9,7 @@ use crate::crypto;
 use crate::error::{OAuthError, Problem};
 use crate::http::Response;
 use crate::runtime::{Entropy, Runtime, SqlDatabase};
-use crate::server::Server;
+use crate::engine::Server;
 use crate::store::management::{self as mstore, OneTime, UserRecord};
 use crate::store::{self, User};
 use crate::tokens::hash_secret_token;

@@ -7,7 +7,7 @@ use super::{check_new_id, created, json_body, json_patch, no_content, page, page
 use crate::config::{self, WorkspaceConfig};
 use crate::error::Problem;
 use crate::http::Response;
-use crate::keys;
+use crate::jose::keys;
 use crate::runtime::{KvStore, Runtime};
 use crate::store::{self, management as mstore};
 use serde::Deserialize;

@@ -2,7 +2,7 @@
 //! clients and users, organization templates, workspace administrators and one-time links.
 
 use super::{int, is_unique_violation, json, sql, stmt, text, user_from_row, StoredClient, User};
-use crate::clients::Client;
+use crate::config::client::Client;
 use crate::runtime::{SqlDatabase, SqlRow, Statement, StoreError};
 use serde_json::Value;
 
@@ -173,7 +173,7 @@ pub async fn delete_user(db: &impl SqlDatabase, tenant: &str, workspace: &str, i
         stmt(sql::GRANTS_REVOKE_FOR_USER, vec![tenant.into(), workspace.into(), id.into(), now.into()]),
         stmt(sql::CONSENTS_DELETE_FOR_USER, vec![tenant.into(), workspace.into(), id.into()]),
     ];
-    if tenant == crate::management::SYSTEM_TENANT && workspace == crate::management::SYSTEM_WORKSPACE {
+    if tenant == crate::config::SYSTEM_TENANT && workspace == crate::config::SYSTEM_WORKSPACE {
         stmts.push(stmt(sql::ADMIN_ROLES_DELETE_FOR_USER, vec![id.into()]));
     }
     let out = db.batch(stmts).await?;

@@ -7,7 +7,7 @@ pub mod par;
 pub mod sessions;
 pub mod sql;
 
-use crate::clients::Client;
+use crate::config::client::Client;
 use crate::runtime::{SqlDatabase, SqlRow, SqlValue, Statement, StoreError};
 use serde_json::Value;
 
@@ -27,9 +27,9 @@ fn json(row: &SqlRow, col: &str) -> Result<Value, StoreError> {
     serde_json::from_str(&text(row, col)?).map_err(|e| StoreError::new(format!("column {col} is not JSON: {e}")))
 }
 
-/// SQLite and D1 both say "UNIQUE constraint failed" when a primary or unique key collides.
+/// The row already existed (the adapter classified the platform's error).
 pub fn is_unique_violation(e: &StoreError) -> bool {
-    e.0.contains("UNIQUE constraint failed") || e.0.contains("SQLITE_CONSTRAINT")
+    matches!(e, StoreError::UniqueViolation(_))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,183 @@
+//! Client authentication at the token, introspection and revocation endpoints:
+//! client_secret_basic, client_secret_post, private_key_jwt (RFC 7523), tls_client_auth and
+//! self_signed_tls_client_auth (RFC 8705 §2) and none (public clients).
+
+use crate::config::client::{Client, AUTH_NONE, AUTH_PRIVATE_KEY_JWT, AUTH_SECRET_BASIC, AUTH_SECRET_POST, AUTH_SELF_SIGNED_TLS, AUTH_TLS};
+use crate::crypto;
+use crate::error::OAuthError;
+use crate::http::{percent_decode, Params, Request};
+use crate::jose;
+use crate::runtime::{HttpFetch, Runtime};
+use crate::engine::Ctx;
+use crate::store;
+use base64::Engine;
+use serde_json::Value;
+
+pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// The longest lifetime we accept for a client assertion (its `jti` is remembered that long).
+const MAX_ASSERTION_LIFETIME: i64 = 600;
+
+fn invalid_client(why: &str) -> OAuthError {
+    OAuthError::invalid_client(why.to_string())
+}
+
+enum Presented<'a> {
+    Basic { id: String, secret: String },
+    Post { id: &'a str, secret: &'a str },
+    Assertion { id: String, assertion: &'a str },
+    None { id: &'a str },
+}
+
+fn presented<'a>(req: &Request, params: &'a Params) -> Result<Presented<'a>, OAuthError> {
+    let basic = req.header("authorization").and_then(|h| {
+        let (scheme, value) = h.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("basic").then(|| value.trim().to_string())
+    });
+    let assertion = params.get("client_assertion");
+    let form_secret = params.get("client_secret");
+    let methods = basic.is_some() as u8 + assertion.is_some() as u8 + form_secret.is_some() as u8;
+    if methods > 1 {
+        return Err(OAuthError::invalid_request("use exactly one client authentication method"));
+    }
+    if let Some(b) = basic {
+        // RFC 6749 §2.3.1: id and secret are form-urlencoded before base64.
+        let raw = base64::engine::general_purpose::STANDARD.decode(b).map_err(|_| invalid_client("malformed Basic credentials"))?;
+        let raw = String::from_utf8(raw).map_err(|_| invalid_client("malformed Basic credentials"))?;
+        let (id, secret) = raw.split_once(':').ok_or_else(|| invalid_client("malformed Basic credentials"))?;
+        let id = percent_decode(id).ok_or_else(|| invalid_client("malformed Basic credentials"))?;
+        let secret = percent_decode(secret).ok_or_else(|| invalid_client("malformed Basic credentials"))?;
+        if params.get("client_id").is_some_and(|p| p != id) {
+            return Err(OAuthError::invalid_request("client_id does not match the Basic credentials"));
+        }
+        return Ok(Presented::Basic { id, secret });
+    }
+    if let Some(assertion) = assertion {
+        if params.get("client_assertion_type") != Some(JWT_BEARER_ASSERTION) {
+            return Err(OAuthError::invalid_request("client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
+        }
+        let jws = jose::parse_jws(assertion).map_err(|e| invalid_client(&format!("the client assertion is malformed: {e}")))?;
+        let sub = jws.claims.get("sub").and_then(Value::as_str).ok_or_else(|| invalid_client("the client assertion has no sub"))?;
+        if params.get("client_id").is_some_and(|p| p != sub) {
+            return Err(OAuthError::invalid_request("client_id does not match the client assertion"));
+        }
+        return Ok(Presented::Assertion { id: sub.to_string(), assertion });
+    }
+    let id = params.get("client_id").ok_or_else(|| invalid_client("client authentication is required"))?;
+    Ok(match form_secret {
+        Some(secret) => Presented::Post { id, secret },
+        None => Presented::None { id },
+    })
+}
+
+/// Authenticates the calling client. `endpoint` is the URL the request was sent to (an accepted
+/// `aud` of a client assertion, besides the issuer).
+pub async fn authenticate<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, params: &Params, endpoint: &str) -> Result<Client, OAuthError> {
+    let p = presented(req, params)?;
+    let (id, method) = match &p {
+        Presented::Basic { id, .. } => (id.as_str(), AUTH_SECRET_BASIC),
+        Presented::Post { id, .. } => (*id, AUTH_SECRET_POST),
+        Presented::Assertion { id, .. } => (id.as_str(), AUTH_PRIVATE_KEY_JWT),
+        Presented::None { id } => (*id, AUTH_NONE),
+    };
+    let stored = ctx.client(id).await?;
+    let Some(stored) = stored else {
+        return Err(invalid_client("unknown client or wrong credentials"));
+    };
+    // A bare client_id is how a client using the TLS layer names itself (RFC 8705 §2).
+    let method = if method == AUTH_NONE && stored.client.uses_mtls_auth() { stored.client.token_endpoint_auth_method.as_str() } else { method };
+    if stored.client.token_endpoint_auth_method != method {
+        return Err(invalid_client(&format!("this client authenticates with {}", stored.client.token_endpoint_auth_method)));
+    }
+    if !ctx.config.client_auth_methods().contains(&method) {
+        return Err(invalid_client(&format!("this workspace accepts only {} client authentication", ctx.config.client_auth_methods().join(", "))));
+    }
+    match p {
+        Presented::Basic { secret, .. } => check_secret(stored.secret_hash.as_deref(), &secret)?,
+        Presented::Post { secret, .. } => check_secret(stored.secret_hash.as_deref(), secret)?,
+        Presented::Assertion { assertion, .. } => check_assertion(ctx, &stored.client, assertion, endpoint).await?,
+        Presented::None { .. } if method == AUTH_TLS || method == AUTH_SELF_SIGNED_TLS => check_certificate(&stored.client, req)?,
+        Presented::None { .. } => {}
+    }
+    Ok(stored.client.clone())
+}
+
+/// RFC 8705 §2.1.2 (`tls_client_auth`): a certificate the TLS layer verified, whose subject DN is
+/// the registered one. §2.2 (`self_signed_tls_client_auth`): the registered certificate itself.
+fn check_certificate(client: &Client, req: &Request) -> Result<(), OAuthError> {
+    let cert = req.client_certificate.as_ref().ok_or_else(|| invalid_client("this client authenticates with a TLS client certificate, and none was presented"))?;
+    if client.token_endpoint_auth_method == AUTH_TLS {
+        let expected = client.tls_client_auth_subject_dn.as_deref().unwrap_or_default();
+        if !cert.verified || !crate::crypto::certificate::dn_equal(&cert.subject_dn, expected) {
+            return Err(invalid_client("the client certificate's subject DN is not the registered one (or the certificate was not verified)"));
+        }
+    } else {
+        let expected = client.tls_client_certificate_x5t_s256.as_deref().unwrap_or_default();
+        if !crypto::constant_time_eq(cert.sha256_fingerprint.as_bytes(), expected.as_bytes()) {
+            return Err(invalid_client("the client certificate is not the registered one"));
+        }
+    }
+    Ok(())
+}
+
+fn check_secret(stored_hash: Option<&str>, secret: &str) -> Result<(), OAuthError> {
+    let presented = crypto::sha256_b64url(secret.as_bytes());
+    match stored_hash {
+        Some(h) if crypto::constant_time_eq(h.as_bytes(), presented.as_bytes()) => Ok(()),
+        _ => Err(invalid_client("unknown client or wrong credentials")),
+    }
+}
+
+pub(crate) async fn client_keys<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client) -> Result<Vec<Value>, OAuthError> {
+    let set = if let Some(jwks) = &client.jwks {
+        jwks.clone()
+    } else if let Some(uri) = &client.jwks_uri {
+        let (status, body) = ctx.rt.fetch().get(uri).await.map_err(|_| invalid_client("the client's jwks_uri could not be fetched"))?;
+        if status != 200 {
+            return Err(invalid_client("the client's jwks_uri could not be fetched"));
+        }
+        serde_json::from_slice(&body).map_err(|_| invalid_client("the client's jwks_uri is not a JWK Set"))?
+    } else {
+        return Err(invalid_client("the client has no keys"));
+    };
+    Ok(set.get("keys").and_then(Value::as_array).cloned().unwrap_or_default())
+}
+
+async fn check_assertion<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, assertion: &str, endpoint: &str) -> Result<(), OAuthError> {
+    let jws = jose::parse_jws(assertion).map_err(|_| invalid_client("the client assertion is malformed"))?;
+    if let Some(only) = ctx.config.only_alg() {
+        if jws.alg() != Some(only) {
+            return Err(invalid_client(&format!("client assertions must be signed with {}", only.as_str())));
+        }
+    }
+    let keys = client_keys(ctx, client).await?;
+    jose::verify_jws(ctx.rt.signer(), &jws, &keys).await.map_err(|_| invalid_client("the client assertion signature is invalid"))?;
+    let c = &jws.claims;
+    let str_claim = |n: &str| c.get(n).and_then(Value::as_str);
+    if str_claim("iss") != Some(client.client_id.as_str()) || str_claim("sub") != Some(client.client_id.as_str()) {
+        return Err(invalid_client("the client assertion's iss and sub must be the client_id"));
+    }
+    let audience_ok = match c.get("aud") {
+        Some(Value::String(a)) => *a == ctx.issuer || a == endpoint,
+        Some(Value::Array(a)) => a.iter().any(|v| v.as_str().is_some_and(|a| a == ctx.issuer || a == endpoint)),
+        _ => false,
+    };
+    if !audience_ok {
+        return Err(invalid_client("the client assertion's aud must be the issuer or this endpoint"));
+    }
+    let exp = c.get("exp").and_then(Value::as_i64).ok_or_else(|| invalid_client("the client assertion has no exp"))?;
+    if exp <= ctx.now {
+        return Err(invalid_client("the client assertion has expired"));
+    }
+    if exp > ctx.now + MAX_ASSERTION_LIFETIME {
+        return Err(invalid_client("the client assertion lives too long (at most 10 minutes)"));
+    }
+    if c.get("nbf").and_then(Value::as_i64).is_some_and(|nbf| nbf > ctx.now + 60) {
+        return Err(invalid_client("the client assertion is not valid yet"));
+    }
+    let jti = str_claim("jti").filter(|j| !j.is_empty() && j.len() <= 256).ok_or_else(|| invalid_client("the client assertion needs a jti"))?;
+    if !store::use_jti(ctx.db(), &ctx.tenant, &ctx.workspace, &client.client_id, jti, exp).await? {
+        return Err(invalid_client("the client assertion was already used (jti replay)"));
+    }
+    Ok(())
+}

@@ -1,0 +1,267 @@
+//! Client metadata (RFC 7591 names) as stored per workspace, and its validation.
+
+use crate::config::{KNOWN_GRANT_TYPES, GRANT_AUTHORIZATION_CODE};
+use crate::error::OAuthError;
+use crate::runtime::Alg;
+use serde::{Deserialize, Serialize};
+
+pub const AUTH_NONE: &str = "none";
+pub const AUTH_SECRET_BASIC: &str = "client_secret_basic";
+pub const AUTH_SECRET_POST: &str = "client_secret_post";
+pub const AUTH_PRIVATE_KEY_JWT: &str = "private_key_jwt";
+pub const AUTH_TLS: &str = "tls_client_auth";
+pub const AUTH_SELF_SIGNED_TLS: &str = "self_signed_tls_client_auth";
+pub const AUTH_METHODS: [&str; 6] = [AUTH_SECRET_BASIC, AUTH_SECRET_POST, AUTH_PRIVATE_KEY_JWT, AUTH_TLS, AUTH_SELF_SIGNED_TLS, AUTH_NONE];
+/// The hybrid response type a client may register besides `code` (OIDC Core 3.3).
+pub const RESPONSE_CODE_ID_TOKEN: &str = "code id_token";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Client {
+    pub client_id: String,
+    pub client_name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub response_types: Vec<String>,
+    pub token_endpoint_auth_method: String,
+    /// The client's public keys for `private_key_jwt` (a JWK Set), or a URL to fetch them from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// Space-separated scopes the client may request.
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<Alg>,
+    /// Issue a new refresh token on every use and detect reuse (on by default).
+    pub refresh_token_rotation: bool,
+    /// First-party clients may skip the consent page.
+    pub skip_consent: bool,
+    /// Clients of the system workspace only: the tenant this client administers through the
+    /// management API. Absent, a system client administers the whole server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub managed_tenant: Option<String>,
+    /// This client's authorization requests must come through PAR (RFC 9126 §6).
+    #[serde(skip_serializing_if = "is_false")]
+    pub require_pushed_authorization_requests: bool,
+    /// This client's authorization requests must be signed request objects (RFC 9101 §10.5).
+    #[serde(skip_serializing_if = "is_false")]
+    pub require_signed_request_object: bool,
+    /// The one algorithm this client signs request objects with (any supported one when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_object_signing_alg: Option<Alg>,
+    /// `tls_client_auth` (RFC 8705 §2.1.2): the subject DN the client's certificate must carry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// `self_signed_tls_client_auth` (RFC 8705 §2.2): the base64url SHA-256 of the registered certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_client_certificate_x5t_s256: Option<String>,
+    /// A PEM certificate upload: the subject DN (`tls_client_auth`) or the thumbprint
+    /// (`self_signed_tls_client_auth`) above is derived from it when not given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_client_certificate: Option<String>,
+    /// Access tokens carry `cnf.x5t#S256` of the certificate presented at the token endpoint (RFC 8705 §3).
+    #[serde(skip_serializing_if = "is_false")]
+    pub tls_client_certificate_bound_access_tokens: bool,
+    /// JARM (`response_mode=jwt`): the algorithm of signed authorization responses (the workspace default when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization_signed_response_alg: Option<Alg>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Client {
+            client_id: String::new(),
+            client_name: String::new(),
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            grant_types: vec![GRANT_AUTHORIZATION_CODE.into(), "refresh_token".into()],
+            response_types: vec!["code".into()],
+            token_endpoint_auth_method: AUTH_SECRET_BASIC.into(),
+            jwks: None,
+            jwks_uri: None,
+            scope: "openid profile email offline_access".into(),
+            id_token_signed_response_alg: None,
+            refresh_token_rotation: true,
+            skip_consent: false,
+            managed_tenant: None,
+            require_pushed_authorization_requests: false,
+            require_signed_request_object: false,
+            request_object_signing_alg: None,
+            tls_client_auth_subject_dn: None,
+            tls_client_certificate_x5t_s256: None,
+            tls_client_certificate: None,
+            tls_client_certificate_bound_access_tokens: false,
+            authorization_signed_response_alg: None,
+        }
+    }
+}
+
+fn invalid(why: impl Into<String>) -> OAuthError {
+    OAuthError::invalid_client_metadata(why)
+}
+
+/// A redirect URI must be absolute, without a fragment; plain http only for loopback (RFC 8252).
+fn valid_redirect_uri(uri: &str) -> bool {
+    if uri.contains('#') || uri.len() > 2000 || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
+    if let Some(rest) = uri.strip_prefix("https://") {
+        return !rest.is_empty() && !rest.starts_with('/');
+    }
+    if let Some(rest) = uri.strip_prefix("http://") {
+        let host = rest.split(['/', '?']).next().unwrap_or("");
+        let host = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
+        return matches!(host, "localhost" | "127.0.0.1" | "[::1]");
+    }
+    // Private-use URI schemes for native apps (RFC 8252 §7.1): reverse domain name with a dot.
+    match uri.split_once(':') {
+        Some((scheme, rest)) => scheme.contains('.') && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) && !rest.is_empty(),
+        None => false,
+    }
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        self.token_endpoint_auth_method == AUTH_NONE
+    }
+
+    pub fn allows_grant(&self, grant: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant)
+    }
+
+    pub fn allowed_scopes(&self) -> impl Iterator<Item = &str> {
+        self.scope.split_whitespace()
+    }
+
+    pub fn uses_secret(&self) -> bool {
+        matches!(self.token_endpoint_auth_method.as_str(), AUTH_SECRET_BASIC | AUTH_SECRET_POST)
+    }
+
+    pub fn uses_mtls_auth(&self) -> bool {
+        matches!(self.token_endpoint_auth_method.as_str(), AUTH_TLS | AUTH_SELF_SIGNED_TLS)
+    }
+
+    pub fn allows_response_type(&self, rt: &str) -> bool {
+        self.response_types.iter().any(|r| r == rt)
+    }
+
+    /// Derives what a PEM upload implies (RFC 8705 settings), then validates. Use on every write.
+    pub fn prepare(&mut self) -> Result<(), OAuthError> {
+        if let Some(pem) = &self.tls_client_certificate {
+            let cert = crate::crypto::certificate::parse_pem(pem).ok_or_else(|| invalid("tls_client_certificate is not a PEM X.509 certificate"))?;
+            match self.token_endpoint_auth_method.as_str() {
+                AUTH_TLS if self.tls_client_auth_subject_dn.is_none() => self.tls_client_auth_subject_dn = Some(cert.subject_dn),
+                AUTH_SELF_SIGNED_TLS if self.tls_client_certificate_x5t_s256.is_none() => self.tls_client_certificate_x5t_s256 = Some(cert.x5t_s256),
+                _ => {}
+            }
+        }
+        self.validate()
+    }
+
+    pub fn validate(&self) -> Result<(), OAuthError> {
+        if self.client_id.is_empty() || self.client_id.len() > 128 || !self.client_id.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+            return Err(invalid("client_id must be 1-128 printable characters without ':'"));
+        }
+        if !AUTH_METHODS.contains(&self.token_endpoint_auth_method.as_str()) {
+            return Err(invalid("token_endpoint_auth_method is not supported"));
+        }
+        for g in &self.grant_types {
+            if !KNOWN_GRANT_TYPES.contains(&g.as_str()) {
+                return Err(invalid(format!("grant type '{g}' is not supported")));
+            }
+        }
+        if self.response_types.iter().any(|r| r != "code" && r != RESPONSE_CODE_ID_TOKEN) {
+            return Err(invalid("only the 'code' and 'code id_token' response types are supported"));
+        }
+        match self.token_endpoint_auth_method.as_str() {
+            AUTH_TLS => match &self.tls_client_auth_subject_dn {
+                Some(dn) if crate::crypto::certificate::valid_dn(dn) => {}
+                Some(_) => return Err(invalid("tls_client_auth_subject_dn is not an RFC 4514 distinguished name")),
+                None => return Err(invalid("tls_client_auth needs tls_client_auth_subject_dn (or a tls_client_certificate to derive it from)")),
+            },
+            AUTH_SELF_SIGNED_TLS => match &self.tls_client_certificate_x5t_s256 {
+                Some(t) if crate::crypto::b64url_decode(t).is_some_and(|b| b.len() == 32) => {}
+                Some(_) => return Err(invalid("tls_client_certificate_x5t_s256 must be the base64url SHA-256 of the certificate")),
+                None => return Err(invalid("self_signed_tls_client_auth needs a tls_client_certificate")),
+            },
+            _ => {}
+        }
+        if self.is_public() && self.allows_grant("client_credentials") {
+            return Err(invalid("a public client cannot use client_credentials"));
+        }
+        if self.allows_grant(GRANT_AUTHORIZATION_CODE) && self.redirect_uris.is_empty() {
+            return Err(OAuthError::invalid_redirect_uri("redirect_uris is required for the authorization_code grant"));
+        }
+        for uri in self.redirect_uris.iter().chain(&self.post_logout_redirect_uris) {
+            if !valid_redirect_uri(uri) {
+                return Err(OAuthError::invalid_redirect_uri(format!("'{uri}' is not an acceptable redirect URI")));
+            }
+        }
+        if self.token_endpoint_auth_method == AUTH_PRIVATE_KEY_JWT {
+            match (&self.jwks, &self.jwks_uri) {
+                (Some(_), Some(_)) => return Err(invalid("give jwks or jwks_uri, not both")),
+                (None, None) => return Err(invalid("private_key_jwt needs jwks or jwks_uri")),
+                _ => {}
+            }
+        }
+        if let Some(jwks) = &self.jwks {
+            if !jwks.get("keys").map(|k| k.is_array()).unwrap_or(false) {
+                return Err(invalid("jwks must be a JWK Set ({\"keys\": [...]})"));
+            }
+        }
+        if let Some(uri) = &self.jwks_uri {
+            if !(uri.starts_with("https://") || uri.starts_with("http://127.0.0.1") || uri.starts_with("http://localhost")) {
+                return Err(invalid("jwks_uri must be an https URL"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uri_rules() {
+        assert!(valid_redirect_uri("https://app.example/cb"));
+        assert!(valid_redirect_uri("http://127.0.0.1:8080/cb"));
+        assert!(valid_redirect_uri("http://localhost/cb"));
+        assert!(valid_redirect_uri("com.example.app:/callback"));
+        assert!(!valid_redirect_uri("http://app.example/cb"));
+        assert!(!valid_redirect_uri("https://app.example/cb#x"));
+        assert!(!valid_redirect_uri("javascript:alert(1)"));
+        assert!(!valid_redirect_uri("https://"));
+    }
+
+    #[test]
+    fn a_pem_upload_derives_the_mtls_settings() {
+        let pem = crate::crypto::certificate::tests::TEST_PEM.to_string();
+        let mut c = Client { client_id: "tpp".into(), redirect_uris: vec!["https://tpp.example/cb".into()], token_endpoint_auth_method: AUTH_TLS.into(), tls_client_certificate: Some(pem.clone()), ..Default::default() };
+        c.prepare().unwrap();
+        assert_eq!(c.tls_client_auth_subject_dn.as_deref(), Some("2.5.4.97=OFBBR-123,CN=tpp-one,OU=software-one,O=Banco Teste,C=BR"));
+        let mut s = Client { token_endpoint_auth_method: AUTH_SELF_SIGNED_TLS.into(), tls_client_auth_subject_dn: None, ..c.clone() };
+        s.prepare().unwrap();
+        assert_eq!(s.tls_client_certificate_x5t_s256, crate::crypto::certificate::parse_pem(&pem).map(|p| p.x5t_s256));
+        let mut bad = Client { tls_client_certificate: Some("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----".into()), ..c.clone() };
+        assert_eq!(bad.prepare().unwrap_err().code, "invalid_client_metadata");
+        let mut none = Client { tls_client_certificate: None, tls_client_auth_subject_dn: None, ..c.clone() };
+        assert_eq!(none.prepare().unwrap_err().code, "invalid_client_metadata");
+        let mut hybrid = Client { response_types: vec!["code".into(), "code id_token".into()], ..c.clone() };
+        hybrid.prepare().unwrap();
+        let mut token = Client { response_types: vec!["token".into()], ..c };
+        assert!(token.prepare().is_err());
+    }
+
+    #[test]
+    fn public_clients_cannot_use_client_credentials() {
+        let c = Client { client_id: "spa".into(), token_endpoint_auth_method: "none".into(), grant_types: vec!["client_credentials".into()], ..Default::default() };
+        assert_eq!(c.validate().unwrap_err().code, "invalid_client_metadata");
+    }
+}

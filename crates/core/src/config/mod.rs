@@ -1,0 +1,340 @@
+//! Tenant and workspace configuration: typed, versioned JSON documents in the runtime's KV store,
+//! validated on write and cached in the isolate for at most [`CONFIG_CACHE_TTL_MS`]. A client's
+//! registered metadata is in [`client`]; the security profile's rules in `profile.rs`.
+
+pub mod client;
+mod profile;
+
+pub use profile::{Profile, ACR_BR_LOA2, ACR_BR_LOA3, FAPI_BR_ACCESS_TOKEN_TTL};
+
+use crate::crypto::PasswordParams;
+use crate::error::OAuthError;
+use crate::runtime::{Alg, KvStore, StoreError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How long an isolate trusts its cached copy of a configuration document. A change made through
+/// another isolate is seen within this bound plus KV's own propagation (up to ~60 s on Workers).
+pub const CONFIG_CACHE_TTL_MS: u64 = 10_000;
+
+pub const CONFIG_VERSION: u32 = 1;
+
+/// The system tenant and workspace: they issue the management API's own tokens (`manage_*`).
+pub const SYSTEM_TENANT: &str = "system";
+pub const SYSTEM_WORKSPACE: &str = "system";
+
+pub const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
+pub const GRANT_REFRESH_TOKEN: &str = "refresh_token";
+pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
+pub const KNOWN_GRANT_TYPES: [&str; 3] = [GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN, GRANT_CLIENT_CREDENTIALS];
+
+pub fn tenant_key(tenant: &str) -> String {
+    format!("tenants/{tenant}")
+}
+
+pub fn workspace_key(tenant: &str, workspace: &str) -> String {
+    format!("workspaces/{tenant}/{workspace}")
+}
+
+/// Tenant and workspace identifiers appear in URLs, KV keys and cookie paths: keep them plain.
+pub fn valid_identifier(id: &str) -> bool {
+    (1..=63).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !id.starts_with('-')
+        && !matches!(id, "admin" | "api" | "well-known")
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    #[serde(default = "version")]
+    pub version: u32,
+    #[serde(default)]
+    pub name: String,
+    /// Tenant-level feature flags, consulted by the features that need them.
+    #[serde(default)]
+    pub features: BTreeMap<String, bool>,
+    #[serde(default)]
+    pub created_at: i64,
+    /// The tenant's license. New tenants get a one-year trial; only a system caller changes it;
+    /// nothing is enforced when it expires. Tenants made before licenses existed have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license: Option<License>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct License {
+    /// e.g. `trial`
+    #[serde(rename = "LicenseType")]
+    pub license_type: String,
+    /// RFC 3339, UTC (`2023-03-01T09:02:27Z`)
+    #[serde(rename = "StartDate")]
+    pub start_date: String,
+    #[serde(rename = "ExpirationDate")]
+    pub expiration_date: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeConfig {
+    #[serde(default)]
+    pub description: String,
+    /// The user claims this scope releases in the ID token / userinfo.
+    #[serde(default)]
+    pub claims: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginConfig {
+    /// Argon2id cost for new password hashes (old hashes keep the cost they were made with).
+    pub password_hashing: PasswordParams,
+    /// The `acr` value recorded for a password login.
+    pub password_acr: String,
+}
+
+impl Default for LoginConfig {
+    fn default() -> Self {
+        LoginConfig { password_hashing: PasswordParams::default(), password_acr: "urn:edgeauth:acr:password".into() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsentConfig {
+    /// Ask users to consent (clients marked `skip_consent` never ask).
+    pub required: bool,
+    /// Remember a consent per user, client and scope set so the next authorization skips the page.
+    pub remember: bool,
+}
+
+impl Default for ConsentConfig {
+    fn default() -> Self {
+        ConsentConfig { required: true, remember: true }
+    }
+}
+
+/// One workspace = one authorization server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkspaceConfig {
+    pub version: u32,
+    pub name: String,
+    /// Grant types this workspace accepts at all (a client further restricts its own).
+    pub grant_types: Vec<String>,
+    pub access_token_ttl: i64,
+    pub id_token_ttl: i64,
+    pub refresh_token_ttl: i64,
+    pub authorization_code_ttl: i64,
+    pub session_ttl: i64,
+    /// `aud` of JWT access tokens (RFC 9068); the issuer when empty.
+    pub access_token_audience: String,
+    pub default_signing_alg: Alg,
+    pub scopes: BTreeMap<String, ScopeConfig>,
+    pub login: LoginConfig,
+    pub consent: ConsentConfig,
+    pub sso_enabled: bool,
+    pub default_locale: String,
+    pub features: BTreeMap<String, bool>,
+    /// A security profile that tightens the whole workspace (see [`Profile`]).
+    #[serde(skip_serializing_if = "Profile::is_none")]
+    pub profile: Profile,
+    /// Every authorization request must come through PAR (RFC 9126); a client can also ask it for itself.
+    #[serde(skip_serializing_if = "is_false")]
+    pub require_pushed_authorization_requests: bool,
+    /// Every authorization request must be a signed request object (RFC 9101).
+    #[serde(skip_serializing_if = "is_false")]
+    pub require_signed_request_object: bool,
+    /// This workspace's issuer on its mutual-TLS domain (`https://mtls.bank.example/{tenant}/{workspace}`):
+    /// discovery lists `mtls_endpoint_aliases` there, and discovery requested through it shows this issuer.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub mtls_issuer: String,
+    /// Offer `response_type=code id_token` (the OIDC hybrid flow) to clients that registered it.
+    /// Absent: offered, except under `fapi_br`, where the workspace switches it on with `true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_type_code_id_token: Option<bool>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn version() -> u32 {
+    CONFIG_VERSION
+}
+
+fn scope(description: &str, claims: &[&str]) -> ScopeConfig {
+    ScopeConfig { description: description.into(), claims: claims.iter().map(|c| c.to_string()).collect() }
+}
+
+impl Default for WorkspaceConfig {
+    fn default() -> Self {
+        let mut scopes = BTreeMap::new();
+        scopes.insert("openid".into(), scope("Sign you in", &[]));
+        scopes.insert("profile".into(), scope("Your name and profile", &["name", "given_name", "family_name", "preferred_username", "locale"]));
+        scopes.insert("email".into(), scope("Your email address", &["email", "email_verified"]));
+        scopes.insert("phone".into(), scope("Your phone number", &["phone_number", "phone_number_verified"]));
+        scopes.insert("offline_access".into(), scope("Access while you are away", &[]));
+        WorkspaceConfig {
+            version: CONFIG_VERSION,
+            name: String::new(),
+            grant_types: KNOWN_GRANT_TYPES.iter().map(|g| g.to_string()).collect(),
+            access_token_ttl: 600,
+            id_token_ttl: 3600,
+            refresh_token_ttl: 30 * 86400,
+            authorization_code_ttl: 60,
+            session_ttl: 8 * 3600,
+            access_token_audience: String::new(),
+            default_signing_alg: Alg::ES256,
+            scopes,
+            login: LoginConfig::default(),
+            consent: ConsentConfig::default(),
+            sso_enabled: true,
+            default_locale: "en".into(),
+            features: BTreeMap::new(),
+            profile: Profile::None,
+            require_pushed_authorization_requests: false,
+            require_signed_request_object: false,
+            mtls_issuer: String::new(),
+            response_type_code_id_token: None,
+        }
+    }
+}
+
+fn check(ok: bool, field: &str, why: &str) -> Result<(), OAuthError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(OAuthError::invalid_configuration(field, why))
+    }
+}
+
+impl WorkspaceConfig {
+    /// Every rule a stored configuration must satisfy; a write that breaks one changes nothing.
+    pub fn validate(&self) -> Result<(), OAuthError> {
+        check(self.version == CONFIG_VERSION, "version", "must be 1")?;
+        for g in &self.grant_types {
+            check(KNOWN_GRANT_TYPES.contains(&g.as_str()), "grant_types", "contains an unknown grant type")?;
+        }
+        check((30..=86400).contains(&self.access_token_ttl), "access_token_ttl", "must be between 30 and 86400 seconds")?;
+        check((30..=86400).contains(&self.id_token_ttl), "id_token_ttl", "must be between 30 and 86400 seconds")?;
+        check((60..=400 * 86400).contains(&self.refresh_token_ttl), "refresh_token_ttl", "must be between 60 seconds and 400 days")?;
+        check((10..=600).contains(&self.authorization_code_ttl), "authorization_code_ttl", "must be between 10 and 600 seconds")?;
+        check((60..=30 * 86400).contains(&self.session_ttl), "session_ttl", "must be between 60 seconds and 30 days")?;
+        check(self.scopes.contains_key("openid"), "scopes", "must define 'openid'")?;
+        for (name, s) in &self.scopes {
+            check(!name.is_empty() && name.bytes().all(|b| b > 0x20 && b < 0x7f && b != b'"' && b != b'\\'), "scopes", "has a name that is not a valid scope token")?;
+            for c in &s.claims {
+                check(!c.is_empty() && c.len() <= 64, "scopes.claims", "has an empty or over-long claim name")?;
+            }
+        }
+        let p = self.login.password_hashing;
+        check((8 * 1024..=256 * 1024).contains(&p.memory_kib), "login.password_hashing.memory_kib", "must be between 8192 and 262144")?;
+        check((1..=10).contains(&p.iterations), "login.password_hashing.iterations", "must be between 1 and 10")?;
+        check((1..=4).contains(&p.parallelism), "login.password_hashing.parallelism", "must be between 1 and 4")?;
+        check(matches!(self.default_locale.as_str(), "en" | "pt-BR"), "default_locale", "must be 'en' or 'pt-BR'")?;
+        if !self.mtls_issuer.is_empty() {
+            let m = &self.mtls_issuer;
+            let ok = (m.starts_with("https://") || m.starts_with("http://127.0.0.1") || m.starts_with("http://localhost")) && !m.ends_with('/') && !m.contains(['?', '#', ' ']) && m.len() <= 512;
+            check(ok, "mtls_issuer", "must be an https URL without a trailing slash, query or fragment")?;
+        }
+        if self.fapi_br() {
+            check(FAPI_BR_ACCESS_TOKEN_TTL.contains(&self.access_token_ttl), "access_token_ttl", "must be between 300 and 900 seconds under the fapi_br profile")?;
+            check(self.default_signing_alg == Alg::PS256, "default_signing_alg", "must be PS256 under the fapi_br profile")?;
+        }
+        Ok(())
+    }
+
+    pub fn grant_enabled(&self, grant: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant)
+    }
+
+    /// The longest time a token we sign stays valid: how long a retired key must stay in the JWKS.
+    pub fn max_signed_token_ttl(&self) -> i64 {
+        self.access_token_ttl.max(self.id_token_ttl)
+    }
+}
+
+/// Parses and validates a configuration document as received from an administrator.
+pub fn parse_workspace_config(json: &[u8]) -> Result<WorkspaceConfig, OAuthError> {
+    let cfg: WorkspaceConfig = serde_json::from_slice(json).map_err(OAuthError::invalid_configuration_document)?;
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+pub async fn load_tenant(kv: &impl KvStore, tenant: &str) -> Result<Option<TenantConfig>, StoreError> {
+    match kv.get(&tenant_key(tenant)).await? {
+        None => Ok(None),
+        Some(s) => serde_json::from_str(&s).map(Some).map_err(|e| StoreError::new(format!("stored tenant {tenant} is invalid: {e}"))),
+    }
+}
+
+pub async fn load_workspace(kv: &impl KvStore, tenant: &str, workspace: &str) -> Result<Option<WorkspaceConfig>, StoreError> {
+    match kv.get(&workspace_key(tenant, workspace)).await? {
+        None => Ok(None),
+        Some(s) => serde_json::from_str(&s).map(Some).map_err(|e| StoreError::new(format!("stored workspace {tenant}/{workspace} is invalid: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_is_valid_and_round_trips() {
+        let cfg = WorkspaceConfig::default();
+        cfg.validate().unwrap();
+        let json = serde_json::to_vec(&cfg).unwrap();
+        assert_eq!(parse_workspace_config(&json).unwrap(), cfg);
+    }
+
+    #[test]
+    fn invalid_fields_are_named() {
+        let e = parse_workspace_config(br#"{"access_token_ttl": 5}"#).unwrap_err();
+        assert!(e.description.contains("access_token_ttl"), "{}", e.description);
+        let e = parse_workspace_config(br#"{"grant_types": ["implicit"]}"#).unwrap_err();
+        assert!(e.description.contains("grant_types"));
+        let e = parse_workspace_config(br#"{"no_such_field": 1}"#).unwrap_err();
+        assert!(e.description.contains("no_such_field"));
+    }
+
+    #[test]
+    fn identifiers_are_plain() {
+        assert!(valid_identifier("acme-bank"));
+        assert!(!valid_identifier("Acme"));
+        assert!(!valid_identifier("a/b"));
+        assert!(!valid_identifier("admin"));
+        assert!(!valid_identifier("api"));
+        assert!(!valid_identifier(""));
+    }
+
+    #[test]
+    fn fapi_br_profile_is_validated_and_stays_out_of_plain_documents() {
+        let plain = serde_json::to_value(WorkspaceConfig::default()).unwrap();
+        assert!(plain.get("profile").is_none() && plain.get("require_pushed_authorization_requests").is_none());
+        let e = parse_workspace_config(br#"{"profile": "fapi_br"}"#).unwrap_err();
+        assert!(e.description.contains("default_signing_alg"), "{}", e.description);
+        let e = parse_workspace_config(br#"{"profile": "fapi_br", "default_signing_alg": "PS256", "access_token_ttl": 1200}"#).unwrap_err();
+        assert!(e.description.contains("access_token_ttl"), "{}", e.description);
+        assert!(parse_workspace_config(br#"{"profile": "fapi_x"}"#).is_err());
+        let cfg = parse_workspace_config(br#"{"profile": "fapi_br", "default_signing_alg": "PS256", "access_token_ttl": 300}"#).unwrap();
+        assert!(cfg.fapi_br() && cfg.par_required() && cfg.request_object_required());
+        assert_eq!(cfg.login_acr(), ACR_BR_LOA2);
+        assert_eq!(serde_json::to_value(&cfg).unwrap()["profile"], "fapi_br");
+    }
+
+    #[test]
+    fn code_id_token_is_off_under_fapi_br_unless_switched_on() {
+        let plain = WorkspaceConfig::default();
+        assert!(plain.code_id_token_enabled());
+        assert!(serde_json::to_value(&plain).unwrap().get("response_type_code_id_token").is_none());
+        let off = parse_workspace_config(br#"{"response_type_code_id_token": false}"#).unwrap();
+        assert!(!off.code_id_token_enabled());
+        let br = parse_workspace_config(br#"{"profile": "fapi_br", "default_signing_alg": "PS256", "access_token_ttl": 300}"#).unwrap();
+        assert!(!br.code_id_token_enabled());
+        let br_on = parse_workspace_config(br#"{"profile": "fapi_br", "default_signing_alg": "PS256", "access_token_ttl": 300, "response_type_code_id_token": true}"#).unwrap();
+        assert!(br_on.code_id_token_enabled());
+        assert!(parse_workspace_config(br#"{"response_type_code_id_token": "yes"}"#).is_err());
+    }
+}

@@ -1,0 +1,49 @@
+//! The isolate's time-bounded caches: a small map whose entries expire after the configuration TTL.
+
+use crate::config::CONFIG_CACHE_TTL_MS;
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+/// Entries an isolate keeps per cache before it starts over (bounds memory under name scanning).
+const CACHE_MAX_ENTRIES: usize = 1024;
+
+struct Cached<T> {
+    at_ms: u64,
+    value: T,
+}
+
+/// A small time-bounded map. Single-threaded (an isolate), so a RefCell suffices.
+pub(crate) struct TtlCache<T: Clone> {
+    entries: RefCell<HashMap<String, Cached<T>>>,
+}
+
+impl<T: Clone> Default for TtlCache<T> {
+    fn default() -> Self {
+        TtlCache { entries: RefCell::new(HashMap::new()) }
+    }
+}
+
+impl<T: Clone> TtlCache<T> {
+    pub(crate) fn get(&self, key: &str, now_ms: u64) -> Option<T> {
+        let entries = self.entries.borrow();
+        let e = entries.get(key)?;
+        (now_ms.saturating_sub(e.at_ms) < CONFIG_CACHE_TTL_MS).then(|| e.value.clone())
+    }
+
+    pub(crate) fn put(&self, key: String, value: T, now_ms: u64) {
+        let mut entries = self.entries.borrow_mut();
+        if entries.len() >= CACHE_MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(key, Cached { at_ms: now_ms, value });
+    }
+
+    pub(crate) fn forget(&self, key: &str) {
+        self.entries.borrow_mut().remove(key);
+    }
+
+    pub(crate) fn forget_prefix(&self, prefix: &str) {
+        self.entries.borrow_mut().retain(|k, _| !k.starts_with(prefix));
+    }
+}
+

@@ -1,0 +1,117 @@
+//! The request context: everything an endpoint of one workspace needs for one request, and how a
+//! request's path becomes one (tenant and workspace resolved through the isolate's caches).
+
+use crate::config::{self, WorkspaceConfig};
+use crate::engine::Server;
+use crate::error::OAuthError;
+use crate::http::Request;
+use crate::jose::keys::KeySet;
+use crate::runtime::{Clock, Runtime};
+use crate::store::{self, StoredClient};
+use std::sync::Arc;
+
+/// Everything an endpoint of one workspace needs for one request.
+pub struct Ctx<'a, R: Runtime> {
+    pub rt: &'a R,
+    pub server: &'a Server,
+    pub tenant: String,
+    pub workspace: String,
+    /// `{origin}/{tenant}/{workspace}`
+    pub issuer: String,
+    pub config: Arc<WorkspaceConfig>,
+    /// Seconds since the epoch, read once per request.
+    pub now: i64,
+    /// The TLS client certificate the platform saw on this request (RFC 8705), if any.
+    pub client_certificate: Option<crate::http::ClientCertificate>,
+    /// The request came through the workspace's mTLS domain (its `mtls_issuer`).
+    pub via_mtls: bool,
+}
+
+impl<R: Runtime> Ctx<'_, R> {
+    pub fn endpoint(&self, name: &str) -> String {
+        format!("{}/{}", self.issuer, name)
+    }
+
+    /// The path prefix of this workspace, used to scope cookies.
+    pub fn base_path(&self) -> String {
+        format!("/{}/{}", self.tenant, self.workspace)
+    }
+
+    pub fn db(&self) -> &R::Sql {
+        self.rt.sql()
+    }
+
+    /// The workspace's keys from the isolate cache, loading them when stale.
+    pub async fn keys(&self) -> Result<Arc<KeySet>, OAuthError> {
+        self.server.workspace_keys(self.rt, &self.tenant, &self.workspace, false).await
+    }
+
+    /// The keys, reloaded if `kid` is unknown to the cached copy (another isolate rotated).
+    pub async fn keys_with(&self, kid: Option<&str>) -> Result<Arc<KeySet>, OAuthError> {
+        let ks = self.keys().await?;
+        match kid {
+            Some(kid) if !ks.has_kid(kid) => self.server.workspace_keys(self.rt, &self.tenant, &self.workspace, true).await,
+            _ => Ok(ks),
+        }
+    }
+
+    /// A client of this workspace from the isolate cache (bounded like the configuration), read
+    /// from the database when not cached. Unknown clients are not cached.
+    pub async fn client(&self, client_id: &str) -> Result<Option<Arc<StoredClient>>, OAuthError> {
+        let key = format!("{}/{client_id}", config::workspace_key(&self.tenant, &self.workspace));
+        let now_ms = self.rt.clock().now_ms();
+        if let Some(c) = self.server.clients.get(&key, now_ms) {
+            return Ok(Some(c));
+        }
+        let Some(c) = store::get_client(self.db(), &self.tenant, &self.workspace, client_id).await? else { return Ok(None) };
+        let c = Arc::new(c);
+        self.server.clients.put(key, c.clone(), now_ms);
+        Ok(Some(c))
+    }
+
+    pub fn access_token_audience(&self) -> String {
+        if self.config.access_token_audience.is_empty() {
+            self.issuer.clone()
+        } else {
+            self.config.access_token_audience.clone()
+        }
+    }
+}
+
+
+impl Server {
+    /// Resolves tenant and workspace (cached), or a 404 naming which one is unknown.
+    pub(crate) async fn context<'a, R: Runtime>(&'a self, rt: &'a R, req: &Request, tenant: &str, workspace: &str) -> Result<Ctx<'a, R>, OAuthError> {
+        if !config::valid_identifier(tenant) || !config::valid_identifier(workspace) {
+            return Err(OAuthError::not_found(format!("no endpoint at {}", req.path)));
+        }
+        let config = match self.workspace_config(rt, tenant, workspace).await? {
+            Some(c) => c,
+            None => {
+                let known_tenant = config::load_tenant(rt.kv(), tenant).await?.is_some();
+                return Err(OAuthError::not_found(if known_tenant { format!("unknown workspace '{workspace}'") } else { format!("unknown tenant '{tenant}'") }));
+            }
+        };
+        Ok(Ctx {
+            rt,
+            server: self,
+            tenant: tenant.to_string(),
+            workspace: workspace.to_string(),
+            issuer: format!("{}/{tenant}/{workspace}", req.origin),
+            via_mtls: !config.mtls_issuer.is_empty() && config.mtls_issuer == format!("{}/{tenant}/{workspace}", req.origin),
+            config,
+            now: rt.clock().now_secs(),
+            client_certificate: req.client_certificate.clone(),
+        })
+    }
+
+    /// The context of a workspace for a call that is not addressed to it (the management API
+    /// checks tokens of the system workspace this way); `None` when it does not exist.
+    pub async fn workspace_ctx<'a, R: Runtime>(&'a self, rt: &'a R, req: &Request, tenant: &str, workspace: &str) -> Result<Option<Ctx<'a, R>>, OAuthError> {
+        match self.context(rt, req, tenant, workspace).await {
+            Ok(ctx) => Ok(Some(ctx)),
+            Err(e) if e.status == 404 => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Bootstrap administration under `/admin/...`, authenticated with the root secret (a Worker secret
+//! / Spin variable). It creates tenants, workspaces (with fresh signing keys), clients and users,
+//! and rotates keys: enough to run the server and its tests. The management API (`/api/...`,
+//! `crate::management`) does all of this and more with tokens issued by the system workspace.
+
+use crate::config::client::Client;
+use crate::config::{self, TenantConfig, WorkspaceConfig};
+use crate::crypto;
+use crate::error::OAuthError;
+use crate::http::{Request, Response};
+use crate::jose::keys;
+use crate::runtime::{Clock, KvStore, Runtime};
+use crate::engine::Server;
+use crate::management;
+use crate::store;
+use serde::Deserialize;
+use serde_json::json;
+
+pub(crate) fn authorize_root<R: Runtime>(rt: &R, req: &Request) -> Result<(), OAuthError> {
+    let Some(root) = rt.root_secret().filter(|r| r.len() >= 16) else {
+        return Err(OAuthError::not_found("the bootstrap API is switched off (no root secret)"));
+    };
+    let presented = req.header("authorization").and_then(|h| h.strip_prefix("Bearer ")).unwrap_or("");
+    // Compare digests so the comparison time does not depend on where the strings differ.
+    if crypto::constant_time_eq(&crypto::sha256(presented.as_bytes()), &crypto::sha256(root.as_bytes())) {
+        Ok(())
+    } else {
+        Err(OAuthError::unauthorized("a valid root secret is required").with_bearer_challenge())
+    }
+}
+
+fn json_body<T: for<'de> Deserialize<'de>>(req: &Request) -> Result<T, OAuthError> {
+    if req.content_type() != "application/json" {
+        return Err(OAuthError::invalid_request("the body must be application/json"));
+    }
+    let body: &[u8] = if req.body.is_empty() { b"{}" } else { &req.body };
+    serde_json::from_slice(body).map_err(|e| OAuthError::invalid_request(format!("invalid JSON: {e}")))
+}
+
+fn check_ids(ids: &[&str]) -> Result<(), OAuthError> {
+    match ids.iter().find(|id| !config::valid_identifier(id)) {
+        Some(bad) => Err(OAuthError::invalid_request(format!("'{bad}' is not a valid identifier (lower-case letters, digits, '-')"))),
+        None => Ok(()),
+    }
+}
+
+pub async fn handle<R: Runtime>(server: &Server, rt: &R, req: &Request, path: &[&str]) -> Result<Response, OAuthError> {
+    authorize_root(rt, req)?;
+    let now = rt.clock().now_secs();
+    match (path, req.method.as_str()) {
+        (["tenants", t], "PUT") => put_tenant(rt, req, t, now).await,
+        (["tenants", t, "workspaces", w], "PUT") => put_workspace(server, rt, req, t, w, now).await,
+        (["tenants", t, "workspaces", w], "GET") => {
+            let cfg = config::load_workspace(rt.kv(), t, w).await?.ok_or_else(|| OAuthError::not_found("unknown workspace"))?;
+            Ok(Response::json(200, &json!(cfg)))
+        }
+        (["tenants", t, "workspaces", w, "clients"], "POST") => create_client(server, rt, req, t, w, now).await,
+        (["tenants", t, "workspaces", w, "users"], "POST") => create_user(server, rt, req, t, w, now).await,
+        (["tenants", t, "workspaces", w, "keys", "rotate"], "POST") => {
+            let cfg = existing_workspace(server, rt, t, w).await?;
+            let kids = keys::rotate(rt.sql(), rt.entropy(), rt.master_secret(), t, w, now, cfg.max_signed_token_ttl() + 60).await?;
+            server.forget_workspace(t, w);
+            Ok(Response::json(200, &json!({ "active_kids": kids })))
+        }
+        _ => Err(OAuthError::not_found(format!("no endpoint at {}", req.path))),
+    }
+}
+
+async fn put_tenant<R: Runtime>(rt: &R, req: &Request, t: &str, now: i64) -> Result<Response, OAuthError> {
+    check_ids(&[t])?;
+    let mut tenant: TenantConfig = json_body(req)?;
+    let existing = config::load_tenant(rt.kv(), t).await?;
+    tenant.created_at = existing.as_ref().map(|e| e.created_at).unwrap_or(now);
+    tenant.version = config::CONFIG_VERSION;
+    if tenant.license.is_none() {
+        // A new tenant gets a trial; an existing one keeps what it has.
+        tenant.license = match &existing {
+            Some(e) => e.license.clone(),
+            None => Some(crate::management::trial_license(now)),
+        };
+    }
+    rt.kv().put(&config::tenant_key(t), &json!(tenant).to_string()).await?;
+    // The management API lists tenants and workspaces from SQL indexes.
+    store::management::index_tenant(rt.sql(), t, &tenant.name, tenant.created_at).await?;
+    Ok(Response::json(if existing.is_some() { 200 } else { 201 }, &json!(tenant)))
+}
+
+async fn put_workspace<R: Runtime>(server: &Server, rt: &R, req: &Request, t: &str, w: &str, now: i64) -> Result<Response, OAuthError> {
+    check_ids(&[t, w])?;
+    if config::load_tenant(rt.kv(), t).await?.is_none() {
+        return Err(OAuthError::not_found(format!("unknown tenant '{t}'")));
+    }
+    let body = if req.body.is_empty() { b"{}".to_vec() } else { req.body.clone() };
+    if req.content_type() != "application/json" {
+        return Err(OAuthError::invalid_request("the body must be application/json"));
+    }
+    let cfg: WorkspaceConfig = config::parse_workspace_config(&body)?;
+    let existed = config::load_workspace(rt.kv(), t, w).await?.is_some();
+    // Keys first: a workspace is never visible without keys to sign with.
+    if store::list_keys(rt.sql(), t, w, now).await?.is_empty() {
+        let new_keys = keys::generate(rt.entropy(), rt.master_secret(), t, w, now)?;
+        store::rotate_keys(rt.sql(), t, w, &new_keys, now, now).await?;
+    }
+    rt.kv().put(&config::workspace_key(t, w), &json!(cfg).to_string()).await?;
+    store::management::index_workspace(rt.sql(), t, w, "workspace", &cfg.name, now).await?;
+    server.forget_workspace(t, w);
+    Ok(Response::json(if existed { 200 } else { 201 }, &json!(cfg)))
+}
+
+async fn existing_workspace<R: Runtime>(server: &Server, rt: &R, t: &str, w: &str) -> Result<std::sync::Arc<WorkspaceConfig>, OAuthError> {
+    server.forget_workspace(t, w);
+    server.workspace_config(rt, t, w).await?.ok_or_else(|| OAuthError::not_found(format!("unknown workspace '{t}/{w}'")))
+}
+
+async fn create_client<R: Runtime>(server: &Server, rt: &R, req: &Request, t: &str, w: &str, now: i64) -> Result<Response, OAuthError> {
+    existing_workspace(server, rt, t, w).await?;
+    let client: Client = json_body::<Client>(req).map_err(|e| OAuthError::invalid_client_metadata(e.description))?;
+    let out = management::create_client(rt.sql(), rt.entropy(), t, w, client, now).await?;
+    Ok(Response::json_no_store(201, &out))
+}
+
+async fn create_user<R: Runtime>(server: &Server, rt: &R, req: &Request, t: &str, w: &str, now: i64) -> Result<Response, OAuthError> {
+    let cfg = existing_workspace(server, rt, t, w).await?;
+    let u: management::NewUser = json_body(req)?;
+    let user = management::create_user(rt.sql(), rt.entropy(), &cfg, t, w, u, now).await?;
+    Ok(Response::json(201, &json!({ "id": user.id, "username": user.username, "claims": user.claims })))
+}

@@ -1,0 +1,73 @@
+//! The consent step: the page that shows what the client asks for (and, for an Open Finance
+//! consent, its permissions), and its form post, which records the decision and issues the code.
+
+use super::{respond, response, step_error, AuthRequest};
+use crate::authn::session;
+use crate::config::client::Client;
+use crate::engine::Ctx;
+use crate::error::OAuthError;
+use crate::http::{Request, Response};
+use crate::open_finance::consents;
+use crate::runtime::{Runtime, SsoSession};
+use crate::store;
+use crate::web::forms::{self, Stage};
+use crate::web::pages;
+
+/// The consent page: the requested scopes, then (for an Open Finance consent) its `permissions`.
+pub fn show<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest, client: &Client, session: &SsoSession, permissions: &[String]) -> Response {
+    let (blob, set_cookie) = forms::begin(ctx, req, Stage::Consent, Some(ar), Some(&session.sid), None);
+    let locale = forms::locale(ctx, req, ar.ui_locales.as_deref());
+    let scopes: Vec<(String, String)> = ar
+        .scope
+        .split_whitespace()
+        .map(|s| (s.to_string(), ctx.config.scopes.get(s).map(|c| c.description.clone()).unwrap_or_default()))
+        .chain(permissions.iter().map(|p| (p.clone(), String::new())))
+        .collect();
+    let name = if client.client_name.is_empty() { &client.client_id } else { &client.client_name };
+    forms::with_cookie(pages::consent(locale, &ctx.endpoint("consent"), &blob, name, &scopes), set_cookie)
+}
+
+/// POST /consent: records the user's decision and completes the authorization.
+pub async fn post<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Response {
+    match post_inner(ctx, req).await {
+        Ok(r) => r,
+        Err(e) => step_error(ctx, req, e),
+    }
+}
+
+async fn post_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Response, OAuthError> {
+    let params = req.form_params()?;
+    let i = forms::resume::<_, AuthRequest>(ctx, req, &params, Stage::Consent)?;
+    let ar = i.ar.ok_or_else(|| OAuthError::invalid_request("the form is invalid"))?;
+    let session = session::current(ctx, req).await?;
+    let Some(session) = session.filter(|s| Some(&s.sid) == i.sid.as_ref()) else {
+        return Err(OAuthError::login_required("your session has ended; start again from the application"));
+    };
+    super::load_client(ctx, &ar.client_id).await?;
+    let allow = match params.get("decision") {
+        Some("allow") => true,
+        Some("deny") => false,
+        _ => return Err(OAuthError::invalid_request("decision must be allow or deny")),
+    };
+    if let Some(id) = &ar.consent_id {
+        // An Open Finance consent: AUTHORISED or REJECTED (CUSTOMER_MANUALLY_REJECTED), once.
+        if !consents::decide(ctx, id, &session.user_id, allow).await? {
+            return Ok(respond(ctx, &ar, Err(OAuthError::access_denied("the consent no longer awaits authorisation"))).await);
+        }
+    }
+    if !allow {
+        return Ok(respond(ctx, &ar, Err(OAuthError::access_denied("the user denied the request"))).await);
+    }
+    if ctx.config.consent.remember && ar.consent_id.is_none() {
+        let previous = store::get_consent(ctx.db(), &ctx.tenant, &ctx.workspace, &session.user_id, &ar.client_id).await?.unwrap_or_default();
+        let mut scopes: Vec<&str> = previous.split_whitespace().collect();
+        for s in ar.scope.split_whitespace() {
+            if !scopes.contains(&s) {
+                scopes.push(s);
+            }
+        }
+        scopes.sort_unstable();
+        store::save_consent(ctx.db(), &ctx.tenant, &ctx.workspace, &session.user_id, &ar.client_id, &scopes.join(" "), ctx.now).await?;
+    }
+    Ok(response::issue_code(ctx, &ar, &session).await)
+}

@@ -1,0 +1,88 @@
+//! The token endpoint: the client authenticates, then one file per grant type. What every user
+//! grant hands out (access token, ID token, refresh token) is issued here.
+
+mod authorization_code;
+mod client_credentials;
+mod refresh_token;
+
+use crate::client_auth;
+use crate::config::client::Client;
+use crate::config::{GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN};
+use crate::crypto;
+use crate::engine::Ctx;
+use crate::error::OAuthError;
+use crate::http::{Request, Response};
+use crate::runtime::Runtime;
+use crate::store::{self, Grant, NewRefreshToken, User};
+use crate::tokens::{self, Authentication, IdTokenInput};
+use serde_json::{json, Value};
+
+pub async fn handle<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Response, OAuthError> {
+    let params = req.form_params()?;
+    let client = client_auth::authenticate(ctx, req, &params, &ctx.endpoint("token")).await?;
+    let grant_type = params.require("grant_type")?;
+    if !ctx.config.grant_enabled(grant_type) {
+        return Err(OAuthError::unsupported_grant_type(format!("grant type '{grant_type}' is not supported here")));
+    }
+    if !client.allows_grant(grant_type) {
+        return Err(OAuthError::unauthorized_client(format!("this client may not use the {grant_type} grant")));
+    }
+    let body = match grant_type {
+        GRANT_AUTHORIZATION_CODE => authorization_code::grant(ctx, &client, &params).await?,
+        GRANT_REFRESH_TOKEN => refresh_token::grant(ctx, &client, &params).await?,
+        GRANT_CLIENT_CREDENTIALS => client_credentials::grant(ctx, &client, &params).await?,
+        other => return Err(OAuthError::unsupported_grant_type(format!("grant type '{other}' is not supported"))),
+    };
+    Ok(Response::json_no_store(200, &body))
+}
+
+fn refresh_allowed<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client) -> bool {
+    client.allows_grant(GRANT_REFRESH_TOKEN) && ctx.config.grant_enabled(GRANT_REFRESH_TOKEN)
+}
+
+/// The refresh token of a token response.
+pub(super) enum NewRefresh {
+    None,
+    /// Make one and store it (when the client may refresh).
+    Issue,
+    /// Already stored (the rotation's batch wrote it): hand it out.
+    Stored(String),
+}
+
+/// Tokens for a user grant: access token, ID token when `openid` is in scope, and the refresh token
+/// `refresh` says. `user` is the grant's, read with it.
+#[allow(clippy::too_many_arguments)]
+async fn issue_for_grant<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, grant: &Grant, user: Option<User>, scope: &str, nonce: Option<&str>, refresh: NewRefresh, id_token_claims: &[String]) -> Result<Value, OAuthError> {
+    let user = user.filter(|u| !u.disabled).ok_or_else(|| OAuthError::invalid_grant("the user no longer exists or is disabled"))?;
+    let auth = Authentication { auth_time: grant.auth_time, acr: grant.acr.clone(), amr: grant.amr.clone(), sid: grant.sid.clone() };
+    let at = tokens::mint_access_token(ctx, &client.client_id, &user.id, scope, Some(&grant.id), Some(&auth)).await?;
+    let mut body = json!({
+        "access_token": at.token,
+        "token_type": "Bearer",
+        "expires_in": at.expires_in,
+        "scope": scope,
+    });
+    if scope.split_whitespace().any(|s| s == "openid") {
+        let alg = tokens::id_token_alg(&ctx.config, client);
+        let id_token = tokens::mint_id_token(ctx, IdTokenInput { client_id: &client.client_id, alg, user: &user, scope, auth: &auth, nonce, access_token: &at.token, extra_claims: id_token_claims }).await?;
+        body["id_token"] = json!(id_token);
+    }
+    match refresh {
+        NewRefresh::Issue if refresh_allowed(ctx, client) => {
+            let refresh = crypto::random_token(ctx.rt.entropy());
+            let hash = tokens::hash_secret_token(&refresh);
+            let expires_at = (ctx.now + ctx.config.refresh_token_ttl).min(grant.expires_at);
+            store::insert_refresh_token(
+                ctx.db(),
+                &ctx.tenant,
+                &ctx.workspace,
+                &NewRefreshToken { token_hash: &hash, grant_id: &grant.id, client_id: &client.client_id, scope, now: ctx.now, expires_at },
+            )
+            .await?;
+            body["refresh_token"] = json!(refresh);
+        }
+        NewRefresh::Stored(refresh) => body["refresh_token"] = json!(refresh),
+        NewRefresh::Issue | NewRefresh::None => {}
+    }
+    Ok(body)
+}

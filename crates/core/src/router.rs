@@ -1,0 +1,141 @@
+//! The router: the one place that knows every endpoint. It resolves the workspace a request is
+//! for (through the engine), sends the request to its handler, and turns every error into a
+//! response. Nothing imports the router; it imports the handlers.
+
+use crate::engine::Server;
+use crate::error::OAuthError;
+use crate::http::{Failure, Request, Response, MAX_BODY_BYTES};
+use crate::management::{self, admin};
+use crate::oauth::{authorize, introspection, par, revocation, token};
+use crate::oidc::{account, discovery, logout, userinfo};
+use crate::open_finance::{consent_introspection, consents, fapi, payments};
+use crate::runtime::Runtime;
+
+impl Server {
+    /// Handles one request. Never panics on bad input; storage failures become 500s without detail.
+    pub async fn handle<R: Runtime>(&self, rt: &R, req: Request) -> Response {
+        let cors = is_cors_endpoint(&req.path);
+        let mut resp = if req.body.len() > MAX_BODY_BYTES {
+            // The management API speaks problem+json, the protocol endpoints OAuth errors.
+            if req.path.starts_with("/api/") {
+                OAuthError::payload_too_large().into_problem_response()
+            } else {
+                OAuthError::payload_too_large().into_response()
+            }
+        } else if cors && req.method == "OPTIONS" {
+            Response::new(204)
+                .with_header("access-control-allow-methods", "GET, POST")
+                .with_header("access-control-allow-headers", "authorization, content-type, dpop")
+                .with_header("access-control-max-age", "600")
+        } else {
+            match self.route(rt, &req).await {
+                Ok(r) => r,
+                Err(e) => e.into_response(),
+            }
+        };
+        if cors {
+            resp = resp.with_header("access-control-allow-origin", "*");
+        }
+        if let Some(f) = resp.failure.as_mut() {
+            locate(f, &req.path);
+        }
+        resp
+    }
+
+    async fn route<R: Runtime>(&self, rt: &R, req: &Request) -> Result<Response, OAuthError> {
+        let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+        match segments.as_slice() {
+            ["admin", rest @ ..] => admin::handle(self, rt, req, rest).await,
+            ["api", rest @ ..] => Ok(management::handle(self, rt, req, rest).await),
+            [".well-known", "oauth-authorization-server", t, w] => {
+                let ctx = self.context(rt, req, t, w).await?;
+                only(req, &["GET", "HEAD"])?;
+                Ok(discovery::metadata(&ctx))
+            }
+            [t, w, rest @ ..] => {
+                let ctx = self.context(rt, req, t, w).await?;
+                let m = req.method.as_str();
+                let result = match (rest, m) {
+                    ([".well-known", "openid-configuration"], "GET" | "HEAD") => Ok(discovery::metadata(&ctx)),
+                    (["jwks"], "GET" | "HEAD") => discovery::jwks(&ctx).await,
+                    (["authorize"], "GET" | "POST") => Ok(authorize::handle(&ctx, req).await),
+                    (["par"], "POST") => par::handle(&ctx, req).await,
+                    (["open-banking", "consents", api @ ..], _) if ctx.config.open_finance_enabled() => Ok(consents::handle(&ctx, req, api).await),
+                    (["open-banking", "payments", api @ ..], _) if ctx.config.open_finance_enabled() => Ok(payments::handle(&ctx, req, api).await),
+                    (["open-banking-brasil", "open-banking", "payments", v, "consents", "introspect"], "POST") if ctx.config.open_finance_enabled() && matches!(*v, "v1" | "v2" | "v3") => {
+                        Ok(consent_introspection::handle(&ctx, req, v).await)
+                    }
+                    (["login"], "POST") => Ok(authorize::login::post(&ctx, req).await),
+                    (["consent"], "POST") => Ok(authorize::consent::post(&ctx, req).await),
+                    (["token"], "POST") => token::handle(&ctx, req).await,
+                    (["userinfo"], "GET" | "POST") => userinfo::handle(&ctx, req).await,
+                    (["introspect"], "POST") => introspection::handle(&ctx, req).await,
+                    (["revoke"], "POST") => revocation::handle(&ctx, req).await,
+                    (["logout"], "GET" | "POST") => Ok(logout::handle(&ctx, req).await),
+                    (["app"], "GET") => Ok(account::page(&ctx, req).await),
+                    (["app", "consents", "withdraw"], "POST") => Ok(account::withdraw_consent(&ctx, req).await),
+                    (
+                        [".well-known", "openid-configuration"] | ["jwks"] | ["authorize"] | ["par"] | ["login"] | ["consent"] | ["token"] | ["userinfo"] | ["introspect"] | ["revoke"]
+                        | ["logout"] | ["app"] | ["app", "consents", "withdraw"],
+                        _,
+                    ) => Err(OAuthError::method_not_allowed(format!("{m} is not allowed here"))),
+                    _ => Err(OAuthError::not_found(format!("no endpoint at {}", req.path))),
+                };
+                if ctx.config.fapi_interaction_id() && fapi::is_resource_style(rest) {
+                    return Ok(fapi::with_interaction_id(&ctx, req, result.unwrap_or_else(|e| e.into_response())));
+                }
+                result
+            }
+            _ => Err(OAuthError::not_found(format!("no endpoint at {}", req.path))),
+        }
+    }
+}
+
+pub fn only(req: &Request, methods: &[&str]) -> Result<(), OAuthError> {
+    if methods.contains(&req.method.as_str()) {
+        Ok(())
+    } else {
+        Err(OAuthError::method_not_allowed(format!("{} is not allowed here", req.method)))
+    }
+}
+
+/// Endpoints a browser-based client calls cross-origin (no cookies are involved in any of them).
+fn is_cors_endpoint(path: &str) -> bool {
+    ["/.well-known/openid-configuration", "/jwks", "/token", "/userinfo", "/introspect", "/revoke"].iter().any(|s| path.ends_with(s))
+        || path.starts_with("/.well-known/oauth-authorization-server/")
+}
+
+/// Where a failed request was going, for its log line: tenant, workspace and the endpoint below
+/// them, or (the management and bootstrap APIs, discovery at the root) the whole path. Each part
+/// is cut to 128 characters: they come from the caller.
+fn locate(f: &mut Failure, path: &str) {
+    let cut = |s: &str| s.chars().take(128).collect::<String>();
+    let path = path.trim_start_matches('/');
+    match path.split('/').collect::<Vec<_>>().as_slice() {
+        ["api" | "admin" | ".well-known", ..] | [_] => f.endpoint = cut(path),
+        [t, w, rest @ ..] => {
+            f.tenant = cut(t);
+            f.workspace = cut(w);
+            f.endpoint = cut(&rest.join("/"));
+        }
+        [] => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_located_by_path() {
+        let at = |p: &str| {
+            let mut f = Failure::default();
+            locate(&mut f, p);
+            (f.tenant, f.workspace, f.endpoint)
+        };
+        assert_eq!(at("/acme/main/token"), ("acme".into(), "main".into(), "token".into()));
+        assert_eq!(at("/acme/main/.well-known/openid-configuration"), ("acme".into(), "main".into(), ".well-known/openid-configuration".into()));
+        assert_eq!(at("/api/tenants/acme"), (String::new(), String::new(), "api/tenants/acme".into()));
+        assert_eq!(at(&format!("/{}/w/x", "t".repeat(300))).0.len(), 128);
+    }
+}

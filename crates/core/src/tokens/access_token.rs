@@ -1,0 +1,114 @@
+//! RFC 9068 access tokens: minting (bound to the client's certificate where RFC 8705 asks),
+//! reading a presented one (RFC 6750), and verifying it.
+
+use super::{sign, verify_own_jwt, Authentication};
+use crate::crypto;
+use crate::engine::Ctx;
+use crate::error::OAuthError;
+use crate::http::Request;
+use crate::runtime::Runtime;
+use serde_json::{json, Value};
+
+pub struct AccessToken {
+    pub token: String,
+    pub jti: String,
+    pub expires_in: i64,
+}
+
+/// An RFC 9068 JWT access token. `grant_id` ties it to a revocable grant (absent for
+/// client_credentials, whose tokens are revoked by `jti`).
+pub async fn mint_access_token<R: Runtime>(
+    ctx: &Ctx<'_, R>,
+    client_id: &str,
+    sub: &str,
+    scope: &str,
+    grant_id: Option<&str>,
+    auth: Option<&Authentication>,
+) -> Result<AccessToken, OAuthError> {
+    let jti = crypto::random_id(ctx.rt.entropy());
+    let ttl = ctx.config.access_token_ttl;
+    let mut claims = json!({
+        "iss": ctx.issuer,
+        "sub": sub,
+        "aud": ctx.access_token_audience(),
+        "client_id": client_id,
+        "iat": ctx.now,
+        "exp": ctx.now + ttl,
+        "jti": jti,
+        "scope": scope,
+    });
+    if let Some(g) = grant_id {
+        claims["gid"] = json!(g);
+    }
+    if let Some(a) = auth {
+        claims["auth_time"] = json!(a.auth_time);
+        claims["acr"] = json!(a.acr);
+    }
+    if let Some(x5t) = certificate_binding(ctx, client_id).await? {
+        claims["cnf"] = json!({ "x5t#S256": x5t });
+    }
+    let token = sign(ctx, ctx.config.default_signing_alg, Some("at+jwt"), &claims).await?;
+    Ok(AccessToken { token, jti, expires_in: ttl })
+}
+
+/// RFC 8705 §3: the thumbprint an access token is bound to. A client registered with
+/// `tls_client_certificate_bound_access_tokens` must present a certificate; under the Brazil
+/// profile every token issued over mutual TLS is bound.
+async fn certificate_binding<R: Runtime>(ctx: &Ctx<'_, R>, client_id: &str) -> Result<Option<String>, OAuthError> {
+    let wants = ctx.client(client_id).await?.is_some_and(|c| c.client.tls_client_certificate_bound_access_tokens);
+    match &ctx.client_certificate {
+        Some(cert) if wants || ctx.config.certificate_bound_tokens_required() => Ok(Some(cert.sha256_fingerprint.clone())),
+        None if wants => Err(OAuthError::invalid_request("this client's access tokens are bound to its TLS client certificate, and none was presented")),
+        _ => Ok(None),
+    }
+}
+
+/// An access token bound to a certificate (`cnf.x5t#S256`) is usable only over a TLS connection
+/// that presents that same certificate (RFC 8705 §3). Unbound tokens pass.
+pub fn check_certificate_binding<R: Runtime>(ctx: &Ctx<'_, R>, claims: &Value) -> Result<(), OAuthError> {
+    let Some(bound) = claims.get("cnf").and_then(|c| c.get("x5t#S256")).and_then(Value::as_str) else { return Ok(()) };
+    match &ctx.client_certificate {
+        Some(cert) if crypto::constant_time_eq(cert.sha256_fingerprint.as_bytes(), bound.as_bytes()) => Ok(()),
+        Some(_) => Err(OAuthError::invalid_token("the access token is bound to another TLS client certificate")),
+        None => Err(OAuthError::invalid_token("the access token is bound to a TLS client certificate, and none was presented")),
+    }
+}
+
+/// The bearer token of a resource request (RFC 6750 §2.1 header or §2.2 form body), exactly once.
+pub fn bearer_token(req: &Request) -> Result<String, OAuthError> {
+    let header = req.header("authorization").and_then(|h| {
+        let (scheme, value) = h.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| value.trim().to_string())
+    });
+    let form = if req.method == "POST" && req.content_type() == "application/x-www-form-urlencoded" {
+        req.form_params()?.get("access_token").map(str::to_string)
+    } else {
+        None
+    };
+    match (header, form) {
+        (Some(_), Some(_)) => Err(OAuthError::invalid_request("send the access token once, not in both the header and the body")),
+        (Some(t), None) | (None, Some(t)) if !t.is_empty() => Ok(t),
+        _ => Err(OAuthError::invalid_request("an access token is required").with_status(401).with_bearer_challenge()),
+    }
+}
+
+/// Verifies an access token's signature, issuer, expiry and type, without asking the database
+/// whether it was revoked (the caller must: see [`verify_access_token`]). Returns its claims.
+pub async fn verify_access_token_jwt<R: Runtime>(ctx: &Ctx<'_, R>, token: &str) -> Result<Value, OAuthError> {
+    let (claims, header) = verify_own_jwt(ctx, token, false).await?;
+    if header.get("typ").and_then(Value::as_str).map(|t| t.eq_ignore_ascii_case("at+jwt")) != Some(true) {
+        return Err(OAuthError::invalid_token("not an access token"));
+    }
+    Ok(claims)
+}
+
+/// Verifies an access token and that it was not revoked. Returns its claims.
+pub async fn verify_access_token<R: Runtime>(ctx: &Ctx<'_, R>, token: &str) -> Result<Value, OAuthError> {
+    let claims = verify_access_token_jwt(ctx, token).await?;
+    let jti = claims.get("jti").and_then(Value::as_str).unwrap_or("");
+    let gid = claims.get("gid").and_then(Value::as_str);
+    if !crate::store::access_token_live(ctx.db(), gid, jti).await? {
+        return Err(OAuthError::invalid_token("the token has been revoked"));
+    }
+    Ok(claims)
+}

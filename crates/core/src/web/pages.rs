@@ -1,0 +1,248 @@
+//! Server-rendered pages: plain HTML and CSS, no JavaScript needed, labelled form controls,
+//! localised (English, Brazilian Portuguese). Every interpolated value is HTML-escaped.
+
+use crate::http::Response;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Locale {
+    En,
+    PtBr,
+}
+
+impl Locale {
+    fn parse(tag: &str) -> Option<Locale> {
+        let tag = tag.trim().split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if tag.starts_with("pt") {
+            Some(Locale::PtBr)
+        } else if tag.starts_with("en") {
+            Some(Locale::En)
+        } else {
+            None
+        }
+    }
+
+    /// `ui_locales` (space-separated, in order of preference) wins over `Accept-Language`.
+    pub fn negotiate(ui_locales: Option<&str>, accept_language: Option<&str>, default: &str) -> Locale {
+        ui_locales
+            .and_then(|u| u.split_whitespace().find_map(Locale::parse))
+            .or_else(|| accept_language.and_then(|a| a.split(',').find_map(Locale::parse)))
+            .or_else(|| Locale::parse(default))
+            .unwrap_or(Locale::En)
+    }
+
+    pub fn tag(self) -> &'static str {
+        match self {
+            Locale::En => "en",
+            Locale::PtBr => "pt-BR",
+        }
+    }
+}
+
+/// The page texts. Keys are stable; add a language by adding a column.
+pub fn text(locale: Locale, key: &str) -> &'static str {
+    let (en, pt) = match key {
+        "sign_in" => ("Sign in", "Entrar"),
+        "username" => ("Username", "Usuário"),
+        "password" => ("Password", "Senha"),
+        "invalid_credentials" => ("Invalid username or password.", "Usuário ou senha inválidos."),
+        "consent_title" => ("Allow access?", "Permitir acesso?"),
+        "consent_intro" => ("wants to access your account. It asks for:", "quer acessar sua conta. Solicita:"),
+        "allow" => ("Allow", "Permitir"),
+        "deny" => ("Deny", "Negar"),
+        "error_title" => ("Something went wrong", "Algo deu errado"),
+        "redirecting" => ("Continue", "Continuar"),
+        "logout_title" => ("Sign out?", "Sair?"),
+        "logout_question" => ("Do you want to sign out?", "Deseja sair?"),
+        "sign_out" => ("Sign out", "Sair"),
+        "stay" => ("Stay signed in", "Continuar conectado"),
+        "signed_out" => ("You are signed out.", "Você saiu."),
+        "account_title" => ("Your account", "Sua conta"),
+        "signed_in_as" => ("Signed in as", "Conectado como"),
+        "applications" => ("Applications you allowed", "Aplicativos autorizados"),
+        "no_applications" => ("No application has access.", "Nenhum aplicativo tem acesso."),
+        "withdraw" => ("Withdraw access", "Revogar acesso"),
+        _ => ("", ""),
+    };
+    match locale {
+        Locale::En => en,
+        Locale::PtBr => pt,
+    }
+}
+
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;background:#f4f5f7;color:#1f2328;margin:0}\
+main{max-width:26rem;margin:4rem auto;background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:2rem}\
+h1{font-size:1.4rem;margin-top:0}label{display:block;margin:1rem 0 .3rem;font-weight:600}\
+input[type=text],input[type=password]{width:100%;box-sizing:border-box;padding:.6rem;border:1px solid #8c959f;border-radius:6px;font-size:1rem}\
+input:focus,button:focus{outline:3px solid #0969da;outline-offset:2px}\
+button{margin-top:1.2rem;padding:.6rem 1.2rem;font-size:1rem;border-radius:6px;border:1px solid #1f6feb;background:#1f6feb;color:#fff;cursor:pointer}\
+button.secondary{background:#fff;color:#1f2328;border-color:#8c959f}\
+.error{color:#a40e26;background:#ffebe9;border:1px solid #ff8182;padding:.6rem;border-radius:6px}\
+ul{padding-left:1.2rem}.scope{font-family:ui-monospace,monospace;font-size:.9em;color:#57606a}";
+
+fn document(locale: Locale, title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>{}</style></head><body><main>{}</main></body></html>",
+        locale.tag(),
+        escape(title),
+        STYLE,
+        body
+    )
+}
+
+pub fn login(locale: Locale, action: &str, interaction: &str, login_hint: Option<&str>, error: Option<&str>) -> Response {
+    let t = |k| text(locale, k);
+    let error = error.map(|e| format!("<p class=\"error\" role=\"alert\" id=\"login-error\">{}</p>", escape(e))).unwrap_or_default();
+    let body = format!(
+        "<h1>{title}</h1>{error}<form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"interaction\" value=\"{interaction}\">\
+<label for=\"username\">{user}</label><input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"username\" required value=\"{hint}\" autofocus>\
+<label for=\"password\">{pass}</label><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
+<button type=\"submit\">{title}</button></form>",
+        title = t("sign_in"),
+        action = escape(action),
+        interaction = escape(interaction),
+        user = t("username"),
+        pass = t("password"),
+        hint = escape(login_hint.unwrap_or("")),
+    );
+    Response::html(200, document(locale, t("sign_in"), &body))
+}
+
+pub fn consent(locale: Locale, action: &str, interaction: &str, client_name: &str, scopes: &[(String, String)]) -> Response {
+    let t = |k| text(locale, k);
+    let items: String = scopes
+        .iter()
+        .map(|(s, d)| if d.is_empty() { format!("<li><span class=\"scope\">{}</span></li>", escape(s)) } else { format!("<li>{} <span class=\"scope\">({})</span></li>", escape(d), escape(s)) })
+        .collect();
+    let body = format!(
+        "<h1>{title}</h1><p><strong>{client}</strong> {intro}</p><ul>{items}</ul>\
+<form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"interaction\" value=\"{interaction}\">\
+<button type=\"submit\" name=\"decision\" value=\"allow\">{allow}</button> <button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">{deny}</button></form>",
+        title = t("consent_title"),
+        client = escape(client_name),
+        intro = t("consent_intro"),
+        action = escape(action),
+        interaction = escape(interaction),
+        allow = t("allow"),
+        deny = t("deny"),
+    );
+    Response::html(200, document(locale, t("consent_title"), &body))
+}
+
+pub fn error_page(locale: Locale, status: u16, code: &str, description: &str) -> Response {
+    let body = format!("<h1>{}</h1><p class=\"error\" role=\"alert\"><code>{}</code>: {}</p>", text(locale, "error_title"), escape(code), escape(description));
+    Response::html(status, document(locale, text(locale, "error_title"), &body))
+}
+
+/// OAuth 2.0 Form Post Response Mode: an auto-submitting form (with a button for no-JS browsers).
+pub fn form_post(action: &str, fields: &[(&str, String)]) -> Response {
+    let inputs: String = fields.iter().map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", escape(k), escape(v))).collect();
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Submit</title></head><body onload=\"document.forms[0].submit()\"><form method=\"post\" action=\"{}\">{}<noscript><button type=\"submit\">Continue</button></noscript></form></body></html>",
+        escape(action),
+        inputs
+    );
+    // The only page with a script: the inline onload that submits the form.
+    Response::html(200, html).replace_header("content-security-policy", "default-src 'none'; script-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+}
+
+pub fn logout_confirm(locale: Locale, action: &str, interaction: &str) -> Response {
+    let t = |k| text(locale, k);
+    let body = format!(
+        "<h1>{title}</h1><p>{q}</p><form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"interaction\" value=\"{interaction}\"><button type=\"submit\" name=\"confirm\" value=\"yes\">{out}</button></form>",
+        title = t("logout_title"),
+        q = t("logout_question"),
+        action = escape(action),
+        interaction = escape(interaction),
+        out = t("sign_out"),
+    );
+    Response::html(200, document(locale, t("logout_title"), &body))
+}
+
+pub struct AccountView<'a> {
+    pub username: &'a str,
+    pub consents: &'a [(String, String)],
+    pub withdraw_action: &'a str,
+    pub logout_action: &'a str,
+    pub interaction: &'a str,
+}
+
+pub fn account(locale: Locale, view: Option<AccountView<'_>>) -> Response {
+    let t = |k| text(locale, k);
+    let body = match view {
+        None => format!("<h1>{}</h1><p role=\"status\">{}</p>", t("account_title"), t("signed_out")),
+        Some(v) => {
+            let list = if v.consents.is_empty() {
+                format!("<p>{}</p>", t("no_applications"))
+            } else {
+                let items: String = v
+                    .consents
+                    .iter()
+                    .map(|(client, scope)| {
+                        format!(
+                            "<li><strong>{c}</strong> <span class=\"scope\">{s}</span><form method=\"post\" action=\"{a}\"><input type=\"hidden\" name=\"interaction\" value=\"{i}\"><input type=\"hidden\" name=\"client_id\" value=\"{c}\"><button type=\"submit\" class=\"secondary\">{w}</button></form></li>",
+                            c = escape(client),
+                            s = escape(scope),
+                            a = escape(v.withdraw_action),
+                            i = escape(v.interaction),
+                            w = t("withdraw"),
+                        )
+                    })
+                    .collect();
+                format!("<ul>{items}</ul>")
+            };
+            format!(
+                "<h1>{title}</h1><p>{as_} <strong>{user}</strong></p><h2>{apps}</h2>{list}<form method=\"get\" action=\"{logout}\"><button type=\"submit\" class=\"secondary\">{out}</button></form>",
+                title = t("account_title"),
+                as_ = t("signed_in_as"),
+                user = escape(v.username),
+                apps = t("applications"),
+                logout = escape(v.logout_action),
+                out = t("sign_out"),
+            )
+        }
+    };
+    Response::html(200, document(locale, t("account_title"), &body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negotiates_locales() {
+        assert_eq!(Locale::negotiate(Some("fr pt-BR"), Some("en"), "en"), Locale::PtBr);
+        assert_eq!(Locale::negotiate(None, Some("pt-PT,pt;q=0.9,en;q=0.8"), "en"), Locale::PtBr);
+        assert_eq!(Locale::negotiate(None, Some("de"), "pt-BR"), Locale::PtBr);
+        assert_eq!(Locale::negotiate(None, None, "en"), Locale::En);
+    }
+
+    #[test]
+    fn escapes_everything_interpolated() {
+        let r = login(Locale::En, "/t/w/login", "x", Some("\"><script>alert(1)</script>"), Some("<b>"));
+        let body = String::from_utf8(r.body).unwrap();
+        assert!(!body.contains("<script>"));
+        assert!(body.contains("&lt;b&gt;"));
+    }
+}
+
+impl crate::error::Error {
+    /// The HTML rendering, for the browser-facing steps.
+    pub fn into_page(self, locale: Locale) -> Response {
+        error_page(locale, self.status, self.code, &self.description).with_failure(&self)
+    }
+}
