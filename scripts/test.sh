@@ -13,7 +13,11 @@ step "setup"
 export PATH="$PWD/.tools/node/node_modules/node/bin:$PATH"
 export WRANGLER_SEND_METRICS=false WRANGLER_SEND_ERROR_REPORTS=false CLOUDFLARE_CF_FETCH_ENABLED=false
 
-step "native: cargo test (core units, core flows, test kit, Spin test host)"
+step "native: clippy, warnings denied (core, test kit, Spin test host)"
+cargo clippy -p edgeauth-core -p edgeauth-testkit --all-targets --quiet -- -D warnings
+cargo clippy -p edgeauth-spin-host --all-targets --quiet -- -D warnings
+
+step "native: cargo test (core units, the layout check, core flows, test kit, Spin test host)"
 # The Spin component links for wasm32-wasip2 only; it is built and tested below. The test host is
 # tested on its own: resolved alone, its features match `scripts/build-spin.sh`'s build of it, so
 # wasmtime is compiled once (with the workspace, dev-dependency features would differ and build it twice).

@@ -117,3 +117,58 @@ test("concurrent redemptions of one code: exactly one wins", async () => {
   assert.equal(results.filter((x) => x.status === 200).length, 1);
   assert.ok(results.filter((x) => x.status !== 200).every((x) => x.json.error === "invalid_grant"));
 });
+
+test("sso_enabled false: every sign-in completes without a session; each authorization asks again; logout still ends an older session", async () => {
+  const nosso = await t.workspace("acme", "nosso", { sso_enabled: false });
+  await t.user("acme", "nosso", { username: "ada", password: "correct horse battery" });
+  const s = (await t.client("acme", "nosso", { client_id: "web", redirect_uris: [REDIRECT], grant_types: ["authorization_code"], scope: "openid profile" })).client_secret;
+  const url = (params) => {
+    const u = new URL(`${nosso}/authorize`);
+    for (const [k, v] of Object.entries({ response_type: "code", client_id: "web", redirect_uri: REDIRECT, scope: "openid profile", nonce: "n", ...params })) u.searchParams.set(k, v);
+    return u.toString();
+  };
+  const agent = new Agent();
+  const { verifier, challenge } = pkce();
+  let r = await agent.request(url({ code_challenge: challenge, code_challenge_method: "S256" }));
+  r = await agent.request(`${nosso}/login`, { method: "POST", form: { interaction: hidden(r.text_, "interaction"), username: "ada", password: "correct horse battery" } });
+  assert.equal(r.status, 200, "the consent page");
+  assert.ok(!agent.cookies.has("ea_session"), "no session cookie without SSO");
+  r = await agent.request(`${nosso}/consent`, { method: "POST", form: { interaction: hidden(r.text_, "interaction"), decision: "allow" } });
+  assert.equal(r.status, 303, r.text_);
+  const code = new URL(r.headers.get("location")).searchParams.get("code");
+  assert.ok(code, r.headers.get("location"));
+  const tokens = await form(`${nosso}/token`, { grant_type: "authorization_code", code, redirect_uri: REDIRECT, code_verifier: verifier }, { authorization: basic("web", s) });
+  assert.equal(tokens.status, 200, tokens.text);
+  const idToken = JSON.parse(Buffer.from(tokens.json.id_token.split(".")[1], "base64url"));
+  assert.equal(idToken.sid, undefined, "no sid: there is no session to log out of");
+  assert.ok(idToken.auth_time > 0);
+  // No SSO: the next authorization asks for the password again, and prompt=none cannot succeed.
+  r = await agent.request(url({ code_challenge: challenge, code_challenge_method: "S256" }));
+  assert.ok(r.text_.includes('name="password"'), "the login page again");
+  r = await agent.request(url({ code_challenge: challenge, code_challenge_method: "S256", prompt: "none" }));
+  assert.equal(new URL(r.headers.get("location")).searchParams.get("error"), "login_required");
+
+  // A session from before SSO was switched off: logout still ends it.
+  const older = await t.workspace("acme", "older");
+  await t.user("acme", "older", { username: "ada", password: "correct horse battery" });
+  await t.client("acme", "older", { client_id: "web", redirect_uris: [REDIRECT], grant_types: ["authorization_code"], scope: "openid", skip_consent: true });
+  const browser = new Agent();
+  const ou = `${older}/authorize?response_type=code&client_id=web&redirect_uri=${encodeURIComponent(REDIRECT)}&scope=openid&code_challenge=${challenge}&code_challenge_method=S256`;
+  r = await browser.request(ou);
+  r = await browser.request(`${older}/login`, { method: "POST", form: { interaction: hidden(r.text_, "interaction"), username: "ada", password: "correct horse battery" } });
+  assert.equal(r.status, 303);
+  assert.ok(browser.cookies.has("ea_session"));
+  const sid = browser.cookies.get("ea_session");
+  await t.admin("PUT", "/admin/tenants/acme/workspaces/older", { sso_enabled: false });
+  r = await browser.request(`${older}/logout`);
+  assert.equal(r.status, 200, "the logout confirmation for the older session");
+  r = await browser.request(`${older}/logout`, { method: "POST", form: { interaction: hidden(r.text_, "interaction") } });
+  assert.equal(r.status, 303);
+  assert.ok(!browser.cookies.has("ea_session"));
+  // Back on, the old session cookie signs no one in.
+  await t.admin("PUT", "/admin/tenants/acme/workspaces/older", { sso_enabled: true });
+  const replay = new Agent();
+  replay.cookies.set("ea_session", sid);
+  r = await replay.request(`${ou}&prompt=none`);
+  assert.equal(new URL(r.headers.get("location")).searchParams.get("error"), "login_required");
+});

@@ -42,16 +42,22 @@ pub struct Error {
     pub description: String,
     /// RFC 6750: resource endpoints answer 401 with a `WWW-Authenticate: Bearer` challenge.
     pub bearer_challenge: bool,
-    /// The problem type when the management API renders this error; derived from the status and
-    /// code when not set (see [`Error::problem_type`]).
+    /// What only some errors carry, boxed: an error travels in every `Result` of the engine.
+    pub details: Option<Box<Details>>,
+    /// Our own failure's cause: logged, never rendered.
+    #[source]
+    pub cause: Option<Cause>,
+}
+
+/// The parts of an [`Error`] that only the management API's rendering reads.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Details {
+    /// The problem type; derived from the status and code when not set (see [`Error::problem_type`]).
     pub problem: Option<ProblemType>,
     /// The configuration or metadata field a validation error is about.
     pub field: Option<String>,
     /// Extension members of the problem document (RFC 9457 §3.2), e.g. the failing JSON Patch operation.
     pub extensions: serde_json::Map<String, serde_json::Value>,
-    /// Our own failure's cause: logged, never rendered.
-    #[source]
-    pub cause: Option<Cause>,
 }
 
 /// The protocol endpoints' name for [`Error`].
@@ -69,7 +75,7 @@ macro_rules! constructors {
 
 impl Error {
     fn new_oauth(status: u16, code: &'static str, description: impl Into<String>) -> Error {
-        Error { status, code, description: description.into(), bearer_challenge: false, problem: None, field: None, extensions: serde_json::Map::new(), cause: None }
+        Error { status, code, description: description.into(), bearer_challenge: false, details: None, cause: None }
     }
 
     constructors! {
@@ -107,12 +113,12 @@ impl Error {
 
     /// A configuration or client-metadata document broke a rule: `field` names what.
     pub fn invalid_configuration(field: &str, why: &str) -> Error {
-        Error { field: Some(field.to_string()), ..Error::invalid_request(format!("invalid configuration: '{field}' {why}")) }
+        Error::invalid_request(format!("invalid configuration: '{field}' {why}")).detailed(|d| d.field = Some(field.to_string()))
     }
 
     /// A configuration document that cannot be read at all (not JSON, unknown fields, wrong types).
     pub fn invalid_configuration_document(why: impl std::fmt::Display) -> Error {
-        Error { problem: Some(ProblemType { kind: "invalid-configuration", title: "Invalid configuration" }), ..Error::invalid_request(format!("invalid configuration: {why}")) }
+        Error::invalid_request(format!("invalid configuration: {why}")).detailed(|d| d.problem = Some(ProblemType { kind: "invalid-configuration", title: "Invalid configuration" }))
     }
 
     /// A management API problem of its own type (`urn:edgeauth:problem:{kind}`).
@@ -126,7 +132,7 @@ impl Error {
             500.. => "server_error",
             _ => "invalid_request",
         };
-        Error { problem: Some(ProblemType { kind, title }), ..Error::new_oauth(status, code, detail) }
+        Error::new_oauth(status, code, detail).detailed(|d| d.problem = Some(ProblemType { kind, title }))
     }
 
     pub fn with_bearer_challenge(mut self) -> Error {
@@ -145,20 +151,31 @@ impl Error {
     }
 
     /// Adds an extension member to the problem document.
-    pub fn with(mut self, name: &str, value: serde_json::Value) -> Error {
-        self.extensions.insert(name.into(), value);
+    pub fn with(self, name: &str, value: serde_json::Value) -> Error {
+        self.detailed(|d| {
+            d.extensions.insert(name.into(), value);
+        })
+    }
+
+    fn detailed(mut self, change: impl FnOnce(&mut Details)) -> Error {
+        change(self.details.get_or_insert_with(Box::default));
         self
+    }
+
+    /// The configuration or metadata field this error is about, if any.
+    pub fn field(&self) -> Option<&str> {
+        self.details.as_ref()?.field.as_deref()
     }
 
     /// The management API's kind of problem for this error.
     pub fn problem_type(&self) -> ProblemType {
-        if let Some(p) = self.problem {
+        if let Some(p) = self.details.as_ref().and_then(|d| d.problem) {
             return p;
         }
         let t = |kind, title| ProblemType { kind, title };
         match (self.status, self.code) {
             (500.., _) => t("server-error", "Server Error"),
-            (400, "invalid_request") if self.field.is_some() => t("invalid-configuration", "Invalid configuration"),
+            (400, "invalid_request") if self.field().is_some() => t("invalid-configuration", "Invalid configuration"),
             (400, "invalid_client_metadata" | "invalid_redirect_uri") => t("invalid-client-metadata", "Invalid client metadata"),
             (401, _) => t("unauthorized", "Unauthorized"),
             (403, _) => t("forbidden", "Forbidden"),
@@ -183,13 +200,13 @@ impl Error {
         doc.insert("title".into(), json!(p.title));
         doc.insert("status".into(), json!(self.status));
         doc.insert("detail".into(), json!(self.description));
-        if let Some(f) = self.field.as_ref().filter(|_| p.kind == "invalid-configuration") {
+        if let Some(f) = self.field().filter(|_| p.kind == "invalid-configuration") {
             doc.insert("field".into(), json!(f));
         }
         if p.kind == "invalid-client-metadata" {
             doc.insert("error".into(), json!(self.code));
         }
-        for (k, v) in &self.extensions {
+        for (k, v) in self.details.iter().flat_map(|d| &d.extensions) {
             doc.insert(k.clone(), v.clone());
         }
         serde_json::Value::Object(doc)

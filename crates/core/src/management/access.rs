@@ -126,7 +126,7 @@ pub async fn authenticate<R: Runtime>(server: &Server, rt: &R, req: &Request) ->
         Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() => t.trim(),
         _ => return Err(Problem::unauthorized("a Bearer access token from the system workspace is required")),
     };
-    let Some(ctx) = server.workspace_ctx(rt, req, SYSTEM_TENANT, SYSTEM_WORKSPACE).await.map_err(Problem::from)? else {
+    let Some(ctx) = server.workspace_ctx(rt, req, SYSTEM_TENANT, SYSTEM_WORKSPACE).await? else {
         return Err(Problem::unauthorized("the server has no system workspace yet: bootstrap it with the root secret"));
     };
     let claims = tokens::verify_access_token(&ctx, token).await.map_err(|e| match e.status {

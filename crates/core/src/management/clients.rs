@@ -87,7 +87,7 @@ pub async fn update<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) -> 
     let mut client = client_body(c)?;
     let existing = load(c, t, w, id).await?;
     if !client.client_id.is_empty() && client.client_id != existing.client.client_id {
-        return Err(OAuthError::invalid_client_metadata("client_id cannot change").into());
+        return Err(OAuthError::invalid_client_metadata("client_id cannot change"));
     }
     client.client_id = existing.client.client_id.clone();
     client.prepare()?;

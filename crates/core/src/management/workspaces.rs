@@ -91,7 +91,7 @@ pub fn parse_config(doc: Option<&Value>, name: Option<String>) -> Result<Workspa
     if let (Some(n), Some(obj)) = (name, doc.as_object_mut()) {
         obj.insert("name".into(), json!(n));
     }
-    Ok(config::parse_workspace_config(doc.to_string().as_bytes())?)
+    config::parse_workspace_config(doc.to_string().as_bytes())
 }
 
 pub async fn create<R: Runtime>(c: &Call<'_, R>, t: &str, kind: &str) -> Result<Response, Problem> {

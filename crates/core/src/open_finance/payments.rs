@@ -252,7 +252,7 @@ async fn create<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, version: &str, audi
         status_updated_at: ctx.now,
         expires_at: Some(ctx.now + PAYMENT_AWAITING_TTL),
     };
-    if !cstore::insert_idempotent(ctx.db(), &ctx.tenant, &ctx.workspace, &c, &key, &request_hash, ctx.now + REPLAY_WINDOW, ctx.now).await.map_err(ApiError::storage)? {
+    if !cstore::insert_idempotent(ctx.db(), &ctx.tenant, &ctx.workspace, &c, cstore::IdempotencyClaim { key: &key, request_hash: &request_hash, expires_at: ctx.now + REPLAY_WINDOW }, ctx.now).await.map_err(ApiError::storage)? {
         // A concurrent request with the same key won: answer as its retry.
         return match replay(ctx, &client_id, &key, &request_hash, version).await? {
             Some(r) => Ok(r),

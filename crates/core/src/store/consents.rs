@@ -107,12 +107,20 @@ pub async fn idempotent(db: &impl SqlDatabase, tenant: &str, workspace: &str, cl
     Ok(rows.first().and_then(|r| Some((r.text("request_hash")?, r.text("consent_id")?))))
 }
 
-/// Claims `key` and inserts the consent in one batch; `Ok(false)` when another request holds the key
-/// (nothing is inserted then).
-pub async fn insert_idempotent(db: &impl SqlDatabase, tenant: &str, workspace: &str, c: &ObConsent, key: &str, request_hash: &str, key_expires_at: i64, now: i64) -> Result<bool, StoreError> {
+/// An `x-idempotency-key` claimed for one request (by its hash) until `expires_at`.
+pub struct IdempotencyClaim<'a> {
+    pub key: &'a str,
+    pub request_hash: &'a str,
+    pub expires_at: i64,
+}
+
+/// Claims the key and inserts the consent in one batch; `Ok(false)` when another request holds the
+/// key (nothing is inserted then).
+pub async fn insert_idempotent(db: &impl SqlDatabase, tenant: &str, workspace: &str, c: &ObConsent, claim: IdempotencyClaim<'_>, now: i64) -> Result<bool, StoreError> {
+    let key = claim.key;
     let claim = stmt(
         sql::OB_IDEMPOTENCY_CLAIM,
-        vec![tenant.into(), workspace.into(), (&c.client_id).into(), key.into(), request_hash.into(), (&c.id).into(), key_expires_at.into(), now.into()],
+        vec![tenant.into(), workspace.into(), (&c.client_id).into(), key.into(), claim.request_hash.into(), (&c.id).into(), claim.expires_at.into(), now.into()],
     );
     let insert = stmt(
         sql::OB_CONSENT_INSERT_IF_CLAIMED,

@@ -219,6 +219,13 @@ pub fn account(locale: Locale, view: Option<AccountView<'_>>) -> Response {
     Response::html(200, document(locale, t("account_title"), &body))
 }
 
+impl crate::error::Error {
+    /// The HTML rendering, for the browser-facing steps.
+    pub fn into_page(self, locale: Locale) -> Response {
+        error_page(locale, self.status, self.code, &self.description).with_failure(&self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,12 +244,5 @@ mod tests {
         let body = String::from_utf8(r.body).unwrap();
         assert!(!body.contains("<script>"));
         assert!(body.contains("&lt;b&gt;"));
-    }
-}
-
-impl crate::error::Error {
-    /// The HTML rendering, for the browser-facing steps.
-    pub fn into_page(self, locale: Locale) -> Response {
-        error_page(locale, self.status, self.code, &self.description).with_failure(&self)
     }
 }

@@ -12,10 +12,23 @@ use crate::runtime::{Runtime, SsoSession};
 use crate::store;
 use crate::web::forms::{self, Stage};
 use crate::web::pages;
+use serde::{Deserialize, Serialize};
+
+/// What the consent form carries: the authorization request and, with `sso_enabled: false`, the
+/// authentication itself, as there is no stored session to find it in. (Sealed: only this server
+/// can read or make one, for this workspace, for 15 minutes, and only with the browser's CSRF cookie.)
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ConsentStep {
+    #[serde(flatten)]
+    ar: AuthRequest,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    authenticated: Option<SsoSession>,
+}
 
 /// The consent page: the requested scopes, then (for an Open Finance consent) its `permissions`.
 pub fn show<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest, client: &Client, session: &SsoSession, permissions: &[String]) -> Response {
-    let (blob, set_cookie) = forms::begin(ctx, req, Stage::Consent, Some(ar), Some(&session.sid), None);
+    let step = ConsentStep { ar: ar.clone(), authenticated: (!ctx.config.sso_enabled).then(|| session.clone()) };
+    let (blob, set_cookie) = forms::begin(ctx, req, Stage::Consent, Some(&step), Some(&session.sid), None);
     let locale = forms::locale(ctx, req, ar.ui_locales.as_deref());
     let scopes: Vec<(String, String)> = ar
         .scope
@@ -37,9 +50,14 @@ pub async fn post<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Response {
 
 async fn post_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Response, OAuthError> {
     let params = req.form_params()?;
-    let i = forms::resume::<_, AuthRequest>(ctx, req, &params, Stage::Consent)?;
-    let ar = i.ar.ok_or_else(|| OAuthError::invalid_request("the form is invalid"))?;
-    let session = session::current(ctx, req).await?;
+    let i = forms::resume::<_, ConsentStep>(ctx, req, &params, Stage::Consent)?;
+    let step = i.ar.ok_or_else(|| OAuthError::invalid_request("the form is invalid"))?;
+    let ar = step.ar;
+    let session = match step.authenticated {
+        // No SSO: the authentication of this flow, sealed into its consent form.
+        Some(s) if !ctx.config.sso_enabled && s.tenant == ctx.tenant && s.workspace == ctx.workspace => Some(s),
+        _ => session::current(ctx, req).await?,
+    };
     let Some(session) = session.filter(|s| Some(&s.sid) == i.sid.as_ref()) else {
         return Err(OAuthError::login_required("your session has ended; start again from the application"));
     };

@@ -34,6 +34,7 @@ async fn post_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
         let locale = forms::locale(ctx, req, ar.ui_locales.as_deref());
         return Ok(show(ctx, req, &ar, Some(pages::text(locale, "invalid_credentials"))));
     };
-    let (session, set) = session::start(ctx, req, &user.id, vec!["pwd".into()]).await?;
-    Ok(after_login(ctx, req, &ar, &client, &session).await.with_header("set-cookie", set))
+    let (session, set_cookie) = session::start(ctx, req, &user.id, vec!["pwd".into()]).await?;
+    let resp = after_login(ctx, req, &ar, &client, &session).await;
+    Ok(forms::with_cookie(resp, set_cookie))
 }

@@ -3,6 +3,7 @@
 //! for (query, fragment, form post, and their JARM forms).
 
 use super::request::AuthRequest;
+use crate::authn::session;
 use crate::crypto;
 use crate::engine::Ctx;
 use crate::error::OAuthError;
@@ -42,7 +43,7 @@ pub(super) async fn issue<R: Runtime>(ctx: &Ctx<'_, R>, ar: &AuthRequest, sessio
         client_id: ar.client_id.clone(),
         user_id: session.user_id.clone(),
         scope: ar.scope.clone(),
-        sid: Some(session.sid.clone()),
+        sid: session::grant_sid(ctx, session),
         auth_time: session.auth_time,
         acr: session.acr.clone(),
         amr: session.amr.clone(),
@@ -76,7 +77,7 @@ pub(super) async fn issue<R: Runtime>(ctx: &Ctx<'_, R>, ar: &AuthRequest, sessio
 async fn front_channel_id_token<R: Runtime>(ctx: &Ctx<'_, R>, ar: &AuthRequest, session: &SsoSession, code: &str) -> Result<String, OAuthError> {
     let client = ctx.client(&ar.client_id).await?.ok_or_else(|| OAuthError::invalid_request("the client no longer exists"))?;
     let nonce = ar.nonce.as_deref().ok_or_else(|| OAuthError::invalid_request("nonce is required with response_type 'code id_token'"))?;
-    let auth = Authentication { auth_time: session.auth_time, acr: session.acr.clone(), amr: session.amr.clone(), sid: Some(session.sid.clone()) };
+    let auth = Authentication { auth_time: session.auth_time, acr: session.acr.clone(), amr: session.amr.clone(), sid: session::grant_sid(ctx, session) };
     let claims = tokens::front_channel_id_token_claims(&ctx.config, &ctx.issuer, ctx.now, &ar.client_id, &session.user_id, &auth, nonce, code, ar.state.as_deref());
     tokens::sign(ctx, tokens::id_token_alg(&ctx.config, &client.client), Some("JWT"), &claims).await
 }
