@@ -181,3 +181,80 @@ async fn check_assertion<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, assertio
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::ClientCertificate;
+
+    fn request(headers: &[(&str, &str)]) -> Request {
+        Request::new("POST", "https://as.example/t/w/token", headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), Vec::new())
+    }
+
+    fn basic(id: &str, secret: &str) -> String {
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}")))
+    }
+
+    fn method(req: &Request, form: &str) -> Result<&'static str, &'static str> {
+        let params = Params::parse(form).unwrap();
+        presented(req, &params).map(|p| match p {
+            Presented::Basic { .. } => "basic",
+            Presented::Post { .. } => "post",
+            Presented::Assertion { .. } => "assertion",
+            Presented::None { .. } => "none",
+        }).map_err(|e| e.code)
+    }
+
+    #[test]
+    fn exactly_one_method_is_presented() {
+        let b = basic("web", "s3cret");
+        assert_eq!(method(&request(&[("authorization", &b)]), ""), Ok("basic"));
+        assert_eq!(method(&request(&[]), "client_id=web&client_secret=s"), Ok("post"));
+        assert_eq!(method(&request(&[]), "client_id=web"), Ok("none"));
+        assert_eq!(method(&request(&[]), ""), Err("invalid_client"));
+        assert_eq!(method(&request(&[("authorization", &b)]), "client_secret=s"), Err("invalid_request"));
+        assert_eq!(method(&request(&[("authorization", &b)]), "client_id=other"), Err("invalid_request"));
+    }
+
+    #[test]
+    fn basic_credentials_are_form_encoded_then_base64() {
+        let req = request(&[("authorization", &basic("my%20app", "p%3Ass"))]);
+        let params = Params::parse("").unwrap();
+        let Ok(Presented::Basic { id, secret }) = presented(&req, &params) else { panic!("basic") };
+        assert_eq!((id.as_str(), secret.as_str()), ("my app", "p:ss"));
+        for bad in ["Basic !!!", "Basic bm9jb2xvbg", &format!("Basic {}", base64::engine::general_purpose::STANDARD.encode([0xff, b':', b'x']))] {
+            assert_eq!(method(&request(&[("authorization", bad)]), ""), Err("invalid_client"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn assertions_need_the_jwt_bearer_type_and_a_matching_sub() {
+        let jwt = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ3ZWIifQ.c2ln";
+        assert_eq!(method(&request(&[]), &format!("client_assertion={jwt}&client_assertion_type={JWT_BEARER_ASSERTION}")), Ok("assertion"));
+        assert_eq!(method(&request(&[]), &format!("client_assertion={jwt}")), Err("invalid_request"));
+        assert_eq!(method(&request(&[]), &format!("client_assertion={jwt}&client_assertion_type={JWT_BEARER_ASSERTION}&client_id=other")), Err("invalid_request"));
+        assert_eq!(method(&request(&[]), &format!("client_assertion=garbage&client_assertion_type={JWT_BEARER_ASSERTION}")), Err("invalid_client"));
+    }
+
+    #[test]
+    fn secrets_compare_by_hash() {
+        let hash = crypto::sha256_b64url(b"s3cret");
+        assert!(check_secret(Some(&hash), "s3cret").is_ok());
+        assert!(check_secret(Some(&hash), "s3cre").is_err());
+        assert!(check_secret(None, "s3cret").is_err(), "a client without a secret never matches");
+    }
+
+    #[test]
+    fn certificates_match_by_verified_subject_or_registered_thumbprint() {
+        let cert = |verified: bool, dn: &str, x5t: &str| ClientCertificate { verified, subject_dn: dn.into(), sha256_fingerprint: x5t.into(), ..ClientCertificate::default() };
+        let with = |c: Option<ClientCertificate>| Request { client_certificate: c, ..request(&[]) };
+        let tls = Client { token_endpoint_auth_method: AUTH_TLS.into(), tls_client_auth_subject_dn: Some("CN=tpp,O=Bank".into()), ..Client::default() };
+        assert!(check_certificate(&tls, &with(Some(cert(true, "CN=tpp,O=Bank", "x")))).is_ok());
+        assert!(check_certificate(&tls, &with(Some(cert(false, "CN=tpp,O=Bank", "x")))).is_err(), "an unverified certificate");
+        assert!(check_certificate(&tls, &with(Some(cert(true, "CN=other,O=Bank", "x")))).is_err());
+        assert!(check_certificate(&tls, &with(None)).is_err());
+        let self_signed = Client { token_endpoint_auth_method: AUTH_SELF_SIGNED_TLS.into(), tls_client_certificate_x5t_s256: Some("thumb".into()), ..Client::default() };
+        assert!(check_certificate(&self_signed, &with(Some(cert(false, "CN=any", "thumb")))).is_ok());
+        assert!(check_certificate(&self_signed, &with(Some(cert(false, "CN=any", "other")))).is_err());
+    }
+}

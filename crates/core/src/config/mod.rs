@@ -202,7 +202,7 @@ impl Default for WorkspaceConfig {
     }
 }
 
-fn check(ok: bool, field: &str, why: &str) -> Result<(), OAuthError> {
+pub(super) fn check(ok: bool, field: &str, why: &str) -> Result<(), OAuthError> {
     if ok {
         Ok(())
     } else {
@@ -239,11 +239,7 @@ impl WorkspaceConfig {
             let ok = (m.starts_with("https://") || m.starts_with("http://127.0.0.1") || m.starts_with("http://localhost")) && !m.ends_with('/') && !m.contains(['?', '#', ' ']) && m.len() <= 512;
             check(ok, "mtls_issuer", "must be an https URL without a trailing slash, query or fragment")?;
         }
-        if self.fapi_br() {
-            check(FAPI_BR_ACCESS_TOKEN_TTL.contains(&self.access_token_ttl), "access_token_ttl", "must be between 300 and 900 seconds under the fapi_br profile")?;
-            check(self.default_signing_alg == Alg::PS256, "default_signing_alg", "must be PS256 under the fapi_br profile")?;
-        }
-        Ok(())
+        self.validate_profile()
     }
 
     pub fn grant_enabled(&self, grant: &str) -> bool {

@@ -2,7 +2,7 @@
 //! advertises what these methods say, and enforcement checks what they say. Nothing outside this
 //! file asks whether the profile is on; it asks the rule.
 
-use super::{client, WorkspaceConfig};
+use super::{check, client, WorkspaceConfig};
 use crate::error::OAuthError;
 use crate::runtime::Alg;
 use serde::{Deserialize, Serialize};
@@ -43,6 +43,15 @@ impl WorkspaceConfig {
     /// the rule they need, below.
     pub(super) fn fapi_br(&self) -> bool {
         self.profile == Profile::FapiBr
+    }
+
+    /// What the profile asks of the rest of the configuration.
+    pub(super) fn validate_profile(&self) -> Result<(), OAuthError> {
+        if self.fapi_br() {
+            check(FAPI_BR_ACCESS_TOKEN_TTL.contains(&self.access_token_ttl), "access_token_ttl", "must be between 300 and 900 seconds under the fapi_br profile")?;
+            check(self.default_signing_alg == Alg::PS256, "default_signing_alg", "must be PS256 under the fapi_br profile")?;
+        }
+        Ok(())
     }
 
     /// PAR is required of every client (the switch, or the profile).

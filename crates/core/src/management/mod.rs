@@ -40,6 +40,14 @@ pub use users::{create_user, NewUser};
 /// The tenant and workspace whose tokens administer the server.
 pub use crate::config::{SYSTEM_TENANT, SYSTEM_WORKSPACE};
 
+/// The tenant `t`, or a 404 naming it (tenants and workspaces both start here).
+pub(crate) async fn existing_tenant<R: Runtime>(c: &Call<'_, R>, t: &str) -> Result<crate::config::TenantConfig, Problem> {
+    if !config::valid_identifier(t) {
+        return Err(Problem::not_found(format!("unknown tenant '{t}'")));
+    }
+    config::load_tenant(c.rt.kv(), t).await?.ok_or_else(|| Problem::not_found(format!("unknown tenant '{t}'")))
+}
+
 /// The OpenAPI 3.1 description of this API (also at `/api/openapi.json`).
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 

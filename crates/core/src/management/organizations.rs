@@ -6,7 +6,7 @@
 
 use super::access::{Need, MANAGE_ORGANIZATIONS};
 use super::workspaces::{self, NewWorkspace, KIND_ORGANIZATION};
-use super::{check_new_id, created, json_body, no_content, not_allowed, page, page_response, tenants, Call};
+use super::{check_new_id, created, json_body, no_content, not_allowed, page, page_response, Call};
 use crate::config;
 use crate::error::Problem;
 use crate::http::Response;
@@ -82,7 +82,7 @@ pub async fn create_template<R: Runtime>(c: &Call<'_, R>, t: &str) -> Result<Res
     let id = b.id.clone().unwrap_or_default();
     check_new_id("template", &id)?;
     let config = checked(&b)?;
-    tenants::load(c, t).await?;
+    super::existing_tenant(c, t).await?;
     let tpl = Template { id: id.clone(), name: b.name, config, created_at: c.now, updated_at: c.now };
     if !mstore::insert_template(c.rt.sql(), t, &tpl).await? {
         return Err(Problem::conflict(format!("template '{id}' already exists")));
@@ -92,7 +92,7 @@ pub async fn create_template<R: Runtime>(c: &Call<'_, R>, t: &str) -> Result<Res
 
 pub async fn list_templates<R: Runtime>(c: &Call<'_, R>, t: &str) -> Result<Response, Problem> {
     c.allow(Need::tenant(MANAGE_ORGANIZATIONS, t, true)).await?;
-    tenants::load(c, t).await?;
+    super::existing_tenant(c, t).await?;
     let p = page(c.req)?;
     let rows = mstore::list_templates(c.rt.sql(), t, &p.after, p.limit + 1).await?;
     Ok(page_response(rows, p.limit, |x| x.id.clone(), render))

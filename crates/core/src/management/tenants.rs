@@ -1,7 +1,7 @@
 //! Tenants: create, get, list, update, delete; their license and feature flags.
 
 use super::access::{Need, MANAGE_TENANTS};
-use super::{check_new_id, created, json_body, no_content, page, page_response, workspaces, Call, SYSTEM_TENANT};
+use super::{check_new_id, created, existing_tenant, json_body, no_content, page, page_response, workspaces, Call, SYSTEM_TENANT};
 use crate::config::{self, License, TenantConfig};
 use crate::time::{format_rfc3339, parse_rfc3339};
 use crate::error::Problem;
@@ -48,13 +48,6 @@ fn check_features(features: &BTreeMap<String, bool>) -> Result<(), Problem> {
         None if features.len() > 100 => Err(Problem::invalid_request("at most 100 feature flags")),
         None => Ok(()),
     }
-}
-
-pub async fn load<R: Runtime>(c: &Call<'_, R>, t: &str) -> Result<TenantConfig, Problem> {
-    if !config::valid_identifier(t) {
-        return Err(Problem::not_found(format!("unknown tenant '{t}'")));
-    }
-    config::load_tenant(c.rt.kv(), t).await?.ok_or_else(|| Problem::not_found(format!("unknown tenant '{t}'")))
 }
 
 /// Writes the tenant document (KV) and its index row (SQL).
@@ -119,7 +112,7 @@ pub async fn list<R: Runtime>(c: &Call<'_, R>) -> Result<Response, Problem> {
 
 pub async fn get<R: Runtime>(c: &Call<'_, R>, t: &str) -> Result<Response, Problem> {
     c.allow(Need::tenant(MANAGE_TENANTS, t, true)).await?;
-    let tenant = load(c, t).await?;
+    let tenant = existing_tenant(c, t).await?;
     Ok(Response::json_no_store(200, &render(t, &tenant)))
 }
 
@@ -133,7 +126,7 @@ struct TenantUpdate {
 pub async fn update<R: Runtime>(c: &Call<'_, R>, t: &str) -> Result<Response, Problem> {
     c.allow(Need::tenant(MANAGE_TENANTS, t, false)).await?;
     let u: TenantUpdate = json_body(c.req)?;
-    let mut tenant = load(c, t).await?;
+    let mut tenant = existing_tenant(c, t).await?;
     if let Some(l) = u.license {
         let l = checked_license(l)?;
         if tenant.license.as_ref() != Some(&l) {
@@ -156,7 +149,7 @@ pub async fn delete<R: Runtime>(c: &Call<'_, R>, t: &str) -> Result<Response, Pr
     if t == SYSTEM_TENANT {
         return Err(Problem::conflict("the system tenant cannot be deleted"));
     }
-    load(c, t).await?;
+    existing_tenant(c, t).await?;
     for w in mstore::all_workspace_ids(c.rt.sql(), t).await? {
         workspaces::remove(c, t, &w).await?;
     }
@@ -167,7 +160,7 @@ pub async fn delete<R: Runtime>(c: &Call<'_, R>, t: &str) -> Result<Response, Pr
 
 pub async fn get_features<R: Runtime>(c: &Call<'_, R>, t: &str) -> Result<Response, Problem> {
     c.allow(Need::tenant(MANAGE_TENANTS, t, true)).await?;
-    Ok(Response::json_no_store(200, &json!(load(c, t).await?.features)))
+    Ok(Response::json_no_store(200, &json!(existing_tenant(c, t).await?.features)))
 }
 
 /// Replaces the flags (a JSON object of names to booleans). Flags gate alpha features, so only a
@@ -176,7 +169,7 @@ pub async fn set_features<R: Runtime>(c: &Call<'_, R>, t: &str) -> Result<Respon
     c.allow(Need::system(MANAGE_TENANTS, false)).await?;
     let features: BTreeMap<String, bool> = json_body(c.req)?;
     check_features(&features)?;
-    let mut tenant = load(c, t).await?;
+    let mut tenant = existing_tenant(c, t).await?;
     tenant.features = features;
     save(c.rt, t, &tenant).await?;
     Ok(Response::json_no_store(200, &json!(tenant.features)))

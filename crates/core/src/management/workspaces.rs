@@ -3,7 +3,7 @@
 //! RFC 6902 import; key rotation; and the config clone behind the `tree_dump_tenant` flag.
 
 use super::access::{Need, MANAGE_ORGANIZATIONS, MANAGE_WORKSPACES};
-use super::{check_new_id, created, json_body, json_patch, no_content, page, page_response, tenants, Call, SYSTEM_TENANT, SYSTEM_WORKSPACE};
+use super::{check_new_id, created, existing_tenant, json_body, json_patch, no_content, page, page_response, Call, SYSTEM_TENANT, SYSTEM_WORKSPACE};
 use crate::config::{self, WorkspaceConfig};
 use crate::error::Problem;
 use crate::http::Response;
@@ -65,7 +65,7 @@ pub async fn insert<R: Runtime>(rt: &R, t: &str, w: &str, kind: &str, cfg: &Work
 /// Creates a workspace of `kind` from a configuration; 409 when the identifier is taken.
 pub async fn create_from<R: Runtime>(c: &Call<'_, R>, t: &str, id: &str, kind: &str, cfg: WorkspaceConfig) -> Result<Response, Problem> {
     check_new_id(kind, id)?;
-    tenants::load(c, t).await?;
+    existing_tenant(c, t).await?;
     if config::load_workspace(c.rt.kv(), t, id).await?.is_some() {
         return Err(Problem::conflict(format!("'{id}' already exists in tenant '{t}'")));
     }
@@ -106,7 +106,7 @@ pub async fn create<R: Runtime>(c: &Call<'_, R>, t: &str, kind: &str) -> Result<
 
 pub async fn list<R: Runtime>(c: &Call<'_, R>, t: &str, kind: &str) -> Result<Response, Problem> {
     c.allow(Need::tenant(scope_for(kind), t, true)).await?;
-    tenants::load(c, t).await?;
+    existing_tenant(c, t).await?;
     let p = page(c.req)?;
     let rows = mstore::list_workspaces(c.rt.sql(), t, kind, &p.after, p.limit + 1).await?;
     Ok(page_response(rows, p.limit, |e| e.id.clone(), |e| render(c, t, e)))
@@ -239,7 +239,7 @@ struct CloneRequest {
 /// `tree_dump_tenant` flag is on.
 pub async fn config_clone<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str) -> Result<Response, Problem> {
     c.allow(Need::workspace(MANAGE_WORKSPACES, t, w, false)).await?;
-    let tenant = tenants::load(c, t).await?;
+    let tenant = existing_tenant(c, t).await?;
     if tenant.features.get(CONFIG_CLONE_FLAG) != Some(&true) {
         return Err(Problem::not_found(format!("no endpoint at {}", c.req.path)));
     }

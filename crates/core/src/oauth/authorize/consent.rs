@@ -1,7 +1,7 @@
 //! The consent step: the page that shows what the client asks for (and, for an Open Finance
 //! consent, its permissions), and its form post, which records the decision and issues the code.
 
-use super::{respond, response, step_error, AuthRequest};
+use super::{respond, response, step_response, AuthRequest};
 use crate::authn::session;
 use crate::config::client::Client;
 use crate::engine::Ctx;
@@ -42,10 +42,7 @@ pub fn show<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest, clien
 
 /// POST /consent: records the user's decision and completes the authorization.
 pub async fn post<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Response {
-    match post_inner(ctx, req).await {
-        Ok(r) => r,
-        Err(e) => step_error(ctx, req, e),
-    }
+    step_response(ctx, req, post_inner(ctx, req).await)
 }
 
 async fn post_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Response, OAuthError> {

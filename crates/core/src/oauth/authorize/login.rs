@@ -1,7 +1,7 @@
 //! The login step: the page that asks for credentials, and its form post, which checks them,
 //! starts the SSO session and continues the authorization.
 
-use super::{after_login, step_error, AuthRequest};
+use super::{after_login, step_response, AuthRequest};
 use crate::authn::{password, session};
 use crate::engine::Ctx;
 use crate::error::OAuthError;
@@ -18,10 +18,7 @@ pub fn show<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest, error
 
 /// POST /login: checks the password, starts the SSO session, continues the authorization.
 pub async fn post<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Response {
-    match post_inner(ctx, req).await {
-        Ok(r) => r,
-        Err(e) => step_error(ctx, req, e),
-    }
+    step_response(ctx, req, post_inner(ctx, req).await)
 }
 
 async fn post_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Response, OAuthError> {

@@ -181,11 +181,13 @@ fn consent_check<R: Runtime>(ctx: &Ctx<'_, R>, ar: &AuthRequest, client: &Client
     }
 }
 
-fn step_error<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, e: OAuthError) -> Response {
-    if e.status >= 500 {
-        return e.into_response();
+/// A step's answer: its response, or its error as a page (a failure of ours as the bare 500).
+fn step_response<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, result: Result<Response, OAuthError>) -> Response {
+    match result {
+        Ok(r) => r,
+        Err(e) if e.status >= 500 => e.into_response(),
+        Err(e) => e.into_page(crate::web::forms::locale(ctx, req, None)),
     }
-    e.into_page(crate::web::forms::locale(ctx, req, None))
 }
 
 async fn load_client<R: Runtime>(ctx: &Ctx<'_, R>, client_id: &str) -> Result<Client, OAuthError> {
