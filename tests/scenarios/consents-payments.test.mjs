@@ -152,6 +152,10 @@ test("idempotency: the same key and data answer the same consent (even re-signed
   const none = await call("POST", "v3/consents", token, await body(paymentData()));
   assert.equal(none.status, 422);
   assert.equal(none.claims.errors[0].code, "PARAMETRO_NAO_INFORMADO");
+  // A key with a byte outside ASCII ("ç" goes out as the single latin-1 byte 0xE7, not UTF-8): 422, not a 500.
+  const accented = await call("POST", "v3/consents", token, await body(paymentData()), { "x-idempotency-key": "chave-\u00e7" });
+  assert.equal(accented.status, 422);
+  assert.equal(accented.claims.errors[0].code, "PARAMETRO_INVALIDO");
 });
 
 test("payment data checks: 422 with the specification's codes", async () => {

@@ -230,3 +230,24 @@ fn a_storage_failure_is_a_500_whose_cause_is_logged_never_shown() {
     let line: Value = serde_json::from_str(&f.log_line("r-1")).unwrap();
     assert_eq!((line["event"].as_str(), line["request_id"].as_str()), (Some("request_failed"), Some("r-1")));
 }
+
+/// A write that spans key-value and SQL leaves nothing behind when its SQL step fails: the
+/// document in key-value, which makes a tenant or workspace exist, is written last.
+#[test]
+fn a_failed_sql_step_leaves_no_half_written_tenant_or_workspace() {
+    use edgeauth_core::config;
+    use edgeauth_core::runtime::{KvStore, Runtime, SqlDatabase, Statement};
+    let h = Harness::new();
+    let sql = |q: &'static str| block_on(h.rt.sql().query(Statement::new(q, vec![]))).unwrap();
+    let put = |path: &str| h.call("PUT", path, vec![("authorization", format!("Bearer {ROOT}")), ("content-type", "application/json".into())], b"{\"name\":\"Ghost\"}".to_vec());
+    sql("DROP TABLE tenants");
+    assert_eq!(put("/admin/tenants/ghost").status, 500);
+    assert_eq!(block_on(h.rt.kv().get(&config::tenant_key("ghost"))).unwrap(), None, "no tenant document without its index row");
+    sql("DROP TABLE workspaces");
+    assert_eq!(put("/admin/tenants/acme/workspaces/ghost").status, 500);
+    assert_eq!(block_on(h.rt.kv().get(&config::workspace_key("acme", "ghost"))).unwrap(), None, "no workspace document");
+    let keys = sql("SELECT COUNT(*) AS n FROM signing_keys WHERE tenant = 'acme' AND workspace = 'ghost'");
+    assert_eq!(keys[0].int("n"), Some(0), "no signing keys for a workspace that was not created");
+    // The workspace that existed still answers.
+    assert_eq!(h.call("GET", "/acme/main/.well-known/openid-configuration", vec![], vec![]).status, 200);
+}

@@ -9,10 +9,10 @@ use crate::crypto;
 use crate::error::OAuthError;
 use crate::http::{Request, Response};
 use crate::jose::keys;
-use crate::runtime::{Clock, KvStore, Runtime};
+use crate::runtime::{Clock, Runtime};
 use crate::engine::Server;
 use crate::management;
-use crate::store;
+use super::{tenants, workspaces};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -79,9 +79,7 @@ async fn put_tenant<R: Runtime>(rt: &R, req: &Request, t: &str, now: i64) -> Res
             None => Some(crate::management::trial_license(now)),
         };
     }
-    rt.kv().put(&config::tenant_key(t), &json!(tenant).to_string()).await?;
-    // The management API lists tenants and workspaces from SQL indexes.
-    store::management::index_tenant(rt.sql(), t, &tenant.name, tenant.created_at).await?;
+    tenants::save(rt, t, &tenant, existing.is_none()).await?;
     Ok(Response::json(if existing.is_some() { 200 } else { 201 }, &json!(tenant)))
 }
 
@@ -96,13 +94,11 @@ async fn put_workspace<R: Runtime>(server: &Server, rt: &R, req: &Request, t: &s
     }
     let cfg: WorkspaceConfig = config::parse_workspace_config(&body)?;
     let existed = config::load_workspace(rt.kv(), t, w).await?.is_some();
-    // Keys first: a workspace is never visible without keys to sign with.
-    if store::list_keys(rt.sql(), t, w, now).await?.is_empty() {
-        let new_keys = keys::generate(rt.entropy(), rt.master_secret(), t, w, now)?;
-        store::rotate_keys(rt.sql(), t, w, &new_keys, now, now).await?;
+    if existed {
+        workspaces::write_config(rt, t, w, workspaces::KIND_WORKSPACE, &cfg, now).await?;
+    } else {
+        workspaces::insert(rt, t, w, workspaces::KIND_WORKSPACE, &cfg, now).await?;
     }
-    rt.kv().put(&config::workspace_key(t, w), &json!(cfg).to_string()).await?;
-    store::management::index_workspace(rt.sql(), t, w, "workspace", &cfg.name, now).await?;
     server.forget_workspace(t, w);
     Ok(Response::json(if existed { 200 } else { 201 }, &json!(cfg)))
 }

@@ -27,7 +27,7 @@ pub fn system_workspace_config() -> WorkspaceConfig {
 pub async fn ensure_system_workspace<R: Runtime>(server: &Server, rt: &R, now: i64) -> Result<(), Problem> {
     if config::load_tenant(rt.kv(), SYSTEM_TENANT).await?.is_none() {
         let t = TenantConfig { version: config::CONFIG_VERSION, name: "System".into(), features: Default::default(), created_at: now, license: None };
-        tenants::save(rt, SYSTEM_TENANT, &t).await?;
+        tenants::save(rt, SYSTEM_TENANT, &t, true).await?;
     }
     if config::load_workspace(rt.kv(), SYSTEM_TENANT, SYSTEM_WORKSPACE).await?.is_none() {
         workspaces::insert(rt, SYSTEM_TENANT, SYSTEM_WORKSPACE, workspaces::KIND_WORKSPACE, &system_workspace_config(), now).await?;

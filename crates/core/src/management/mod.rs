@@ -20,7 +20,7 @@ mod open_banking;
 mod organizations;
 pub(crate) mod tenants;
 mod users;
-mod workspaces;
+pub(crate) mod workspaces;
 
 use crate::config::{self, WorkspaceConfig};
 use crate::error::Problem;

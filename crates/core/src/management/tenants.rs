@@ -50,10 +50,17 @@ fn check_features(features: &BTreeMap<String, bool>) -> Result<(), Problem> {
     }
 }
 
-/// Writes the tenant document (KV) and its index row (SQL).
-pub async fn save<R: Runtime>(rt: &R, id: &str, t: &TenantConfig) -> Result<(), Problem> {
-    rt.kv().put(&config::tenant_key(id), &json!(t).to_string()).await?;
+/// Writes the tenant: its index row (SQL) first and its document (KV) last, as the document is
+/// what makes the tenant exist. A failure leaves nothing behind: a failed index write stops
+/// before the document, and when the document cannot be written a new tenant's row is removed.
+pub async fn save<R: Runtime>(rt: &R, id: &str, t: &TenantConfig, is_new: bool) -> Result<(), Problem> {
     mstore::index_tenant(rt.sql(), id, &t.name, t.created_at).await?;
+    if let Err(e) = rt.kv().put(&config::tenant_key(id), &json!(t).to_string()).await {
+        if is_new {
+            mstore::unindex_tenant(rt.sql(), id).await?;
+        }
+        return Err(e.into());
+    }
     Ok(())
 }
 
@@ -92,7 +99,7 @@ pub async fn create<R: Runtime>(c: &Call<'_, R>) -> Result<Response, Problem> {
         None => trial_license(c.now),
     };
     let tenant = TenantConfig { version: config::CONFIG_VERSION, name: n.name, features: n.features, created_at: c.now, license: Some(license) };
-    save(c.rt, &n.id, &tenant).await?;
+    save(c.rt, &n.id, &tenant, true).await?;
     Ok(created(format!("/api/tenants/{}", n.id), &render(&n.id, &tenant)))
 }
 
@@ -139,7 +146,7 @@ pub async fn update<R: Runtime>(c: &Call<'_, R>, t: &str) -> Result<Response, Pr
         check_name(&name)?;
         tenant.name = name;
     }
-    save(c.rt, t, &tenant).await?;
+    save(c.rt, t, &tenant, false).await?;
     Ok(Response::json_no_store(200, &render(t, &tenant)))
 }
 
@@ -171,7 +178,7 @@ pub async fn set_features<R: Runtime>(c: &Call<'_, R>, t: &str) -> Result<Respon
     check_features(&features)?;
     let mut tenant = existing_tenant(c, t).await?;
     tenant.features = features;
-    save(c.rt, t, &tenant).await?;
+    save(c.rt, t, &tenant, false).await?;
     Ok(Response::json_no_store(200, &json!(tenant.features)))
 }
 

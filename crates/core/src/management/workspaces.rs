@@ -52,13 +52,16 @@ async fn entry<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, kind: &str) -> Res
 
 /// Stores a new workspace: signing keys first (a workspace is never visible without keys to sign
 /// with), then its configuration and its index row.
+/// Creates a workspace: signing keys and index row (SQL) first, the configuration (KV) last, as
+/// the configuration is what makes the workspace answer (and it never answers without keys).
+/// When the configuration cannot be written, what SQL holds for the workspace is removed again.
 pub async fn insert<R: Runtime>(rt: &R, t: &str, w: &str, kind: &str, cfg: &WorkspaceConfig, now: i64) -> Result<(), Problem> {
-    if store::list_keys(rt.sql(), t, w, now).await?.is_empty() {
-        let new_keys = keys::generate(rt.entropy(), rt.master_secret(), t, w, now)?;
-        store::rotate_keys(rt.sql(), t, w, &new_keys, now, now).await?;
+    let new_keys = if store::list_keys(rt.sql(), t, w, now).await?.is_empty() { keys::generate(rt.entropy(), rt.master_secret(), t, w, now)? } else { Vec::new() };
+    mstore::insert_workspace(rt.sql(), t, w, kind, &cfg.name, now, &new_keys).await?;
+    if let Err(e) = rt.kv().put(&config::workspace_key(t, w), &json!(cfg).to_string()).await {
+        mstore::delete_workspace_data(rt.sql(), t, w).await?;
+        return Err(e.into());
     }
-    rt.kv().put(&config::workspace_key(t, w), &json!(cfg).to_string()).await?;
-    mstore::index_workspace(rt.sql(), t, w, kind, &cfg.name, now).await?;
     Ok(())
 }
 
@@ -161,9 +164,16 @@ pub async fn delete<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, kind: &str) -
 /// Writes a validated configuration and drops this isolate's cached copy; other isolates see it
 /// within `CONFIG_CACHE_TTL_MS` (plus KV propagation on Workers).
 async fn store_config<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, kind: &str, cfg: &WorkspaceConfig) -> Result<(), Problem> {
-    c.rt.kv().put(&config::workspace_key(t, w), &json!(cfg).to_string()).await?;
-    mstore::index_workspace(c.rt.sql(), t, w, kind, &cfg.name, c.now).await?;
+    write_config(c.rt, t, w, kind, cfg, c.now).await?;
     c.server.forget_workspace(t, w);
+    Ok(())
+}
+
+/// Replaces an existing workspace's configuration: the index row (its name) first, the
+/// configuration last, so a failed index write changes nothing.
+pub async fn write_config<R: Runtime>(rt: &R, t: &str, w: &str, kind: &str, cfg: &WorkspaceConfig, now: i64) -> Result<(), Problem> {
+    mstore::index_workspace(rt.sql(), t, w, kind, &cfg.name, now).await?;
+    rt.kv().put(&config::workspace_key(t, w), &json!(cfg).to_string()).await?;
     Ok(())
 }
 

@@ -42,6 +42,13 @@ pub async fn index_workspace(db: &impl SqlDatabase, tenant: &str, id: &str, kind
     db.query(stmt(sql::WORKSPACE_INDEX_UPSERT, vec![tenant.into(), id.into(), kind.into(), name.into(), now.into()])).await.map(|_| ())
 }
 
+/// A new workspace's rows in one batch, all or none: its index row and its first signing keys.
+pub async fn insert_workspace(db: &impl SqlDatabase, tenant: &str, id: &str, kind: &str, name: &str, now: i64, keys: &[super::KeyRow]) -> Result<(), StoreError> {
+    let mut stmts = vec![stmt(sql::WORKSPACE_INDEX_UPSERT, vec![tenant.into(), id.into(), kind.into(), name.into(), now.into()])];
+    stmts.extend(keys.iter().map(|k| super::key_insert(tenant, id, k)));
+    db.batch(stmts).await.map(|_| ())
+}
+
 pub async fn get_workspace_entry(db: &impl SqlDatabase, tenant: &str, id: &str) -> Result<Option<WorkspaceEntry>, StoreError> {
     let rows = db.query(stmt(sql::WORKSPACE_INDEX_GET, vec![tenant.into(), id.into()])).await?;
     rows.first().map(workspace_entry).transpose()

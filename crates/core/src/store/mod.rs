@@ -145,13 +145,12 @@ pub async fn list_keys(db: &impl SqlDatabase, tenant: &str, workspace: &str, now
 /// one transaction so a workspace is never without a signing key.
 pub async fn rotate_keys(db: &impl SqlDatabase, tenant: &str, workspace: &str, new_keys: &[KeyRow], now: i64, remove_at: i64) -> Result<(), StoreError> {
     let mut stmts = vec![stmt(sql::KEYS_RETIRE, vec![tenant.into(), workspace.into(), now.into(), remove_at.into()])];
-    for k in new_keys {
-        stmts.push(stmt(
-            sql::KEY_INSERT,
-            vec![tenant.into(), workspace.into(), (&k.kid).into(), (&k.alg).into(), k.public_jwk.to_string().into(), (&k.private_key).into(), k.created_at.into()],
-        ));
-    }
+    stmts.extend(new_keys.iter().map(|k| key_insert(tenant, workspace, k)));
     db.batch(stmts).await.map(|_| ())
+}
+
+pub(crate) fn key_insert(tenant: &str, workspace: &str, k: &KeyRow) -> Statement {
+    stmt(sql::KEY_INSERT, vec![tenant.into(), workspace.into(), (&k.kid).into(), (&k.alg).into(), k.public_jwk.to_string().into(), (&k.private_key).into(), k.created_at.into()])
 }
 
 // ---------------------------------------------------------------------------------------------
