@@ -44,6 +44,21 @@ test("logout with id_token_hint ends the session at once and returns to the regi
   assert.equal((await promptNone(replay)).get("error"), "login_required");
 });
 
+test("the ID token's sid is not the session cookie: set as ea_session in a fresh browser it signs no one in", async () => {
+  const { agent, tokens } = await signIn();
+  const { sid } = decodeJwt(tokens.id_token).payload;
+  assert.ok(sid);
+  assert.notEqual(sid, agent.cookies.get("ea_session"));
+  const thief = new Agent();
+  thief.cookies.set("ea_session", sid);
+  assert.equal((await promptNone(thief)).get("error"), "login_required");
+  assert.ok((await promptNone(agent)).get("code"), "the real browser is still signed in");
+  // Logout by id_token_hint still finds the session by its sid.
+  const r = await agent.request(`${issuer}/logout?id_token_hint=${tokens.id_token}&post_logout_redirect_uri=${encodeURIComponent(BYE)}`);
+  assert.equal(r.status, 303);
+  assert.equal((await promptNone(agent)).get("error"), "login_required");
+});
+
 test("an unregistered post_logout_redirect_uri is never redirected to, and the session survives", async () => {
   const { agent, tokens } = await signIn();
   for (const uri of ["https://evil.example/", `${BYE}/x`, `${BYE}?a=1`, "https://rp.example/BYE"]) {

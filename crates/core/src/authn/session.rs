@@ -1,6 +1,9 @@
-//! The browser's SSO session for a workspace: an opaque random id in the `ea_session` cookie,
-//! the session itself in the runtime's session store (a Durable Object on Workers, SQLite
-//! elsewhere).
+//! The browser's SSO session for a workspace. The `ea_session` cookie carries a random secret; the
+//! session store (a Durable Object on Workers, SQLite elsewhere) keeps the session under a hash of
+//! it, and that hash is the session's `sid` everywhere else: in grants, in ID tokens, in logout.
+//! So an ID token's `sid` (which every relying party, and every browser history holding a
+//! `code id_token` fragment, sees) cannot be turned back into the cookie, and the store holds no
+//! cookie either.
 
 use crate::crypto;
 use crate::engine::Ctx;
@@ -11,9 +14,16 @@ use crate::web::forms;
 
 pub const SESSION_COOKIE: &str = "ea_session";
 
-/// The session id a cookie may carry (a random token; anything else is ignored unread).
-fn cookie_sid(req: &Request) -> Option<String> {
+/// The secret a session cookie may carry (a random token; anything else is ignored unread).
+fn cookie_secret(req: &Request) -> Option<String> {
     req.cookie(SESSION_COOKIE).filter(|s| s.len() >= 32 && s.len() <= 64)
+}
+
+/// The session's id (`sid`) for the secret its cookie carries: a one-way function of it.
+/// Sessions stored before this rule were kept under their cookie's value: no cookie finds them
+/// now, so their users sign in once more.
+fn sid_of(secret: &str) -> String {
+    crypto::sha256_b64url(format!("ea_session|{secret}").as_bytes())
 }
 
 /// The browser's SSO session for this workspace, if it has a live one. With `sso_enabled: false`
@@ -29,8 +39,8 @@ pub async fn current<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Opti
 /// The browser's live session whatever `sso_enabled` says now: logout ends a session that was
 /// started before SSO was switched off.
 pub async fn existing<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Option<SsoSession>, OAuthError> {
-    let Some(sid) = cookie_sid(req) else { return Ok(None) };
-    let s = ctx.rt.sessions().get(&sid).await?;
+    let Some(secret) = cookie_secret(req) else { return Ok(None) };
+    let s = ctx.rt.sessions().get(&sid_of(&secret)).await?;
     Ok(s.filter(|s| s.tenant == ctx.tenant && s.workspace == ctx.workspace && s.expires_at > ctx.now))
 }
 
@@ -39,11 +49,12 @@ pub async fn existing<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Opt
 /// session is stored nowhere and no cookie carries it: it lives for this authorization only, in
 /// the sealed consent form when there is one (the previous session is still ended).
 pub async fn start<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, user_id: &str, amr: Vec<String>) -> Result<(SsoSession, Option<String>), OAuthError> {
-    if let Some(old) = cookie_sid(req) {
-        ctx.rt.sessions().delete(&old).await?;
+    if let Some(old) = cookie_secret(req) {
+        ctx.rt.sessions().delete(&sid_of(&old)).await?;
     }
+    let secret = crypto::random_token(ctx.rt.entropy());
     let session = SsoSession {
-        sid: crypto::random_token(ctx.rt.entropy()),
+        sid: sid_of(&secret),
         tenant: ctx.tenant.clone(),
         workspace: ctx.workspace.clone(),
         user_id: user_id.to_string(),
@@ -56,12 +67,13 @@ pub async fn start<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, user_id: &str, a
         return Ok((session, None));
     }
     ctx.rt.sessions().create(&session).await?;
-    let set = forms::cookie(ctx, SESSION_COOKIE, &session.sid, ctx.config.session_ttl, "Lax");
+    let set = forms::cookie(ctx, SESSION_COOKIE, &secret, ctx.config.session_ttl, "Lax");
     Ok((session, Some(set)))
 }
 
-/// The `sid` a grant (and the ID tokens issued from it) names: the session's, when there is a
-/// stored session for logout to end; none for an authentication that lives in one flow only.
+/// The `sid` a grant (and the ID tokens issued from it) names: the session's (never its cookie's
+/// secret), when there is a stored session for logout to end; none for an authentication that
+/// lives in one flow only.
 pub fn grant_sid<R: Runtime>(ctx: &Ctx<'_, R>, session: &SsoSession) -> Option<String> {
     ctx.config.sso_enabled.then(|| session.sid.clone())
 }
