@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds the Spin component and serves it locally on http://127.0.0.1:3000 with a demo tenant,
 # under the project's wasmtime host (the Spin CLI cannot be installed here). With the Spin CLI,
-# the equivalent is:
-#   spin build && SPIN_VARIABLE_MASTER_SECRET=... SPIN_VARIABLE_ROOT_SECRET=... \
-#     spin up --sqlite @migrations/0001_init.sql    # one --sqlite per file in migrations/
-# then scripts/seed-demo.sh http://127.0.0.1:3000 "$SPIN_VARIABLE_ROOT_SECRET".
+# the equivalent is (see the README's "Running on Spin"):
+#   spin build && SPIN_VARIABLE_MASTER_SECRET=... SPIN_VARIABLE_ROOT_SECRET=... scripts/spin-up.sh
+# which runs `spin up` with every migration, in order:
+#   args=(); for f in migrations/*.sql; do args+=(--sqlite "@$f"); done; spin up "${args[@]}"
+# then, in a second terminal, the scripts/seed-demo.sh line that spin-up.sh prints.
 # Every start begins from an empty state.
 set -euo pipefail
 cd "$(dirname "$0")/.."

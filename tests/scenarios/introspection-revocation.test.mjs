@@ -234,9 +234,9 @@ test("userinfo with a client_credentials token (no user): insufficient_scope", a
   await bearerRefused(r, 403, "insufficient_scope");
 });
 
-// Last: it moves the native server's clock past every access token's expiry.
-test("expired access and refresh tokens: invalid_token / invalid_grant, introspection inactive (native clock only)", async (ctx) => {
-  if (!t.canAdvanceClock) return ctx.skip("the worker target has no controllable clock");
+// Last: it moves the server's clock past every access token's expiry.
+test("expired access and refresh tokens: invalid_token / invalid_grant, introspection inactive (movable clock only)", async (ctx) => {
+  if (!t.canAdvanceClock) return ctx.skip("this target cannot move its clock");
   const { access_token, refresh_token } = await signIn();
   await t.advanceClock(601);
   await bearerRefused(await userinfo(access_token), 401, "invalid_token");

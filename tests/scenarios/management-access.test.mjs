@@ -113,7 +113,7 @@ test("narrowing a system client's scope takes effect for tokens already issued",
   assertProblem(assert, await api(t, c.token, "GET", "/api/tenants"), 403, "forbidden");
 });
 
-test("an expired token is refused (native clock)", async (ctx) => {
+test("an expired token is refused (movable clock)", async (ctx) => {
   if (!t.canAdvanceClock) return ctx.skip("this target cannot move its clock");
   const c = await systemClient(t, { client_id: "short" });
   await t.advanceClock(601);

@@ -1,7 +1,8 @@
 // Serves the Spin component (target/wasm32-wasip2/release/edgeauth_spin.wasm) under
 // `edgeauth-spin-host`, a wasmtime host that reads the real spin.toml and provides Spin's
 // key-value, SQLite and variables interfaces over real SQLite files, as `spin up` would with:
-//   SPIN_VARIABLE_MASTER_SECRET=... SPIN_VARIABLE_ROOT_SECRET=... spin up --sqlite @migrations/0001_init.sql ...
+//   SPIN_VARIABLE_MASTER_SECRET=... SPIN_VARIABLE_ROOT_SECRET=... scripts/spin-up.sh   (every migration)
+// (TARGET=spin-real runs the same suite under a real `spin up`: tests/support/spin-real.mjs.)
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";

@@ -1,12 +1,20 @@
 // One scenario suite, several targets: TARGET=native (the engine on SQLite), TARGET=worker (the
-// release Workers bundle under workerd via miniflare) or TARGET=spin (the Spin component under a
-// wasmtime host with Spin's interfaces). Each test file starts its own server.
+// release Workers bundle under workerd via miniflare), TARGET=spin (the Spin component under a
+// wasmtime host with Spin's interfaces) or TARGET=spin-real (the Spin component under a real
+// `spin up`, from SPIN_BIN or PATH; run by hand before a release). Each test file starts its own server.
 import { randomBytes, createHash } from "node:crypto";
 import { startNative } from "./native.mjs";
 import { startWorker } from "./worker.mjs";
 import { startSpin } from "./spin.mjs";
+import { startSpinReal, spinBinary } from "./spin-real.mjs";
 
 export const TARGET = process.env.TARGET ?? "native";
+
+// Without the Spin CLI the whole file is skipped, before any test runs, and says so.
+if (TARGET === "spin-real" && !spinBinary()) {
+  console.log("TARGET=spin-real: no spin binary (set SPIN_BIN); skipped");
+  process.exit(0);
+}
 
 /**
  * Starts the target and returns { base, stop, canAdvanceClock, advanceClock?, admin(method, path, body),
@@ -14,8 +22,8 @@ export const TARGET = process.env.TARGET ?? "native";
  */
 export async function startTarget(options = {}) {
   const rootSecret = randomBytes(24).toString("base64url");
-  const start = { native: startNative, worker: startWorker, spin: startSpin }[TARGET];
-  if (!start) throw new Error(`unknown TARGET ${TARGET} (native, worker or spin)`);
+  const start = { native: startNative, worker: startWorker, spin: startSpin, "spin-real": startSpinReal }[TARGET];
+  if (!start) throw new Error(`unknown TARGET ${TARGET} (native, worker, spin or spin-real)`);
   // options.clientCertHeader: the deployment trusts a client certificate (URL-encoded PEM) in that header.
   const server = await start({ rootSecret, ...options });
   const admin = async (method, path, body) => {
