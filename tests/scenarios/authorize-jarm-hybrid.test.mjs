@@ -126,6 +126,14 @@ test("response_mode=jwt with code: one signed `response` in the query (iss, aud,
   const [h, , s] = onlyResponse(query).split(".");
   const forged = `${h}.${Buffer.from(JSON.stringify({ ...payload, code: "stolen" })).toString("base64url")}.${s}`;
   await assert.rejects(jose.jwtVerify(forged, keySet(issuer)));
+  // A JARM response is signed by the server too, but it is not an ID token: no id_token_hint.
+  const logout = await new Agent().request(`${issuer}/logout?id_token_hint=${onlyResponse(query)}`);
+  assert.equal(logout.status, 400);
+  assert.match(logout.text_, /not an ID token/);
+  const withAccessToken = await new Agent().request(`${issuer}/logout?id_token_hint=${tok.json.access_token}`);
+  assert.equal(withAccessToken.status, 400);
+  const withIdToken = await new Agent().request(`${issuer}/logout?id_token_hint=${tok.json.id_token}`);
+  assert.equal(withIdToken.status, 303, "an ID token is a hint");
 });
 
 test("query.jwt with the client's authorization_signed_response_alg (RS256)", async () => {

@@ -140,3 +140,28 @@ test("each failed request is one structured log line: where, what kind, no secre
   await new Promise((res) => setTimeout(res, 100));
   assert.equal(t.failures.length, count);
 });
+
+test("a workspace configuration that is not a JSON object is refused and changes nothing", async () => {
+  await t.workspace("acme", "shaped", { access_token_ttl: 1234 });
+  for (const body of ["", "[]", "[1]", "null", "7"]) {
+    const r = await fetch(`${t.base}/admin/tenants/acme/workspaces/shaped`, { method: "PUT", headers: { authorization: `Bearer ${t.rootSecret}`, "content-type": "application/json" }, body });
+    assert.equal(r.status, 400, `${JSON.stringify(body)}: ${r.status}`);
+    assert.equal((await json(r)).error, "invalid_request");
+  }
+  assert.equal((await t.admin("GET", "/admin/tenants/acme/workspaces/shaped")).json.access_token_ttl, 1234);
+});
+
+test("every answer says nosniff; over plain http there is no Strict-Transport-Security", async () => {
+  const answers = [
+    await fetch(`${issuer}/.well-known/openid-configuration`),
+    await fetch(`${issuer}/jwks`),
+    await raw("/token", { body: "grant_type=nope", headers: { "content-type": "application/x-www-form-urlencoded" } }),
+    await raw("/authorize?client_id=nobody", { method: "GET" }),
+    await fetch(`${t.base}/api/tenants`),
+    await fetch(`${t.base}/no/such/thing`),
+  ];
+  for (const r of answers) {
+    assert.equal(r.headers.get("x-content-type-options"), "nosniff", `${r.url} ${r.status}`);
+    assert.equal(r.headers.get("strict-transport-security"), null, r.url);
+  }
+});

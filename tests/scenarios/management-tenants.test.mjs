@@ -85,9 +85,10 @@ test("feature flags: read by the tenant, set by the system", async () => {
   assert.deepEqual(await call("PUT", "/api/tenants/flags/features", { tree_dump_tenant: true, other: false }), { other: false, tree_dump_tenant: true });
   assert.deepEqual((await api(t, mine.token, "GET", "/api/tenants/flags/features")).json, { other: false, tree_dump_tenant: true });
   assert.deepEqual((await call("GET", "/api/tenants/flags")).features, { other: false, tree_dump_tenant: true });
-  for (const bad of [{ "Bad Name": true }, { x: "yes" }, [1]]) {
+  for (const bad of [{ "Bad Name": true }, { x: "yes" }, [1], [], "", "null"]) {
     assertProblem(assert, await api(t, sys.token, "PUT", "/api/tenants/flags/features", bad), 400, "invalid-request");
   }
+  assert.deepEqual((await api(t, mine.token, "GET", "/api/tenants/flags/features")).json, { other: false, tree_dump_tenant: true }, "a refused body changed nothing");
   assertProblem(assert, await api(t, sys.token, "GET", "/api/tenants/nope/features"), 404, "not-found");
 });
 

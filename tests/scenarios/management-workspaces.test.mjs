@@ -67,6 +67,11 @@ test("configuration: read and replace; an invalid document names the field and s
   const unknown = await api(t, sys.token, "PUT", `${W}/cfg/config`, { ...cfg, no_such_field: 1 });
   assertProblem(assert, unknown, 400, "invalid-configuration");
   assert.match(unknown.json.detail, /no_such_field/);
+  // Not an object (an empty body, an array, null): refused, never the defaults.
+  for (const body of ["", "[]", "null"]) {
+    const r = await api(t, sys.token, "PUT", `${W}/cfg/config`, body);
+    assertProblem(assert, r, 400, "invalid-request");
+  }
   assert.equal((await call("GET", `${W}/cfg/config`)).access_token_ttl, 300, "unchanged");
 });
 

@@ -251,3 +251,14 @@ fn a_failed_sql_step_leaves_no_half_written_tenant_or_workspace() {
     // The workspace that existed still answers.
     assert_eq!(h.call("GET", "/acme/main/.well-known/openid-configuration", vec![], vec![]).status, 200);
 }
+
+/// Over https (this harness's origin), every answer keeps browsers on https and off MIME sniffing.
+#[test]
+fn https_answers_carry_hsts_and_nosniff() {
+    let h = Harness::new();
+    for path in ["/acme/main/.well-known/openid-configuration", "/acme/main/nothing-here", "/api/tenants"] {
+        let r = h.call("GET", path, vec![], vec![]);
+        assert_eq!(r.header("strict-transport-security"), Some("max-age=31536000"), "{path}");
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"), "{path}");
+    }
+}

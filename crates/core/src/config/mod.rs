@@ -254,7 +254,12 @@ impl WorkspaceConfig {
 
 /// Parses and validates a configuration document as received from an administrator.
 pub fn parse_workspace_config(json: &[u8]) -> Result<WorkspaceConfig, OAuthError> {
-    let cfg: WorkspaceConfig = serde_json::from_slice(json).map_err(OAuthError::invalid_configuration_document)?;
+    let doc: serde_json::Value = serde_json::from_slice(json).map_err(OAuthError::invalid_configuration_document)?;
+    // serde reads a struct from an array too (and `[]` as every default): only an object is a configuration.
+    if !doc.is_object() {
+        return Err(OAuthError::invalid_configuration_document("the configuration must be a JSON object"));
+    }
+    let cfg: WorkspaceConfig = serde_json::from_value(doc).map_err(OAuthError::invalid_configuration_document)?;
     cfg.validate()?;
     Ok(cfg)
 }

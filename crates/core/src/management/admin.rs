@@ -88,11 +88,11 @@ async fn put_workspace<R: Runtime>(server: &Server, rt: &R, req: &Request, t: &s
     if config::load_tenant(rt.kv(), t).await?.is_none() {
         return Err(OAuthError::not_found(format!("unknown tenant '{t}'")));
     }
-    let body = if req.body.is_empty() { b"{}".to_vec() } else { req.body.clone() };
     if req.content_type() != "application/json" {
         return Err(OAuthError::invalid_request("the body must be application/json"));
     }
-    let cfg: WorkspaceConfig = config::parse_workspace_config(&body)?;
+    // A whole configuration or nothing: an empty body would silently become the defaults.
+    let cfg: WorkspaceConfig = config::parse_workspace_config(&req.body)?;
     let existed = config::load_workspace(rt.kv(), t, w).await?.is_some();
     if existed {
         workspaces::write_config(rt, t, w, workspaces::KIND_WORKSPACE, &cfg, now).await?;

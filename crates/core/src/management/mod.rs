@@ -240,6 +240,19 @@ pub(crate) fn json_body<T: for<'de> Deserialize<'de>>(req: &Request) -> Result<T
     serde_json::from_slice(body).map_err(|e| Problem::invalid_request(format!("invalid JSON body: {e}")))
 }
 
+/// A body that replaces a whole document (a configuration, the feature flags): a JSON object,
+/// never empty, as a missing or wrong document would silently become the defaults.
+pub(crate) fn json_object_body(req: &Request) -> Result<Value, Problem> {
+    if req.body.is_empty() {
+        return Err(Problem::invalid_request("the body must be a JSON object (it is empty)"));
+    }
+    let v: Value = json_body(req)?;
+    if !v.is_object() {
+        return Err(Problem::invalid_request("the body must be a JSON object"));
+    }
+    Ok(v)
+}
+
 /// A new resource's identifier: plain (lower-case letters, digits, '-'), 1-63 characters.
 pub(crate) fn check_new_id(what: &str, id: &str) -> Result<(), Problem> {
     if config::valid_identifier(id) {

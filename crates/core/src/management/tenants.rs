@@ -1,7 +1,7 @@
 //! Tenants: create, get, list, update, delete; their license and feature flags.
 
 use super::access::{Need, MANAGE_TENANTS};
-use super::{check_new_id, created, existing_tenant, json_body, no_content, page, page_response, workspaces, Call, SYSTEM_TENANT};
+use super::{check_new_id, created, existing_tenant, json_body, json_object_body, no_content, page, page_response, workspaces, Call, SYSTEM_TENANT};
 use crate::config::{self, License, TenantConfig};
 use crate::time::{format_rfc3339, parse_rfc3339};
 use crate::error::Problem;
@@ -174,7 +174,7 @@ pub async fn get_features<R: Runtime>(c: &Call<'_, R>, t: &str) -> Result<Respon
 /// system client sets them.
 pub async fn set_features<R: Runtime>(c: &Call<'_, R>, t: &str) -> Result<Response, Problem> {
     c.allow(Need::system(MANAGE_TENANTS, false)).await?;
-    let features: BTreeMap<String, bool> = json_body(c.req)?;
+    let features: BTreeMap<String, bool> = serde_json::from_value(json_object_body(c.req)?).map_err(|e| Problem::invalid_request(format!("invalid JSON body: {e}")))?;
     check_features(&features)?;
     let mut tenant = existing_tenant(c, t).await?;
     tenant.features = features;

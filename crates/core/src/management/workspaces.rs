@@ -3,7 +3,7 @@
 //! RFC 6902 import; key rotation; and the config clone behind the `tree_dump_tenant` flag.
 
 use super::access::{Need, MANAGE_ORGANIZATIONS, MANAGE_WORKSPACES};
-use super::{check_new_id, created, existing_tenant, json_body, json_patch, no_content, page, page_response, Call, SYSTEM_TENANT, SYSTEM_WORKSPACE};
+use super::{check_new_id, created, existing_tenant, json_body, json_object_body, json_patch, no_content, page, page_response, Call, SYSTEM_TENANT, SYSTEM_WORKSPACE};
 use crate::config::{self, WorkspaceConfig};
 use crate::error::Problem;
 use crate::http::Response;
@@ -189,7 +189,7 @@ pub async fn get_config<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str) -> Result
 
 pub async fn replace_config<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str) -> Result<Response, Problem> {
     c.allow(Need::workspace(MANAGE_WORKSPACES, t, w, false)).await?;
-    let doc: Value = json_body(c.req)?;
+    let doc = json_object_body(c.req)?;
     c.workspace(t, w).await?;
     let cfg = config::parse_workspace_config(doc.to_string().as_bytes())?;
     store_config(c, t, w, &kind_of(c, t, w).await?, &cfg).await?;

@@ -40,7 +40,12 @@ async fn inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Response, 
     let mut hint_sid = None;
     if let Some(hint) = params.get("id_token_hint") {
         ctx.config.check_id_token_hint_accepted()?;
-        let (claims, _) = tokens::verify_own_jwt(ctx, hint, true).await.map_err(|_| OAuthError::invalid_request("id_token_hint is not an ID token issued here"))?;
+        let not_id_token = || OAuthError::invalid_request("id_token_hint is not an ID token issued here");
+        let (claims, header) = tokens::verify_own_jwt(ctx, hint, true).await.map_err(|_| not_id_token())?;
+        // Other JWTs we sign (access tokens, JARM responses) verify too: only an ID token is a hint.
+        if !tokens::id_token::looks_like_id_token(&header, &claims) {
+            return Err(not_id_token());
+        }
         let aud = match claims.get("aud") {
             Some(Value::String(a)) => Some(a.clone()),
             Some(Value::Array(a)) => a.first().and_then(Value::as_str).map(str::to_string),

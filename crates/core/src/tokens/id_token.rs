@@ -103,6 +103,16 @@ pub fn front_channel_id_token_claims(config: &WorkspaceConfig, issuer: &str, now
     Value::Object(claims)
 }
 
+/// An ID token as this server mints them, told from the other JWTs it signs with the same keys:
+/// typed `JWT` (access tokens are `at+jwt`), with a subject and the authentication's `auth_time`
+/// (a JARM response has neither).
+pub fn looks_like_id_token(header: &Value, claims: &Value) -> bool {
+    header.get("typ").and_then(Value::as_str).is_none_or(|t| t.eq_ignore_ascii_case("JWT"))
+        && claims.get("sub").is_some_and(Value::is_string)
+        && claims.get("auth_time").is_some_and(Value::is_i64)
+        && claims.get("aud").is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +120,15 @@ mod tests {
 
     fn auth(acr: &str) -> Authentication {
         Authentication { auth_time: 900, acr: acr.into(), amr: vec!["pwd".into()], sid: Some("sid-1".into()) }
+    }
+
+    #[test]
+    fn id_tokens_are_told_from_our_other_jwts() {
+        let jwt = json!({ "typ": "JWT", "alg": "ES256" });
+        let id = json!({ "sub": "u", "aud": "rp", "auth_time": 1, "iss": "i" });
+        assert!(looks_like_id_token(&jwt, &id));
+        assert!(!looks_like_id_token(&json!({ "typ": "at+jwt" }), &id), "an access token");
+        assert!(!looks_like_id_token(&jwt, &json!({ "aud": "rp", "iss": "i", "code": "c", "state": "s" })), "a JARM response");
     }
 
     #[test]
