@@ -140,35 +140,24 @@ impl Params {
     }
 }
 
+/// Decodes a percent-encoded form or URL component, `+` as a space (as forms write it), into
+/// UTF-8. Malformed escapes are refused (`None`) rather than passed through as the crate's decoder
+/// would: every `%` must start two hex digits (`u8::is_ascii_hexdigit`, so no sign as in `%+1`).
 pub fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3)?;
-                let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
+    let b = s.as_bytes();
+    let hex = |i: usize| b.get(i).is_some_and(u8::is_ascii_hexdigit);
+    if !b.iter().enumerate().all(|(i, &c)| c != b'%' || (hex(i + 1) && hex(i + 2))) {
+        return None;
     }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8().ok().map(|d| d.into_owned())
 }
 
+/// What [`percent_encode`] escapes: every byte but RFC 3986's unreserved characters (§2.3).
+const NOT_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// Percent-encodes every byte but the unreserved characters, as `%XX` in upper case.
 pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(s, NOT_UNRESERVED).to_string()
 }
 
 /// Encodes pairs as `application/x-www-form-urlencoded`.
@@ -347,5 +336,41 @@ mod tests {
         assert_eq!(p.get("scope"), Some("openid profile"));
         assert_eq!(p.get("r"), Some("https://x"));
         assert!(Params::parse("a=%zz").is_err());
+    }
+
+    #[test]
+    fn malformed_percent_escapes_are_refused() {
+        // A sign is not a hex digit (`u8::from_str_radix` would read `+1` as 1); short or
+        // non-hex escapes are not passed through either.
+        for bad in ["%+1", "%-1", "%1", "%", "a%", "%zz", "%1z", "%%41", "%\u{e9}1", "ok%2"] {
+            assert_eq!(percent_decode(bad), None, "{bad}");
+        }
+        let e = Params::parse("a=%+1").unwrap_err();
+        assert_eq!((e.code, e.description.as_str()), ("invalid_request", "malformed percent-encoding"));
+        assert!(Params::parse("%-1=x").is_err());
+    }
+
+    #[test]
+    fn percent_decoding_of_valid_input() {
+        assert_eq!(percent_decode("").as_deref(), Some(""));
+        assert_eq!(percent_decode("a+b%2B%2b%20c").as_deref(), Some("a b++ c"), "+ is a space, %2B a plus");
+        assert_eq!(percent_decode("%C3%A9t%c3%a9%20%E2%82%AC%F0%9F%94%91").as_deref(), Some("\u{e9}t\u{e9} \u{20ac}\u{1f511}"));
+        assert_eq!(percent_decode("d\u{e9}j\u{e0}").as_deref(), Some("d\u{e9}j\u{e0}"), "raw UTF-8 stays as it is");
+        assert_eq!(percent_decode("%00%7F").as_deref(), Some("\u{0}\u{7f}"));
+        // Well-formed escapes of bytes that are not UTF-8: refused, since the result is a String.
+        for bad in ["%FF", "%C3", "%C3%28", "%E2%82", "%ED%A0%80", "%C0%AF"] {
+            assert_eq!(percent_decode(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn percent_encoding_keeps_unreserved_characters_only() {
+        // The hand-written encoder this replaced, kept as the reference for the output.
+        let reference = |s: &str| s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect::<String>();
+        let all: String = (0u8..0x80).map(char::from).chain("\u{e9}\u{20ac}\u{1f511}".chars()).collect();
+        assert_eq!(percent_encode(&all), reference(&all));
+        assert_eq!(percent_encode("a b+c/\u{e9}~"), "a%20b%2Bc%2F%C3%A9~");
+        assert_eq!(percent_decode(&percent_encode(&all)).as_deref(), Some(all.as_str()));
+        assert_eq!(form_encode([("state", "a b"), ("x", "&=")]), "state=a%20b&x=%26%3D");
     }
 }

@@ -1,11 +1,15 @@
 //! Mutual-TLS client certificates (RFC 8705): what the platform tells us about the certificate the
-//! client presented, a minimal X.509 reader for PEM uploads and trusted headers (subject and issuer
-//! DN, SHA-256 thumbprint; no signature or chain checks: the TLS terminator did those), and the
-//! RFC 4514 distinguished-name comparison `tls_client_auth_subject_dn` needs.
+//! client presented, X.509 reading for PEM uploads and trusted headers (subject and issuer DN,
+//! SHA-256 thumbprint; no signature or chain checks: the TLS terminator did those), and the
+//! RFC 4514 distinguished-name comparison `tls_client_auth_subject_dn` needs. The DER itself is
+//! untrusted input, so the `x509-cert` crate decodes it (strict DER); only the RFC 4514 rendering
+//! of the names is ours.
 
 use crate::crypto;
 use crate::http::{percent_decode, ClientCertificate};
 use base64::Engine;
+use x509_cert::der::{asn1::Any, Decode, Encode, Tag, Tagged};
+use x509_cert::{name::Name, Certificate};
 
 /// The certificate of a PEM document (the first `CERTIFICATE` block), as DER.
 pub fn pem_to_der(pem: &str) -> Option<Vec<u8>> {
@@ -13,41 +17,6 @@ pub fn pem_to_der(pem: &str) -> Option<Vec<u8>> {
     let end = start + pem[start..].find("-----END CERTIFICATE-----")?;
     let b64: String = pem[start..end].chars().filter(|c| !c.is_whitespace()).collect();
     base64::engine::general_purpose::STANDARD.decode(b64).ok()
-}
-
-/// One DER element: (tag, contents, the rest of the input).
-fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (first as usize, rest)
-    } else {
-        let n = (first & 0x7f) as usize;
-        if n == 0 || n > 3 || rest.len() < n {
-            return None;
-        }
-        (rest[..n].iter().fold(0usize, |acc, b| (acc << 8) | *b as usize), &rest[n..])
-    };
-    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
-}
-
-fn expect(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
-    let (t, content, rest) = tlv(input)?;
-    (t == tag).then_some((content, rest))
-}
-
-fn oid_string(der: &[u8]) -> Option<String> {
-    let (&first, rest) = der.split_first()?;
-    let mut parts = vec![(first / 40).min(2) as u64, first as u64 - 40 * (first / 40).min(2) as u64];
-    let mut acc: u64 = 0;
-    for &b in rest {
-        acc = acc.checked_mul(128)? | (b & 0x7f) as u64;
-        if b & 0x80 == 0 {
-            parts.push(acc);
-            acc = 0;
-        }
-    }
-    Some(parts.iter().map(u64::to_string).collect::<Vec<_>>().join("."))
 }
 
 /// Short names RFC 4514 §3 (and common practice) uses; other types are written as their OID.
@@ -82,48 +51,29 @@ fn escape_value(v: &str) -> String {
     out
 }
 
-/// A DER `Name` as an RFC 4514 string (last RDN first).
-fn name_string(der: &[u8]) -> Option<String> {
+/// An attribute value as RFC 4514 §2.4 writes it: directory strings as (escaped) text, any other
+/// type as `#` and the hex of its whole DER encoding (re-encoding gives back the very bytes read,
+/// since strict DER has one encoding per value).
+fn value_string(value: &Any) -> Option<String> {
+    match value.tag() {
+        Tag::Utf8String | Tag::PrintableString | Tag::TeletexString | Tag::Ia5String | Tag::VisibleString => Some(escape_value(std::str::from_utf8(value.value()).ok()?)),
+        _ => Some(format!("#{}", value.to_der().ok()?.iter().map(|b| format!("{b:02x}")).collect::<String>())),
+    }
+}
+
+/// A `Name` as an RFC 4514 string (last RDN first); attributes within an RDN in DER (SET OF) order.
+fn name_string(name: &Name) -> Option<String> {
     let mut rdns = Vec::new();
-    let mut rest = der;
-    while !rest.is_empty() {
-        let (set, r) = expect(rest, 0x31)?;
-        rest = r;
+    for rdn in name.0.iter().rev() {
         let mut attrs = Vec::new();
-        let mut s = set;
-        while !s.is_empty() {
-            let (atv, r) = expect(s, 0x30)?;
-            s = r;
-            let (oid, r) = expect(atv, 0x06)?;
-            let (vtag, value, _) = tlv(r)?;
-            let oid = oid_string(oid)?;
-            let name = SHORT_NAMES.iter().find(|(o, _)| *o == oid).map(|(_, n)| n.to_string()).unwrap_or(oid);
-            let value = match vtag {
-                // UTF8String, PrintableString, T61String, IA5String, VisibleString
-                0x0c | 0x13 | 0x14 | 0x16 | 0x1a => escape_value(std::str::from_utf8(value).ok()?),
-                _ => {
-                    let mut whole = vec![vtag];
-                    whole.extend(encoded_len(value.len()));
-                    whole.extend_from_slice(value);
-                    format!("#{}", whole.iter().map(|b| format!("{b:02x}")).collect::<String>())
-                }
-            };
-            attrs.push(format!("{name}={value}"));
+        for atv in rdn.0.iter() {
+            let oid = atv.oid.to_string();
+            let ty = SHORT_NAMES.iter().find(|(o, _)| *o == oid).map(|(_, n)| n.to_string()).unwrap_or(oid);
+            attrs.push(format!("{ty}={}", value_string(&atv.value)?));
         }
         rdns.push(attrs.join("+"));
     }
-    rdns.reverse();
     Some(rdns.join(","))
-}
-
-fn encoded_len(n: usize) -> Vec<u8> {
-    if n < 0x80 {
-        vec![n as u8]
-    } else if n < 0x100 {
-        vec![0x81, n as u8]
-    } else {
-        vec![0x82, (n >> 8) as u8, n as u8]
-    }
 }
 
 /// What a certificate says about itself, read from its DER.
@@ -136,23 +86,10 @@ pub struct ParsedCertificate {
 }
 
 /// Reads subject and issuer from an X.509 certificate (RFC 5280 §4.1), without checking it.
+/// Anything but one whole DER certificate (trailing bytes included) reads as `None`.
 pub fn parse_certificate(der: &[u8]) -> Option<ParsedCertificate> {
-    let (cert, trailing) = expect(der, 0x30)?;
-    if !trailing.is_empty() {
-        return None;
-    }
-    let (tbs, _) = expect(cert, 0x30)?;
-    let mut rest = tbs;
-    if rest.first() == Some(&0xa0) {
-        rest = tlv(rest)?.2; // [0] version
-    }
-    let (_, rest) = expect(rest, 0x02)?; // serialNumber
-    let (_, rest) = expect(rest, 0x30)?; // signature algorithm
-    let (issuer, rest) = expect(rest, 0x30)?;
-    let (_, rest) = expect(rest, 0x30)?; // validity
-    let (subject, rest) = expect(rest, 0x30)?;
-    expect(rest, 0x30)?; // subjectPublicKeyInfo
-    Some(ParsedCertificate { x5t_s256: crypto::sha256_b64url(der), subject_dn: name_string(subject)?, issuer_dn: name_string(issuer)? })
+    let tbs = Certificate::from_der(der).ok()?.tbs_certificate;
+    Some(ParsedCertificate { x5t_s256: crypto::sha256_b64url(der), subject_dn: name_string(&tbs.subject)?, issuer_dn: name_string(&tbs.issuer)? })
 }
 
 /// Parses a PEM certificate.
@@ -329,6 +266,110 @@ pub(crate) mod tests {
         assert!(parse_certificate(&[0x30, 0x82, 0xff]).is_none());
     }
 
+    /// A DER element built by hand (not by the crate under test): the long length form when the
+    /// contents need it (X.690 §8.1.3.5: 0x80 | the count of length bytes, then the length).
+    fn der(tag: u8, contents: &[u8]) -> Vec<u8> {
+        let n = contents.len();
+        let mut out = vec![tag];
+        if n < 0x80 {
+            out.push(n as u8);
+        } else {
+            let len: Vec<u8> = n.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
+            out.push(0x80 | len.len() as u8);
+            out.extend(len);
+        }
+        out.extend_from_slice(contents);
+        out
+    }
+
+    const CN: &[u8] = &[0x55, 0x04, 0x03]; // 2.5.4.3
+
+    /// One single-valued RDN: SET { SEQUENCE { type, value } }, `value` already encoded.
+    fn rdn(oid: &[u8], value: &[u8]) -> Vec<u8> {
+        der(0x31, &der(0x30, &[der(0x06, oid), value.to_vec()].concat()))
+    }
+
+    /// A v3 certificate issued by `CN=CA` to `subject` (an encoded Name). The key and signature
+    /// are placeholders: nothing here checks them.
+    fn certificate(subject: &[u8]) -> Vec<u8> {
+        let ecdsa_sha256 = der(0x30, &der(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]));
+        let spki_alg = der(0x30, &[der(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]), der(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07])].concat());
+        let tbs = [
+            der(0xa0, &der(0x02, &[2])),
+            der(0x02, &[1]),
+            ecdsa_sha256.clone(),
+            der(0x30, &rdn(CN, &der(0x0c, b"CA"))),
+            der(0x30, &[der(0x17, b"250101000000Z"), der(0x17, b"350101000000Z")].concat()),
+            subject.to_vec(),
+            der(0x30, &[spki_alg, der(0x03, &[0, 4, 1, 2])].concat()),
+        ];
+        der(0x30, &[der(0x30, &tbs.concat()), ecdsa_sha256, der(0x03, &[0, 0x30, 0])].concat())
+    }
+
+    #[test]
+    fn long_form_lengths_of_64_kib_and_more_are_read_exactly() {
+        let small = certificate(&der(0x30, &rdn(CN, &der(0x0c, b"x"))));
+        assert_eq!(parse_certificate(&small).map(|c| c.subject_dn).as_deref(), Some("CN=x"), "the hand-built certificate parses");
+
+        // A CN of exactly 65536 bytes (length 0x83 01 00 00) and a non-string value of 70000
+        // bytes, written back as `#` and the hex of its encoding (length 0x83 01 11 70).
+        let cn = der(0x0c, "x".repeat(65_536).as_bytes());
+        assert_eq!(cn[..5], [0x0c, 0x83, 0x01, 0x00, 0x00]);
+        let octets = der(0x04, &[0xab; 70_000]);
+        assert_eq!(octets[..5], [0x04, 0x83, 0x01, 0x11, 0x70]);
+        let cert = certificate(&der(0x30, &[rdn(CN, &cn), rdn(&[0x2a, 0x03, 0x04], &octets)].concat()));
+        assert_eq!(cert[..2], [0x30, 0x83], "the certificate's own length is long-form too");
+        let c = parse_certificate(&cert).expect("parses");
+        assert_eq!(c.subject_dn, format!("1.2.3.4=#0483011170{},CN={}", "ab".repeat(70_000), "x".repeat(65_536)));
+        assert_eq!(c.issuer_dn, "CN=CA");
+        assert_eq!(c.x5t_s256, crypto::sha256_b64url(&cert));
+
+        // Lengths that do not match the bytes are refused, never read as something else.
+        assert!(parse_certificate(&cert[..cert.len() - 1]).is_none(), "one byte short");
+        assert!(parse_certificate(&[cert.as_slice(), &[0]].concat()).is_none(), "a trailing byte");
+        let mut longer = cert.clone();
+        longer[2] = 0xff; // claims ~16 MiB
+        assert!(parse_certificate(&longer).is_none());
+        // Not DER: a length in more bytes than it needs (0x82 00 xx), an indefinite length, and
+        // 4- and 5-byte lengths with no contents.
+        let body = &small[2..];
+        assert!(parse_certificate(&[&[0x30, 0x82, 0x00, small[1]], body].concat()).is_none());
+        assert!(parse_certificate(&[&[0x30, 0x80], body, &[0, 0]].concat()).is_none());
+        assert!(parse_certificate(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]).is_none());
+        assert!(parse_certificate(&[0x30, 0x85, 0x01, 0x00, 0x00, 0x00, 0x00]).is_none());
+    }
+
+    #[test]
+    fn truncated_or_garbage_der_is_none() {
+        let der = pem_to_der(TEST_PEM).unwrap();
+        assert!(parse_certificate(&der).is_some());
+        for n in 0..der.len() {
+            assert!(parse_certificate(&der[..n]).is_none(), "truncated to {n} bytes");
+        }
+        // Every byte changed, three ways: whatever comes back, nothing panics.
+        for i in 0..der.len() {
+            for v in [0x00, 0xff, der[i] ^ 0x80] {
+                let mut m = der.clone();
+                m[i] = v;
+                let _ = parse_certificate(&m);
+            }
+        }
+        // Pseudo-random bytes (xorshift), bare and behind a SEQUENCE header.
+        let mut x: u32 = 0x9e37_79b9;
+        for len in [1, 2, 3, 16, 100, 1000] {
+            let junk: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x as u8
+                })
+                .collect();
+            assert!(parse_certificate(&junk).is_none());
+            assert!(parse_certificate(&[&[0x30, 0x82, (len >> 8) as u8, len as u8], junk.as_slice()].concat()).is_none());
+        }
+    }
+
     #[test]
     fn dn_comparison_normalises_types_case_spaces_and_oids() {
         assert!(dn_equal("CN=tpp-one,O=Banco Teste,C=BR", "cn=TPP-ONE, o=banco  teste , c=br"));
@@ -398,3 +439,4 @@ pub(crate) mod tests {
         assert!(from_trusted_header(&[], "x-client-cert").is_none());
     }
 }
+
