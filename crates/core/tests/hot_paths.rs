@@ -322,3 +322,22 @@ fn a_cached_client_is_forgotten_when_the_workspace_changes_through_this_isolate(
     h.admin("PUT", "/admin/tenants/acme/workspaces/main", json!({}));
     assert!(h.counted(|| assert_eq!(cc(), 200)).sql_reads > 0, "the client is read again after the workspace changed");
 }
+
+/// Tokens naming a `kid` the workspace does not have reload its keys once, not once per token.
+#[test]
+fn unknown_kids_reload_the_keys_at_most_once_per_interval() {
+    use base64::Engine;
+    let native = NativeRuntime::new().unwrap().with_root_secret(ROOT);
+    let tally = Tally::default();
+    let h = Harness { rt: Counting::new(&native, &tally), tally: &tally, server: Server::new() };
+    h.admin("PUT", "/admin/tenants/acme", json!({"name": "Acme"}));
+    h.admin("PUT", "/admin/tenants/acme/workspaces/main", json!({}));
+    let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let forged = |i: u32| format!("{}.{}.c2ln", b64(json!({"alg": "ES256", "typ": "at+jwt", "kid": format!("invented-{i}")})), b64(json!({"sub": "x"})));
+    let userinfo = |t: &str| assert_eq!(h.call("GET", "/acme/main/userinfo", vec![("authorization", format!("Bearer {t}"))], vec![]).status, 401);
+    assert_eq!(h.call("GET", "/acme/main/jwks", vec![], vec![]).status, 200); // warms configuration and keys
+    let first = h.counted(|| userinfo(&forged(1)));
+    assert_eq!(first.sql_round_trips, 1, "the first unknown kid reloads the keys: {first:?}");
+    let next = h.counted(|| (2..20).for_each(|i| userinfo(&forged(i))));
+    assert_eq!(next.sql_round_trips, 0, "later unknown kids in the interval read nothing: {next:?}");
+}

@@ -47,10 +47,20 @@ impl<R: Runtime> Ctx<'_, R> {
     }
 
     /// The keys, reloaded if `kid` is unknown to the cached copy (another isolate rotated).
+    /// A reload for an unknown `kid` happens at most once per workspace per `CONFIG_CACHE_TTL_MS`
+    /// (a `kid` anyone can write into a token must not cost a database read every time).
     pub async fn keys_with(&self, kid: Option<&str>) -> Result<Arc<KeySet>, OAuthError> {
         let ks = self.keys().await?;
         match kid {
-            Some(kid) if !ks.has_kid(kid) => self.server.workspace_keys(self.rt, &self.tenant, &self.workspace, true).await,
+            Some(kid) if !ks.has_kid(kid) => {
+                let key = config::workspace_key(&self.tenant, &self.workspace);
+                let now_ms = self.rt.clock().now_ms();
+                if self.server.key_reloads.get(&key, now_ms).is_some() {
+                    return Ok(ks);
+                }
+                self.server.key_reloads.put(key, (), now_ms);
+                self.server.workspace_keys(self.rt, &self.tenant, &self.workspace, true).await
+            }
             _ => Ok(ks),
         }
     }

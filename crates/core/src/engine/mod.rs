@@ -25,6 +25,9 @@ pub struct Server {
     clients: TtlCache<Arc<StoredClient>>,
     /// Discovery documents by issuer, with the configuration each was built from.
     discovery: TtlCache<(Arc<WorkspaceConfig>, Arc<str>)>,
+    /// Workspaces whose keys were reloaded for an unknown `kid` within the cache's lifetime: at
+    /// most one such reload per workspace per 10 s, whatever `kid`s callers invent.
+    key_reloads: TtlCache<()>,
 }
 
 impl Server {

@@ -3,6 +3,30 @@
 
 use serde_json::{json, Value};
 
+/// At most this many operations per patch: a configuration import needs a handful.
+pub const MAX_OPERATIONS: usize = 100;
+/// The patched document may not grow past this (serialized), counted as each operation applies,
+/// before its value is copied: repeated `copy` of a value into itself doubles the document per
+/// operation, and an isolate that every tenant shares has 128 MB.
+pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
+
+/// The serialized size of a value, without building the string.
+fn size_of(v: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    let _ = serde_json::to_writer(&mut c, v);
+    c.0
+}
+
 /// Why a patch could not be applied: which operation (0-based) and what was wrong with it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PatchError {
@@ -127,7 +151,9 @@ fn remove(doc: &mut Value, tokens: &[String]) -> Result<Value, String> {
     }
 }
 
-fn apply_op(doc: &mut Value, op: &Value) -> Result<(), (Option<String>, Option<String>, String)> {
+/// Applies one operation; `budget` is what the document may still grow by, and every value an
+/// operation adds is charged against it before it is cloned (nothing removed is credited back).
+fn apply_op(doc: &mut Value, op: &Value, budget: &mut usize) -> Result<(), (Option<String>, Option<String>, String)> {
     let Some(obj) = op.as_object() else { return Err((None, None, "an operation must be a JSON object".into())) };
     let name = obj.get("op").and_then(Value::as_str).map(str::to_string);
     let path = obj.get("path").and_then(Value::as_str).map(str::to_string);
@@ -135,16 +161,25 @@ fn apply_op(doc: &mut Value, op: &Value) -> Result<(), (Option<String>, Option<S
     let Some(op_name) = name.as_deref() else { return Err(fail("'op' is missing or not a string".into())) };
     let Some(path_str) = path.as_deref() else { return Err(fail("'path' is missing or not a string".into())) };
     let target = parse_pointer(path_str).map_err(fail)?;
+    let mut charge = |v: &Value| -> Result<(), (Option<String>, Option<String>, String)> {
+        *budget = budget.checked_sub(size_of(v)).ok_or_else(|| fail(format!("the patched document would be larger than {} KB", MAX_DOCUMENT_BYTES / 1024)))?;
+        Ok(())
+    };
     let value = || obj.get("value").cloned().ok_or_else(|| fail("'value' is missing".into()));
     let from = || -> Result<Vec<String>, _> {
         let f = obj.get("from").and_then(Value::as_str).ok_or_else(|| fail("'from' is missing or not a string".into()))?;
         parse_pointer(f).map_err(fail)
     };
     match op_name {
-        "add" => add(doc, &target, value()?).map_err(fail),
+        "add" => {
+            let v = value()?;
+            charge(&v)?;
+            add(doc, &target, v).map_err(fail)
+        }
         "remove" => remove(doc, &target).map(|_| ()).map_err(fail),
         "replace" => {
             let v = value()?;
+            charge(&v)?;
             let slot = parent(doc, &target).map_err(fail)?;
             *slot = v;
             Ok(())
@@ -158,7 +193,9 @@ fn apply_op(doc: &mut Value, op: &Value) -> Result<(), (Option<String>, Option<S
             add(doc, &target, v).map_err(fail)
         }
         "copy" => {
-            let v = get(doc, &from()?).map_err(fail)?.clone();
+            let source = get(doc, &from()?).map_err(fail)?;
+            charge(source)?;
+            let v = source.clone();
             add(doc, &target, v).map_err(fail)
         }
         "test" => {
@@ -176,9 +213,13 @@ fn apply_op(doc: &mut Value, op: &Value) -> Result<(), (Option<String>, Option<S
 /// Applies `patch` (an RFC 6902 document: an array of operations) to a copy of `doc`.
 pub fn apply(doc: &Value, patch: &Value) -> Result<Value, PatchError> {
     let Some(ops) = patch.as_array() else { return Err(PatchError::document("a JSON Patch must be an array of operations")) };
+    if ops.len() > MAX_OPERATIONS {
+        return Err(PatchError::document(format!("a JSON Patch may have at most {MAX_OPERATIONS} operations")));
+    }
+    let mut budget = MAX_DOCUMENT_BYTES.checked_sub(size_of(doc)).ok_or_else(|| PatchError::document("the document is too large to patch"))?;
     let mut out = doc.clone();
     for (i, op) in ops.iter().enumerate() {
-        apply_op(&mut out, op).map_err(|(op, path, reason)| PatchError { index: Some(i), op, path, reason })?;
+        apply_op(&mut out, op, &mut budget).map_err(|(op, path, reason)| PatchError { index: Some(i), op, path, reason })?;
     }
     Ok(out)
 }
@@ -216,5 +257,22 @@ mod tests {
         assert!(apply(&json!({"x": [1]}), &json!([{"op": "add", "path": "/x/01", "value": 1}])).is_err());
         assert!(apply(&json!({"x": {}}), &json!([{"op": "move", "from": "/x", "path": "/x/y"}])).is_err());
         assert!(apply(&doc, &json!([{"op": "add", "path": "/a", "value": 1}, 7])).unwrap_err().reason.contains("object"));
+    }
+
+    #[test]
+    fn a_patch_cannot_grow_the_document_without_bound() {
+        // Each copy of the document into itself doubles it: refused at the operation that would
+        // pass 64 KB, long before the memory is spent.
+        let doc = json!({"a": "x".repeat(1000)});
+        let doubling: Vec<Value> = (0..17).map(|i| json!({"op": "copy", "from": "", "path": format!("/c{i}")})).collect();
+        let e = apply(&doc, &Value::Array(doubling)).unwrap_err();
+        assert!(e.reason.contains("64 KB"), "{e:?}");
+        assert!(e.index.is_some_and(|i| i < 8), "{e:?}");
+        let big = json!([{"op": "add", "path": "/b", "value": "y".repeat(MAX_DOCUMENT_BYTES)}]);
+        assert!(apply(&doc, &big).unwrap_err().reason.contains("64 KB"));
+        let many: Vec<Value> = (0..=MAX_OPERATIONS).map(|_| json!({"op": "test", "path": "/a", "value": "x".repeat(1000)})).collect();
+        assert!(apply(&doc, &Value::Array(many)).unwrap_err().reason.contains("at most"));
+        // Ordinary imports are untouched.
+        assert_eq!(apply(&doc, &json!([{"op": "copy", "from": "/a", "path": "/b"}])).unwrap()["b"], doc["a"]);
     }
 }
