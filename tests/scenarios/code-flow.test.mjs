@@ -172,3 +172,33 @@ test("sso_enabled false: every sign-in completes without a session; each authori
   r = await replay.request(`${ou}&prompt=none`);
   assert.equal(new URL(r.headers.get("location")).searchParams.get("error"), "login_required");
 });
+
+test("the claims parameter reaches no further than the client's scopes, and what it adds is on the consent page", async () => {
+  const claims = JSON.stringify({ id_token: { email: null, name: { essential: true } } });
+  const narrowSecret = (await t.client("acme", "main", { client_id: "narrow", redirect_uris: [REDIRECT], grant_types: ["authorization_code"], scope: "openid" })).client_secret;
+  const flow = async (clientId, secretOf, scope) => {
+    const agent = new Agent();
+    const { verifier, challenge } = pkce();
+    const u = new URL(`${issuer}/authorize`);
+    for (const [k, v] of Object.entries({ response_type: "code", client_id: clientId, redirect_uri: REDIRECT, scope, claims, nonce: "n", code_challenge: challenge, code_challenge_method: "S256" })) u.searchParams.set(k, v);
+    let r = await agent.request(u.toString());
+    r = await agent.request(`${issuer}/login`, { method: "POST", form: { interaction: hidden(r.text_, "interaction"), username: "ada", password: "correct horse battery" } });
+    assert.equal(r.status, 200, "the consent page");
+    const page = r.text_;
+    r = await agent.request(`${issuer}/consent`, { method: "POST", form: { interaction: hidden(page, "interaction"), decision: "allow" } });
+    const code = new URL(r.headers.get("location")).searchParams.get("code");
+    const tok = await form(`${issuer}/token`, { grant_type: "authorization_code", code, redirect_uri: REDIRECT, code_verifier: verifier }, { authorization: basic(clientId, secretOf) });
+    assert.equal(tok.status, 200, tok.text);
+    return { page, id: JSON.parse(Buffer.from(tok.json.id_token.split(".")[1], "base64url")) };
+  };
+  // A client allowed only openid gets neither claim, and the page offers none.
+  const narrow = await flow("narrow", narrowSecret, "openid");
+  assert.equal(narrow.id.email, undefined);
+  assert.equal(narrow.id.name, undefined);
+  assert.ok(!narrow.page.includes('class="scope">email<') && !narrow.page.includes('class="scope">name<'), "nothing beyond openid on the page");
+  // A client allowed profile and email may ask for them by name; the page lists them.
+  const wide = await flow("web", secret, "openid");
+  assert.equal(wide.id.email, "ada@example.com");
+  assert.equal(wide.id.name, "Ada Lovelace");
+  assert.ok(wide.page.includes('class="scope">email<') && wide.page.includes('class="scope">name<'), "the claims are on the consent page");
+});

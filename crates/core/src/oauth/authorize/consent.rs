@@ -35,6 +35,8 @@ pub fn show<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest, clien
         .split_whitespace()
         .map(|s| (s.to_string(), ctx.config.scopes.get(s).map(|c| c.description.clone()).unwrap_or_default()))
         .chain(permissions.iter().map(|p| (p.clone(), String::new())))
+        // Claims asked for by name beyond what the scopes release: shown, so the user consents to them too.
+        .chain(super::request::claims_beyond_scopes(&ctx.config, ar).into_iter().map(|c| (c.to_string(), String::new())))
         .collect();
     let name = if client.client_name.is_empty() { &client.client_id } else { &client.client_name };
     forms::with_cookie(pages::consent(locale, &ctx.endpoint("consent"), &blob, name, &scopes), set_cookie)

@@ -174,7 +174,7 @@ enum ConsentCheck {
 fn consent_check<R: Runtime>(ctx: &Ctx<'_, R>, ar: &AuthRequest, client: &Client) -> ConsentCheck {
     if !ctx.config.consent.required || client.skip_consent {
         ConsentCheck::NotNeeded
-    } else if ar.prompts("consent") || !ctx.config.consent.remember {
+    } else if ar.prompts("consent") || !ctx.config.consent.remember || !request::claims_beyond_scopes(&ctx.config, ar).is_empty() {
         ConsentCheck::Needed
     } else {
         ConsentCheck::Remembered

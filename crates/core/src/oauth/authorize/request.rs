@@ -278,10 +278,18 @@ fn check_id_token_hint_allowed(i: &Input, _: &mut Checked) -> Result<(), OAuthEr
     Ok(())
 }
 
-/// Claims a client may ask for by name with the `claims` parameter: those a scope of the
-/// workspace releases, and the Brazilian `cpf` and `cnpj`.
-fn requestable_claim(config: &WorkspaceConfig, name: &str) -> bool {
-    matches!(name, "cpf" | "cnpj") || config.scopes.values().any(|s| s.claims.iter().any(|c| c == name))
+/// Claims a client may ask for by name with the `claims` parameter: those a scope the client may
+/// have releases, and where Open Finance is on, the Brazilian `cpf` and `cnpj`. Anything else is
+/// ignored (OIDC Core 5.5), so `claims` never reaches past what the client was registered for.
+fn requestable_claim(config: &WorkspaceConfig, client: &Client, name: &str) -> bool {
+    (config.open_finance_enabled() && matches!(name, "cpf" | "cnpj")) || client.allowed_scopes().filter_map(|s| config.scopes.get(s)).any(|s| s.claims.iter().any(|c| c == name))
+}
+
+/// The claims an authorization request asks for by name that its scopes do not release: the user
+/// must see them on the consent page (a remembered consent covers scopes, not these).
+pub fn claims_beyond_scopes<'a>(config: &WorkspaceConfig, ar: &'a AuthRequest) -> Vec<&'a str> {
+    let released = |name: &str| ar.scope.split_whitespace().filter_map(|s| config.scopes.get(s)).any(|s| s.claims.iter().any(|c| c == name));
+    ar.id_token_claims.iter().map(String::as_str).filter(|c| !released(c)).collect()
 }
 
 /// OIDC Core 5.5: `claims` is a JSON object with `id_token` and/or `userinfo` members. Records the
@@ -304,7 +312,7 @@ fn check_claims_parameter(i: &Input, c: &mut Checked) -> Result<(), OAuthError> 
             if !(spec.is_null() || spec.is_object()) {
                 return Err(bad());
             }
-            if member == "id_token" && requestable_claim(i.config, name) && !names.contains(name) && names.len() < 32 {
+            if member == "id_token" && requestable_claim(i.config, i.client, name) && !names.contains(name) && names.len() < 32 {
                 names.push(name.clone());
             }
         }
@@ -502,7 +510,11 @@ mod tests {
     fn claims_parameter_keeps_releasable_id_token_claims() {
         let cfg = WorkspaceConfig::default();
         let q = "claims=%7B%22id_token%22%3A%7B%22cpf%22%3Anull%2C%22email%22%3A%7B%22essential%22%3Atrue%7D%2C%22secret%22%3Anull%7D%2C%22userinfo%22%3A%7B%22name%22%3Anull%7D%7D";
-        assert_eq!(run(check_claims_parameter, &cfg, &client(), q, false).unwrap().id_token_claims, vec!["cpf", "email"]);
+        assert_eq!(run(check_claims_parameter, &cfg, &client(), q, false).unwrap().id_token_claims, vec!["email"]);
+        // cpf only where Open Finance is on; nothing the client's scopes do not release.
+        assert_eq!(run(check_claims_parameter, &fapi(), &client(), q, false).unwrap().id_token_claims, vec!["cpf", "email"]);
+        let openid_only = Client { scope: "openid".into(), ..client() };
+        assert!(run(check_claims_parameter, &cfg, &openid_only, q, false).unwrap().id_token_claims.is_empty());
         for bad in ["claims=nope", "claims=%5B%5D", "claims=%7B%22id_token%22%3A1%7D", "claims=%7B%22id_token%22%3A%7B%22email%22%3A1%7D%7D"] {
             assert_eq!(code(run(check_claims_parameter, &cfg, &client(), bad, false)), "invalid_request", "{bad}");
         }
