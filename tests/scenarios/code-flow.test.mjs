@@ -202,3 +202,19 @@ test("the claims parameter reaches no further than the client's scopes, and what
   assert.equal(wide.id.name, "Ada Lovelace");
   assert.ok(wide.page.includes('class="scope">email<') && wide.page.includes('class="scope">name<'), "the claims are on the consent page");
 });
+
+test("a consent form is single use: posting it again issues no second code", async () => {
+  const agent = new Agent();
+  const { challenge } = pkce();
+  let r = await agent.request(authorizeUrl({ prompt: "consent", code_challenge: challenge, code_challenge_method: "S256" }));
+  r = await agent.request(`${issuer}/login`, { method: "POST", form: { interaction: hidden(r.text_, "interaction"), username: "ada", password: "correct horse battery" } });
+  assert.equal(r.status, 200, "the consent page");
+  const interaction = hidden(r.text_, "interaction");
+  const first = await agent.request(`${issuer}/consent`, { method: "POST", form: { interaction, decision: "allow" } });
+  assert.equal(first.status, 303);
+  assert.ok(new URL(first.headers.get("location")).searchParams.get("code"));
+  const again = await agent.request(`${issuer}/consent`, { method: "POST", form: { interaction, decision: "allow" } });
+  assert.equal(again.status, 400);
+  assert.equal(again.headers.get("location"), null, "no second code");
+  assert.match(again.text_, /already submitted/);
+});

@@ -32,6 +32,9 @@ pub struct Interaction<A = IgnoredAny> {
     pub stage: Stage,
     pub csrf: String,
     pub exp: i64,
+    /// A random id per form, for steps that may be posted once (consent).
+    #[serde(default)]
+    pub id: String,
     #[serde(default = "none")]
     pub ar: Option<A>,
     /// The session the step belongs to (consent, logout, account actions).
@@ -69,7 +72,7 @@ pub fn csrf_value<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> (String, Optio
 /// Seals a step's state for a form, returning the blob and a cookie to set (if the browser had none).
 pub fn begin<R: Runtime, A: Serialize + Clone>(ctx: &Ctx<'_, R>, req: &Request, stage: Stage, ar: Option<&A>, sid: Option<&str>, redirect: Option<String>) -> (String, Option<String>) {
     let (csrf, set_cookie) = csrf_value(ctx, req);
-    let i = Interaction { stage, csrf, exp: ctx.now + INTERACTION_TTL, ar: ar.cloned(), sid: sid.map(str::to_string), redirect };
+    let i = Interaction { stage, csrf, exp: ctx.now + INTERACTION_TTL, id: crypto::random_id(ctx.rt.entropy()), ar: ar.cloned(), sid: sid.map(str::to_string), redirect };
     let json = serde_json::to_vec(&i).unwrap_or_default();
     (crypto::seal(ctx.rt.master_secret(), &seal_context(ctx), ctx.rt.entropy(), &json), set_cookie)
 }

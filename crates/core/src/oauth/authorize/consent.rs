@@ -66,6 +66,11 @@ async fn post_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
         Some("deny") => false,
         _ => return Err(OAuthError::invalid_request("decision must be allow or deny")),
     };
+    // One decision per form: a second post of the same form (a double click, a replay) issues nothing.
+    let once = format!("consent-form:{}", i.id);
+    if i.id.is_empty() || !store::use_jti(ctx.db(), &ctx.tenant, &ctx.workspace, &ar.client_id, &once, i.exp).await? {
+        return Err(OAuthError::invalid_request("this form was already submitted; start again from the application"));
+    }
     if let Some(id) = &ar.consent_id {
         // An Open Finance consent: AUTHORISED or REJECTED (CUSTOMER_MANUALLY_REJECTED), once.
         if !consents::decide(ctx, id, &session.user_id, allow).await? {
