@@ -89,11 +89,16 @@ test("rotating the secret replaces it at once", async () => {
   assertProblem(assert, await api(t, sys.token, "POST", `${C}/nope/rotate-secret`), 404, "not-found");
 });
 
-test("deleting a client stops it at once", async () => {
+test("deleting a client stops it at once, and the access tokens it already holds", async () => {
   const c = await call("POST", C, { client_id: "gone", grant_types: ["client_credentials"], scope: "api" });
-  assert.equal((await cc("gone", c.client_secret)).status, 200);
+  const held = await cc("gone", c.client_secret);
+  assert.equal(held.status, 200);
+  const rs = await call("POST", C, { client_id: "rs", grant_types: ["client_credentials"], scope: "api" });
+  const introspect = () => form(`${t.base}/acme/main/introspect`, { token: held.json.access_token }, { authorization: basic("rs", rs.client_secret) });
+  assert.equal((await introspect()).json.active, true);
   assert.equal((await api(t, sys.token, "DELETE", `${C}/gone`)).status, 204);
   assert.equal((await cc("gone", c.client_secret)).status, 401);
+  assert.equal((await introspect()).json.active, false, "a deleted client's token is no longer active");
   assertProblem(assert, await api(t, sys.token, "DELETE", `${C}/gone`), 404, "not-found");
 });
 

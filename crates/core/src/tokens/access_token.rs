@@ -99,6 +99,12 @@ pub async fn verify_access_token_jwt<R: Runtime>(ctx: &Ctx<'_, R>, token: &str) 
     if header.get("typ").and_then(Value::as_str).map(|t| t.eq_ignore_ascii_case("at+jwt")) != Some(true) {
         return Err(OAuthError::invalid_token("not an access token"));
     }
+    // A deleted client's tokens die with it (its user grants are revoked on deletion; tokens of
+    // its own, from client_credentials, have no grant). The lookup is the isolate's client cache.
+    let client_id = claims.get("client_id").and_then(Value::as_str).unwrap_or("");
+    if ctx.client(client_id).await?.is_none() {
+        return Err(OAuthError::invalid_token("the token's client no longer exists"));
+    }
     Ok(claims)
 }
 
