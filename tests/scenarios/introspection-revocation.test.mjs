@@ -253,3 +253,21 @@ test("expired access and refresh tokens: invalid_token / invalid_grant, introspe
   assert.equal(late.json.error, "invalid_grant");
   assert.equal(late.json.access_token, undefined);
 });
+
+test("restrict_introspection: only the token's own client and resource servers see a token as active", async () => {
+  const strict = await t.workspace("acme", "ir-strict", { restrict_introspection: true });
+  const s = {};
+  for (const c of [
+    { client_id: "owner", grant_types: ["client_credentials"], scope: "api" },
+    { client_id: "nosy", grant_types: ["client_credentials"], scope: "api" },
+    { client_id: "api", grant_types: ["client_credentials"], scope: "api", resource_server: true },
+  ]) s[c.client_id] = (await t.client("acme", "ir-strict", c)).client_secret;
+  const token = (await form(`${strict}/token`, { grant_type: "client_credentials", scope: "api" }, { authorization: basic("owner", s.owner) })).json.access_token;
+  const as = async (id) => (await form(`${strict}/introspect`, { token }, { authorization: basic(id, s[id]) })).json;
+  assert.equal((await as("nosy")).active, false, "another client learns nothing");
+  assert.deepEqual(Object.keys(await as("nosy")), ["active"]);
+  assert.equal((await as("owner")).active, true);
+  const seen = await as("api");
+  assert.equal(seen.active, true, "a resource server");
+  assert.equal(seen.client_id, "owner");
+});

@@ -38,6 +38,10 @@ pub struct Client {
     pub refresh_token_rotation: bool,
     /// First-party clients may skip the consent page.
     pub skip_consent: bool,
+    /// A resource server: where the workspace restricts introspection, it may still introspect
+    /// any token of the workspace.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub resource_server: bool,
     /// Clients of the system workspace only: the tenant this client administers through the
     /// management API. Absent, a system client administers the whole server.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -89,6 +93,7 @@ impl Default for Client {
             id_token_signed_response_alg: None,
             refresh_token_rotation: true,
             skip_consent: false,
+            resource_server: false,
             managed_tenant: None,
             require_pushed_authorization_requests: false,
             require_signed_request_object: false,

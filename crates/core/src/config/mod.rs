@@ -135,6 +135,11 @@ pub struct WorkspaceConfig {
     pub login: LoginConfig,
     pub consent: ConsentConfig,
     pub sso_enabled: bool,
+    /// Introspection answers only the token's own client and clients marked `resource_server`;
+    /// others get `active: false`. Off by default: resource servers are usually ordinary
+    /// confidential clients, and switching it on needs them marked first.
+    #[serde(skip_serializing_if = "is_false")]
+    pub restrict_introspection: bool,
     pub default_locale: String,
     pub features: BTreeMap<String, bool>,
     /// A security profile that tightens the whole workspace (see [`Profile`]).
@@ -191,6 +196,7 @@ impl Default for WorkspaceConfig {
             login: LoginConfig::default(),
             consent: ConsentConfig::default(),
             sso_enabled: true,
+            restrict_introspection: false,
             default_locale: "en".into(),
             features: BTreeMap::new(),
             profile: Profile::None,

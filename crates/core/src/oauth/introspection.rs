@@ -19,9 +19,15 @@ pub async fn handle<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
     }
     let token = params.require("token")?;
     let inactive = || Ok(Response::json_no_store(200, &json!({ "active": false })));
+    // Where the workspace restricts introspection, only the token's own client and resource
+    // servers learn anything about a token; to anyone else it is simply inactive (RFC 7662 §2.2).
+    let may_see = |token_client: Option<&str>| !ctx.config.restrict_introspection || caller.resource_server || token_client == Some(caller.client_id.as_str());
     // JWT access tokens have three dot-separated parts; refresh tokens are opaque.
     if token.split('.').count() == 3 {
         let Ok(claims) = tokens::verify_access_token(ctx, token).await else { return inactive() };
+        if !may_see(claims.get("client_id").and_then(|c| c.as_str())) {
+            return inactive();
+        }
         // A certificate-bound token shown by its own client over another certificate (RFC 8705 §3):
         // inactive. Resource servers introspecting it get `cnf` and compare with their caller's certificate.
         if claims.get("client_id").and_then(|c| c.as_str()) == Some(caller.client_id.as_str()) && tokens::check_certificate_binding(ctx, &claims).is_err() {
@@ -43,7 +49,7 @@ pub async fn handle<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
         return Ok(Response::json_no_store(200, &out));
     }
     let Some(rec) = store::get_refresh_token(ctx.db(), &ctx.tenant, &ctx.workspace, &tokens::hash_secret_token(token)).await? else { return inactive() };
-    if rec.used_at.is_some() || rec.expires_at <= ctx.now {
+    if rec.used_at.is_some() || rec.expires_at <= ctx.now || !may_see(Some(rec.client_id.as_str())) {
         return inactive();
     }
     let Some(grant) = store::get_grant(ctx.db(), &ctx.tenant, &ctx.workspace, &rec.grant_id).await? else { return inactive() };
