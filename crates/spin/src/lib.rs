@@ -209,7 +209,7 @@ fn to_spin(v: &SqlValue) -> sqlite::Value {
 impl Sqlite {
     fn run(&self, stmt: &Statement) -> Result<Vec<SqlRow>, StoreError> {
         let params: Vec<sqlite::Value> = stmt.params.iter().map(to_spin).collect();
-        let result = self.0.execute(stmt.sql, &params).map_err(store_err)?;
+        let result = self.0.execute(stmt.sql, &params).map_err(sql_err)?;
         Ok(result
             .rows
             .iter()
