@@ -10,7 +10,6 @@ mod webcrypto;
 
 use edgeauth_core::crypto::b64url_decode;
 use edgeauth_core::runtime::{self as rt, SqlRow, SqlValue, SsoSession, Statement, StoreError};
-use edgeauth_core::http::Failure;
 use edgeauth_core::{OAuthError, Server};
 use serde_json::Value;
 use std::future::Future;
@@ -60,11 +59,10 @@ async fn respond(req: web_sys::Request, env: Env, body: JsValue) -> web_sys::Res
         Ok(mut core_req) => match WorkerRuntime::from_env(&env) {
             Ok(runtime) => {
                 core_req.client_certificate = client_certificate(&req, &env, &core_req.headers);
-                let request_id = Failure::request_id(&core_req.headers, || edgeauth_core::crypto::random_id(&JsEntropy));
                 let response = ENGINE.with(|e| *e).handle(&runtime, core_req).await;
                 // One JSON line per failed request; the cause it may carry is never in the response.
                 if let Some(f) = &response.failure {
-                    worker::console_log!("{}", f.log_line(&request_id));
+                    worker::console_log!("{}", f.log_line(|| edgeauth_core::crypto::random_id(&JsEntropy)));
                 }
                 response
             }

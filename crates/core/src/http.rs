@@ -188,17 +188,18 @@ pub struct Failure {
     pub description: String,
     /// Our own failure's cause, with its chain.
     pub cause: Option<String>,
+    /// The platform's request id (`cf-ray` on Workers) or a front end's (`x-request-id`) when the
+    /// request carried a plain one; empty otherwise.
+    pub request_id: String,
 }
 
 impl Failure {
-    /// The request's id for the log: the platform's (`cf-ray` on Workers) or a front end's
-    /// (`x-request-id`) when it is a plain token, else `fallback` (a random id the adapter makes).
-    pub fn request_id(headers: &[(String, String)], fallback: impl FnOnce() -> String) -> String {
+    /// The request id a request carries, if any (read by the router, only for failed requests).
+    pub(crate) fn request_id_of(headers: &[(String, String)]) -> Option<String> {
         headers
             .iter()
             .find(|(k, v)| (k == "cf-ray" || k == "x-request-id") && !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)))
             .map(|(_, v)| v.clone())
-            .unwrap_or_else(fallback)
     }
 
     fn of(e: &Error) -> Failure {
@@ -206,7 +207,10 @@ impl Failure {
     }
 
     /// The log line: one JSON object with `"event": "request_failed"` (members in name order).
-    pub fn log_line(&self, request_id: &str) -> String {
+    /// `fallback` makes an id (the adapter's random one) when the request carried none: it runs
+    /// only here, so a request that succeeds costs no random id.
+    pub fn log_line(&self, fallback: impl FnOnce() -> String) -> String {
+        let request_id = if self.request_id.is_empty() { fallback() } else { self.request_id.clone() };
         serde_json::json!({
             "event": "request_failed",
             "request_id": request_id,

@@ -38,6 +38,7 @@ impl Server {
         }
         if let Some(f) = resp.failure.as_mut() {
             locate(f, &req.path);
+            f.request_id = Failure::request_id_of(&req.headers).unwrap_or_default();
         }
         // Every answer: no MIME sniffing; over https, browsers keep to https for a year.
         resp = resp.with_header("x-content-type-options", "nosniff");

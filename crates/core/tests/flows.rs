@@ -227,7 +227,7 @@ fn a_storage_failure_is_a_500_whose_cause_is_logged_never_shown() {
     let f = r.failure.as_ref().expect("a failure record for the log");
     assert_eq!((f.tenant.as_str(), f.workspace.as_str(), f.endpoint.as_str(), f.status, f.kind), ("acme", "main", "token", 500, "server_error"));
     assert!(f.cause.as_deref().is_some_and(|c| c.contains("no such table: refresh_tokens")), "{:?}", f.cause);
-    let line: Value = serde_json::from_str(&f.log_line("r-1")).unwrap();
+    let line: Value = serde_json::from_str(&f.log_line(|| "r-1".to_string())).unwrap();
     assert_eq!((line["event"].as_str(), line["request_id"].as_str()), (Some("request_failed"), Some("r-1")));
 }
 

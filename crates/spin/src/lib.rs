@@ -10,7 +10,6 @@ use edgeauth_core::crypto::b64url_decode;
 use edgeauth_core::jose::PureRustSigner;
 use edgeauth_core::runtime::{self as rt, SqlRow, SqlValue, Statement, StoreError};
 use edgeauth_core::store::sessions::SqlSessionStore;
-use edgeauth_core::http::Failure;
 use edgeauth_core::{OAuthError, Server};
 use spin_sdk::http::{IntoResponse, Method, Request, Response};
 use spin_sdk::http_component;
@@ -39,11 +38,10 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
     }
     let resp = match SpinRuntime::open() {
         Ok(runtime) => {
-            let request_id = Failure::request_id(&core_req.headers, || edgeauth_core::crypto::random_id(&WasiEntropy));
             let resp = ENGINE.with(|e| *e).handle(&runtime, core_req).await;
             // One JSON line per failed request on stderr (Spin's log); never in the response.
             if let Some(f) = &resp.failure {
-                eprintln!("{}", f.log_line(&request_id));
+                eprintln!("{}", f.log_line(|| edgeauth_core::crypto::random_id(&WasiEntropy)));
             }
             resp
         }

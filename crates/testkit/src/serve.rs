@@ -4,7 +4,7 @@
 use crate::runtime::NativeRuntime;
 use crate::wire::{read_body, read_head, WireError};
 use crate::block_on;
-use edgeauth_core::http::{Failure, Params, MAX_BODY_BYTES};
+use edgeauth_core::http::{Params, MAX_BODY_BYTES};
 use edgeauth_core::{OAuthError, Request, Response, Server};
 use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -131,12 +131,11 @@ impl Shared {
         }
         let engine = self.engine.lock().unwrap_or_else(PoisonError::into_inner);
         // A panic in the engine is a bug to report as a 500, not a silently dropped connection.
-        let request_id = Failure::request_id(&req.headers, || format!("native-{}", self.requests.fetch_add(1, Ordering::Relaxed)));
         match catch_unwind(AssertUnwindSafe(|| block_on(engine.handle(&*self.runtime, req)))) {
             Ok(resp) => {
                 // One JSON line per failed request on stderr, as the Spin component writes them.
                 if let Some(f) = &resp.failure {
-                    eprintln!("{}", f.log_line(&request_id));
+                    eprintln!("{}", f.log_line(|| format!("native-{}", self.requests.fetch_add(1, Ordering::Relaxed))));
                 }
                 resp
             }
