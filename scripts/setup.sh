@@ -11,6 +11,8 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 # Workers build for wasm32-unknown-unknown, the Spin component for wasm32-wasip2. One rustup call:
 # two concurrent ones can corrupt rustup's record of installed targets.
 rustup target add wasm32-unknown-unknown wasm32-wasip2 >/dev/null 2>&1 || rustup target add wasm32-unknown-unknown wasm32-wasip2
+# The test command runs clippy (in the default rustup profile, but not in the minimal one).
+cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 
 # worker-build: its major.minor must equal the `worker` crate's.
 if ! worker-build --version 2>/dev/null | grep -q "$WORKER_BUILD_VERSION"; then
