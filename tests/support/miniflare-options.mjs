@@ -24,7 +24,7 @@ export const COMPATIBILITY_DATE = readFileSync(join(ROOT, "wrangler.toml"), "utf
  * - directSocket: also open a socket straight to the worker (`mf.unsafeGetDirectURL("edgeauth")`),
  *   skipping miniflare's entry worker, as bare `workerd serve` would.
  */
-export function edgeauthOptions({ masterSecret, rootSecret, clientCertHeader, cf = false, handleStructuredLogs, persistencePath, directSocket = false }) {
+export function edgeauthOptions({ masterSecret, rootSecret, clientCertHeader, publicOrigin, cf = false, handleStructuredLogs, persistencePath, directSocket = false }) {
   return {
     cf,
     host: "127.0.0.1",
@@ -46,7 +46,7 @@ export function edgeauthOptions({ masterSecret, rootSecret, clientCertHeader, cf
         kvNamespaces: ["CONFIG"],
         d1Databases: ["DB"],
         durableObjects: { SESSIONS: { className: "SsoSessionObject", useSQLite: true } },
-        bindings: { MASTER_SECRET: masterSecret, ROOT_SECRET: rootSecret, ...(clientCertHeader ? { CLIENT_CERT_HEADER: clientCertHeader } : {}) },
+        bindings: { MASTER_SECRET: masterSecret, ROOT_SECRET: rootSecret, ...(clientCertHeader ? { CLIENT_CERT_HEADER: clientCertHeader } : {}), ...(publicOrigin ? { PUBLIC_ORIGIN: publicOrigin } : {}) },
       },
     ],
   };

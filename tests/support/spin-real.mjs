@@ -60,7 +60,7 @@ function manifest(allowLoopback) {
  * `masterSecret: null`, `migrations: false`, `extraArgs`, `clientCertHeader`. Spin's clock is the
  * machine's: `canAdvanceClock` is false. The component's stderr is collected as the test host's is.
  */
-export async function startSpinReal({ rootSecret, masterSecret = randomBytes(32).toString("base64url"), allowLoopback = true, migrations = true, extraArgs = [], clientCertHeader }) {
+export async function startSpinReal({ rootSecret, masterSecret = randomBytes(32).toString("base64url"), allowLoopback = true, migrations = true, extraArgs = [], clientCertHeader, publicOrigin }) {
   const spin = spinBinary();
   if (!spin) throw new Error("no spin binary: set SPIN_BIN or put `spin` on PATH");
   if (!existsSync(SPIN_COMPONENT)) throw new Error(`missing ${SPIN_COMPONENT}: build with scripts/build-spin.sh`);
@@ -68,6 +68,7 @@ export async function startSpinReal({ rootSecret, masterSecret = randomBytes(32)
   writeFileSync(join(dir, "spin.toml"), manifest(allowLoopback));
   const env = { ...process.env, SPIN_VARIABLE_ROOT_SECRET: rootSecret ?? "" };
   if (clientCertHeader) env.SPIN_VARIABLE_CLIENT_CERT_HEADER = clientCertHeader;
+  if (publicOrigin) env.SPIN_VARIABLE_PUBLIC_ORIGIN = publicOrigin;
   else delete env.SPIN_VARIABLE_CLIENT_CERT_HEADER;
   if (masterSecret !== null) env.SPIN_VARIABLE_MASTER_SECRET = masterSecret;
   else delete env.SPIN_VARIABLE_MASTER_SECRET;

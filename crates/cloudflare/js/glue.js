@@ -32,3 +32,31 @@ export async function d1Batch(db, statements) {
   const results = await db.batch(statements.map(([sql, params]) => db.prepare(sql).bind(...params)));
   return JSON.stringify(results.map((r) => r.results ?? []));
 }
+
+/** One outbound GET under the engine's limits (see `FetchLimits` in the core): no redirect is
+ * followed (`redirect: "manual"` hands a 3xx back as it is), one deadline covers the whole
+ * exchange, and the body is read a chunk at a time and abandoned once it passes `maxBytes`
+ * (a `Content-Length` is not trusted). Resolves to `[status, Uint8Array]`. */
+export async function guardedGet(url, timeoutMs, maxBytes) {
+  const signal = AbortSignal.timeout(timeoutMs);
+  const resp = await fetch(url, { redirect: "manual", signal, headers: { accept: "application/json" } });
+  const chunks = [];
+  let size = 0;
+  if (resp.body) {
+    const reader = resp.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) {
+        await reader.cancel().catch(() => {});
+        throw new Error(`the body is larger than ${maxBytes} bytes`);
+      }
+      chunks.push(value);
+    }
+  }
+  const body = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) { body.set(c, at); at += c.byteLength; }
+  return [resp.status, body];
+}

@@ -25,9 +25,6 @@ use worker::{durable_object, Env, Method, ObjectNamespace, Request, RequestInit,
 /// only bounds what is buffered.
 const MAX_READ_BODY: usize = 1024 * 1024;
 
-/// Bounds what an outbound fetch (a client's `jwks_uri`) may return.
-const MAX_FETCH_BODY: usize = 256 * 1024;
-
 thread_local! {
     // One engine and one signer per isolate: their caches (configuration, decrypted keys, parsed
     // private keys) outlive a request. An isolate runs one thread, so leaking gives a `'static`.
@@ -156,6 +153,8 @@ mod boundary {
         pub fn d1_query(db: &JsValue, sql: &str, params: &js_sys::Array) -> Result<js_sys::Promise, JsValue>;
         #[wasm_bindgen(js_name = d1Batch, catch)]
         pub fn d1_batch(db: &JsValue, statements: &js_sys::Array) -> Result<js_sys::Promise, JsValue>;
+        #[wasm_bindgen(js_name = guardedGet, catch)]
+        pub fn guarded_get(url: &str, timeout_ms: u32, max_bytes: u32) -> Result<js_sys::Promise, JsValue>;
     }
 }
 
@@ -177,6 +176,7 @@ struct WorkerRuntime {
     signer: &'static WebCryptoSigner<JsEntropy>,
     master_secret: Vec<u8>,
     root_secret: Option<String>,
+    public_origin: Option<String>,
 }
 
 impl WorkerRuntime {
@@ -185,6 +185,11 @@ impl WorkerRuntime {
         let master_secret = b64url_decode(master.trim()).filter(|k| k.len() >= 32).ok_or_else(|| StoreError::new("MASTER_SECRET must be base64url of at least 32 bytes"))?;
         // An empty ROOT_SECRET switches the bootstrap API off, as an absent one does.
         let root_secret = env_string(env, "ROOT_SECRET").filter(|s| !s.is_empty());
+        // Required in production (see the README): without it the issuer follows the Host header.
+        let public_origin = match env_string(env, "PUBLIC_ORIGIN").filter(|s| !s.is_empty()) {
+            Some(o) => Some(edgeauth_core::urls::public_origin(&o).map_err(|e| StoreError::new(format!("PUBLIC_ORIGIN {e}")))?),
+            None => None,
+        };
         Ok(WorkerRuntime {
             kv: Kv(worker::KvStore::from_this(env, "CONFIG").map_err(store_err)?),
             sql: D1(env_binding::<JsValue>(env, "DB")?),
@@ -195,6 +200,7 @@ impl WorkerRuntime {
             signer: SIGNER.with(|s| *s),
             master_secret,
             root_secret,
+            public_origin,
         })
     }
 }
@@ -234,6 +240,9 @@ impl rt::Runtime for WorkerRuntime {
     }
     fn root_secret(&self) -> Option<&str> {
         self.root_secret.as_deref()
+    }
+    fn public_origin(&self) -> Option<&str> {
+        self.public_origin.as_deref()
     }
 }
 
@@ -333,18 +342,18 @@ impl rt::SqlDatabase for D1 {
     }
 }
 
-/// Outbound GET with `fetch`, size-bounded.
+/// Outbound GET with `fetch`, under the engine's limits (the JS side, `guardedGet` in
+/// `js/glue.js`, keeps them while it reads).
 struct WorkerFetch;
 
 impl rt::HttpFetch for WorkerFetch {
-    async fn get(&self, url: &str) -> Result<(u16, Vec<u8>), StoreError> {
-        let url = url.parse().map_err(store_err)?;
-        let mut resp = worker::Fetch::Url(url).send().await.map_err(store_err)?;
-        let body = resp.bytes().await.map_err(store_err)?;
-        if body.len() > MAX_FETCH_BODY {
-            return Err(StoreError::new("the fetched document is too large"));
-        }
-        Ok((resp.status_code(), body))
+    async fn get(&self, url: &str, limits: rt::FetchLimits) -> Result<(u16, Vec<u8>), StoreError> {
+        let max = u32::try_from(limits.max_bytes).unwrap_or(u32::MAX);
+        let promise = boundary::guarded_get(url, limits.timeout_ms, max).map_err(|e| StoreError::new(js_error_text(&e)))?;
+        let pair: js_sys::Array = JsFuture::from(promise).await.map_err(|e| StoreError::new(js_error_text(&e)))?.unchecked_into();
+        let status = pair.get(0).as_f64().unwrap_or(0.0) as u16;
+        let body = js_sys::Uint8Array::new(&pair.get(1)).to_vec();
+        Ok((status, body))
     }
 }
 

@@ -100,6 +100,7 @@ impl Error {
         unauthorized => (401, "unauthorized"),
         conflict => (409, "conflict"),
         forbidden => (403, "forbidden"),
+        misdirected_request => (421, "invalid_request"),
     }
 
     pub fn payload_too_large() -> Error {
@@ -133,6 +134,13 @@ impl Error {
             _ => "invalid_request",
         };
         Error::new_oauth(status, code, detail).detailed(|d| d.problem = Some(ProblemType { kind, title }))
+    }
+
+    /// Keeps why a client's request failed for the log (an unreachable `jwks_uri`, say), while
+    /// the client sees only the description.
+    pub fn with_cause(mut self, cause: impl Into<Cause>) -> Error {
+        self.cause = Some(cause.into());
+        self
     }
 
     pub fn with_bearer_challenge(mut self) -> Error {
@@ -183,6 +191,7 @@ impl Error {
             (405, _) => t("method-not-allowed", "Method Not Allowed"),
             (409, _) => t("conflict", "Conflict"),
             (413, _) => t("payload-too-large", "Payload Too Large"),
+            (421, _) => t("misdirected-request", "Misdirected Request"),
             _ => t("invalid-request", "Invalid request"),
         }
     }

@@ -13,6 +13,7 @@
 //! | `oauth`        | authorize (pipeline, login, consent, issuing), token (one file per grant), PKCE, PAR, request objects, response modes, introspection, revocation |
 //! | `open_finance` | Open Finance Brasil: consents, payments, consent introspection, FAPI headers |
 //! | `client_auth`  | client authentication at every back-channel endpoint                         |
+//! | `outbound`     | the one guarded, cached path for requests to URLs others chose (client JWK sets) |
 //! | `tokens`       | the JWTs we sign: access tokens, ID tokens                                   |
 //! | `authn`        | who the user is: SSO session, credential checks                              |
 //! | `web`          | HTML pages and the sealed forms they post                                    |
@@ -21,6 +22,7 @@
 //! | `store`        | typed queries; `store/sql.rs` holds every SQL statement                      |
 //! | `config`       | tenant, workspace and client configuration; the security profile's rules    |
 //! | `crypto`       | primitives, password hashing, sealing, X.509 certificates                    |
+//! | `urls`         | the rules for every URL stored or followed, on a WHATWG parse                |
 //! | `time`, `http`, `error`, `runtime` | RFC 3339, the engine's HTTP types, errors, the runtime seams |
 
 pub mod authn;
@@ -35,11 +37,13 @@ pub mod management;
 pub mod oauth;
 pub mod oidc;
 pub mod open_finance;
+pub mod outbound;
 pub mod router;
 pub mod runtime;
 pub mod store;
 pub mod time;
 pub mod tokens;
+pub mod urls;
 pub mod web;
 
 /// The adapters read client certificates through this path.

@@ -2,7 +2,7 @@
 //! for (through the engine), sends the request to its handler, and turns every error into a
 //! response. Nothing imports the router; it imports the handlers.
 
-use crate::engine::Server;
+use crate::engine::{check_host, Server};
 use crate::error::OAuthError;
 use crate::http::{Failure, Request, Response, MAX_BODY_BYTES};
 use crate::management::{self, admin};
@@ -50,6 +50,12 @@ impl Server {
 
     async fn route<R: Runtime>(&self, rt: &R, req: &Request) -> Result<Response, OAuthError> {
         let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+        // A workspace's endpoints check the host with its configuration (`Server::context`).
+        if let [root @ ("admin" | "api"), ..] = segments.as_slice() {
+            if let Err(e) = check_host(rt.public_origin(), &req.origin, None) {
+                return Ok(if *root == "api" { e.into_problem_response() } else { e.into_response() });
+            }
+        }
         match segments.as_slice() {
             ["admin", rest @ ..] => admin::handle(self, rt, req, rest).await,
             ["api", rest @ ..] => Ok(management::handle(self, rt, req, rest).await),

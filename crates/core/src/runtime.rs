@@ -177,10 +177,21 @@ pub trait SessionStore {
     async fn delete(&self, sid: &str) -> Result<(), StoreError>;
 }
 
-/// Outbound HTTP GET (client `jwks_uri`, later upstream identity providers).
+/// Bounds of one outbound request, set by [`crate::outbound`] (the only caller of [`HttpFetch`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchLimits {
+    /// For the whole exchange: connecting, sending, and reading the last byte of the body.
+    pub timeout_ms: u32,
+    /// A longer body is an error, found while reading (a `Content-Length` is not trusted).
+    pub max_bytes: usize,
+}
+
+/// Outbound HTTP GET. Only [`crate::outbound`] calls it, with a URL it has parsed and vetted.
+/// An implementation must keep [`FetchLimits`] and must not follow redirects: a 3xx comes back
+/// as the status it is (a redirect would lead past the URL checks).
 pub trait HttpFetch {
-    /// Returns the status and body. Implementations bound the body size and time.
-    async fn get(&self, url: &str) -> Result<(u16, Vec<u8>), StoreError>;
+    /// Returns the status and body, or an error for a timeout, an oversized body, or a network failure.
+    async fn get(&self, url: &str, limits: FetchLimits) -> Result<(u16, Vec<u8>), StoreError>;
 }
 
 /// Asymmetric signing algorithms the server issues and accepts.
@@ -242,4 +253,10 @@ pub trait Runtime {
     fn master_secret(&self) -> &[u8];
     /// The root secret for the bootstrap management calls; `None` switches them off.
     fn root_secret(&self) -> Option<&str>;
+    /// The deployment's public origin (`https://auth.example.com`), configured per deployment
+    /// (a Workers variable, a Spin variable, a flag natively). When set, issuers are built from it
+    /// and a request for another host is refused; when not, the request's own origin is used.
+    fn public_origin(&self) -> Option<&str> {
+        None
+    }
 }

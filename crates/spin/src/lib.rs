@@ -11,16 +11,13 @@ use edgeauth_core::jose::PureRustSigner;
 use edgeauth_core::runtime::{self as rt, SqlRow, SqlValue, Statement, StoreError};
 use edgeauth_core::store::sessions::SqlSessionStore;
 use edgeauth_core::{OAuthError, Server};
-use spin_sdk::http::{IntoResponse, Method, Request, Response};
+use spin_sdk::http::{IntoResponse, Request, Response};
 use spin_sdk::http_component;
 use spin_sdk::{key_value, sqlite, variables};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// How long a statement waits for another instance's write lock before it fails.
 const BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 5000";
-
-/// Bounds what an outbound fetch (a client's `jwks_uri`) may return.
-const MAX_FETCH_BODY: usize = 256 * 1024;
 
 thread_local! {
     // Spin may reuse an instance for several requests; the engine's caches live as long as it does.
@@ -92,6 +89,7 @@ struct SpinRuntime {
     signer: &'static PureRustSigner<WasiEntropy>,
     master_secret: Vec<u8>,
     root_secret: Option<String>,
+    public_origin: Option<String>,
 }
 
 impl SpinRuntime {
@@ -99,6 +97,11 @@ impl SpinRuntime {
         let master = variables::get("master_secret").map_err(|_| StoreError::new("the master_secret variable is not set"))?;
         let master_secret = b64url_decode(master.trim()).filter(|k| k.len() >= 32).ok_or_else(|| StoreError::new("master_secret must be base64url of at least 32 bytes"))?;
         let root_secret = variables::get("root_secret").ok().filter(|s| !s.is_empty());
+        // Required in production (see the README): without it the issuer follows the Host header.
+        let public_origin = match variables::get("public_origin").ok().filter(|s| !s.is_empty()) {
+            Some(o) => Some(edgeauth_core::urls::public_origin(&o).map_err(|e| StoreError::new(format!("the public_origin variable {e}")))?),
+            None => None,
+        };
         let sql = Sqlite(std::rc::Rc::new(sqlite::Connection::open_default().map_err(store_err)?));
         // Spin opens a new connection per instance and sets no busy timeout: without one, a
         // request that meets another instance's write lock would fail at once instead of waiting.
@@ -113,6 +116,7 @@ impl SpinRuntime {
             signer: SIGNER.with(|s| *s),
             master_secret,
             root_secret,
+            public_origin,
         })
     }
 }
@@ -152,6 +156,9 @@ impl rt::Runtime for SpinRuntime {
     }
     fn root_secret(&self) -> Option<&str> {
         self.root_secret.as_deref()
+    }
+    fn public_origin(&self) -> Option<&str> {
+        self.public_origin.as_deref()
     }
 }
 
@@ -259,15 +266,86 @@ impl rt::SqlDatabase for Sqlite {
     }
 }
 
-/// Outbound GET through Spin's outgoing HTTP (hosts allowed by `allowed_outbound_hosts`).
+/// Outbound GET through wasi:http's outgoing handler (hosts allowed by `allowed_outbound_hosts`),
+/// under the engine's limits. The SDK's `send` sets no timeout, so this speaks wasi:http itself:
+/// one monotonic-clock deadline covers connecting, the response head and every body read, the
+/// body is read in chunks and abandoned past the size limit, and wasi:http never follows a
+/// redirect. It blocks on the pollables: a Spin instance serves one request, so nothing else waits.
 struct SpinFetch;
 
 impl rt::HttpFetch for SpinFetch {
-    async fn get(&self, url: &str) -> Result<(u16, Vec<u8>), StoreError> {
-        let resp: Response = spin_sdk::http::send(Request::new(Method::Get, url)).await.map_err(store_err)?;
-        if resp.body().len() > MAX_FETCH_BODY {
-            return Err(StoreError::new("the fetched document is too large"));
-        }
-        Ok((*resp.status(), resp.into_body()))
+    async fn get(&self, url: &str, limits: rt::FetchLimits) -> Result<(u16, Vec<u8>), StoreError> {
+        guarded_get(url, limits).map_err(|e| StoreError::new(format!("GET {url}: {e}")))
     }
+}
+
+fn guarded_get(url: &str, limits: rt::FetchLimits) -> Result<(u16, Vec<u8>), String> {
+    use wasi::clocks::monotonic_clock;
+    use wasi::http::outgoing_handler;
+    use wasi::http::types::{Fields, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme};
+    use wasi::io::poll::poll;
+    use wasi::io::streams::StreamError;
+
+    let url = url::Url::parse(url).map_err(|e| e.to_string())?;
+    let timeout_ns = u64::from(limits.timeout_ms) * 1_000_000;
+    let deadline = monotonic_clock::subscribe_duration(timeout_ns);
+    let timed_out = || "timed out".to_string();
+
+    let headers = Fields::from_list(&[("accept".to_string(), b"application/json".to_vec())]).map_err(|e| format!("{e:?}"))?;
+    let request = OutgoingRequest::new(headers);
+    let scheme = if url.scheme() == "https" { Scheme::Https } else { Scheme::Http };
+    let authority = match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        (None, _) => return Err("no host".into()),
+    };
+    let path = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    };
+    let set = request.set_method(&Method::Get).and(request.set_scheme(Some(&scheme))).and(request.set_authority(Some(&authority))).and(request.set_path_with_query(Some(&path)));
+    set.map_err(|()| "the URL cannot be sent".to_string())?;
+    let options = RequestOptions::new();
+    // The host's own timeouts, so the connection is dropped too; the deadline below bounds the sum.
+    let _ = options.set_connect_timeout(Some(timeout_ns));
+    let _ = options.set_first_byte_timeout(Some(timeout_ns));
+    let _ = options.set_between_bytes_timeout(Some(timeout_ns));
+    let body = request.body().map_err(|()| "no request body".to_string())?;
+    let pending = outgoing_handler::handle(request, Some(options)).map_err(|e| format!("{e:?}"))?;
+    OutgoingBody::finish(body, None).map_err(|e| format!("{e:?}"))?;
+
+    let response = loop {
+        if let Some(r) = pending.get() {
+            break r.map_err(|()| "response already taken".to_string())?.map_err(|e| format!("{e:?}"))?;
+        }
+        poll(&[&pending.subscribe(), &deadline]);
+        if deadline.ready() && pending.get().is_none() {
+            return Err(timed_out());
+        }
+    };
+    let status = response.status();
+    let incoming = response.consume().map_err(|()| "no response body".to_string())?;
+    let mut out = Vec::new();
+    {
+        let stream = incoming.stream().map_err(|()| "no response body stream".to_string())?;
+        loop {
+            match stream.read(64 * 1024) {
+                Ok(chunk) if chunk.is_empty() => {
+                    poll(&[&stream.subscribe(), &deadline]);
+                    if deadline.ready() {
+                        return Err(timed_out());
+                    }
+                }
+                Ok(chunk) => {
+                    out.extend_from_slice(&chunk);
+                    if out.len() > limits.max_bytes {
+                        return Err(format!("the body is larger than {} bytes", limits.max_bytes));
+                    }
+                }
+                Err(StreamError::Closed) => break,
+                Err(e) => return Err(format!("{e:?}")),
+            }
+        }
+    }
+    Ok((status, out))
 }

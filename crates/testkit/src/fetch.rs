@@ -1,33 +1,24 @@
 //! `HttpFetch` for tests: plain HTTP GET to loopback only (tests serve client JWKS on 127.0.0.1).
-//! Anything else is an error, so a test can never reach the network by accident.
+//! Anything else is an error, so a test can never reach the network by accident. Keeps the
+//! engine's [`FetchLimits`] (one deadline for the whole exchange, a body size limit) and follows
+//! no redirect: a 3xx is returned as it is.
 
 use crate::wire::{read_body, read_head};
-use edgeauth_core::runtime::{HttpFetch, StoreError};
+use edgeauth_core::runtime::{FetchLimits, HttpFetch, StoreError};
 use std::io::{self, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-/// Bodies above this are refused, as the Workers adapter refuses them.
-pub const MAX_FETCH_BODY: usize = 256 * 1024;
-
-pub struct LoopbackFetch {
-    /// For the whole exchange: connect, send, and read the last byte.
-    pub timeout: Duration,
-}
-
-impl Default for LoopbackFetch {
-    fn default() -> Self {
-        LoopbackFetch { timeout: Duration::from_secs(5) }
-    }
-}
+#[derive(Default)]
+pub struct LoopbackFetch;
 
 impl HttpFetch for LoopbackFetch {
-    async fn get(&self, url: &str) -> Result<(u16, Vec<u8>), StoreError> {
-        get(url, self.timeout).map_err(|e| StoreError::new(format!("GET {url}: {e}")))
+    async fn get(&self, url: &str, limits: FetchLimits) -> Result<(u16, Vec<u8>), StoreError> {
+        get(url, Duration::from_millis(limits.timeout_ms.into()), limits.max_bytes).map_err(|e| StoreError::new(format!("GET {url}: {e}")))
     }
 }
 
-fn get(url: &str, timeout: Duration) -> Result<(u16, Vec<u8>), String> {
+fn get(url: &str, timeout: Duration, max_bytes: usize) -> Result<(u16, Vec<u8>), String> {
     let deadline = Instant::now() + timeout;
     let rest = url.strip_prefix("http://").ok_or("only http:// loopback URLs are fetched natively")?;
     let (authority, path) = match rest.find(['/', '?', '#']) {
@@ -73,7 +64,7 @@ fn get(url: &str, timeout: Duration) -> Result<(u16, Vec<u8>), String> {
         .and_then(|s| s.parse::<u16>().ok())
         .filter(|_| head.start_line.starts_with("HTTP/1."))
         .ok_or("bad status line")?;
-    let body = read_body(&mut reader, &head.headers, MAX_FETCH_BODY, true).map_err(|e| e.to_string())?;
+    let body = read_body(&mut reader, &head.headers, max_bytes, true).map_err(|e| e.to_string())?;
     Ok((status, body))
 }
 

@@ -22,6 +22,7 @@ pub struct NativeRuntime {
     signer: NativeSigner,
     master_secret: Vec<u8>,
     root_secret: Option<String>,
+    public_origin: Option<String>,
 }
 
 // Fails to compile if a field ever stops being shareable across threads.
@@ -56,12 +57,19 @@ impl NativeRuntime {
             signer: NativeSigner::default(),
             master_secret,
             root_secret: None,
+            public_origin: None,
         }
     }
 
     /// Enables the bootstrap management calls with this secret.
     pub fn with_root_secret(mut self, root_secret: impl Into<String>) -> NativeRuntime {
         self.root_secret = Some(root_secret.into());
+        self
+    }
+
+    /// Fixes the issuer's origin and refuses requests for other hosts (see `Runtime::public_origin`).
+    pub fn with_public_origin(mut self, origin: impl Into<String>) -> NativeRuntime {
+        self.public_origin = Some(origin.into());
         self
     }
 
@@ -114,6 +122,9 @@ impl Runtime for NativeRuntime {
     }
     fn root_secret(&self) -> Option<&str> {
         self.root_secret.as_deref()
+    }
+    fn public_origin(&self) -> Option<&str> {
+        self.public_origin.as_deref()
     }
 }
 

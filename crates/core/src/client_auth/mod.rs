@@ -6,8 +6,9 @@ use crate::config::client::{Client, AUTH_NONE, AUTH_PRIVATE_KEY_JWT, AUTH_SECRET
 use crate::crypto;
 use crate::error::OAuthError;
 use crate::http::{percent_decode, Params, Request};
-use crate::jose;
-use crate::runtime::{HttpFetch, Runtime};
+use crate::jose::{self, Jws, JoseError};
+use crate::outbound::{self, FetchError};
+use crate::runtime::Runtime;
 use crate::engine::Ctx;
 use crate::store;
 use base64::Engine;
@@ -128,19 +129,42 @@ fn check_secret(stored_hash: Option<&str>, secret: &str) -> Result<(), OAuthErro
     }
 }
 
-pub(crate) async fn client_keys<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client) -> Result<Vec<Value>, OAuthError> {
-    let set = if let Some(jwks) = &client.jwks {
-        jwks.clone()
-    } else if let Some(uri) = &client.jwks_uri {
-        let (status, body) = ctx.rt.fetch().get(uri).await.map_err(|_| invalid_client("the client's jwks_uri could not be fetched"))?;
-        if status != 200 {
-            return Err(invalid_client("the client's jwks_uri could not be fetched"));
-        }
-        serde_json::from_slice(&body).map_err(|_| invalid_client("the client's jwks_uri is not a JWK Set"))?
-    } else {
-        return Err(invalid_client("the client has no keys"));
-    };
-    Ok(set.get("keys").and_then(Value::as_array).cloned().unwrap_or_default())
+/// Verifies `jws` with the client's keys: its inline `jwks`, or its `jwks_uri` through the guarded,
+/// cached fetch of [`outbound`], fetched again (rate-limited there) when the JWS names a key the
+/// cached set lacks, since the client may have rotated. The outer error: the keys could not be
+/// had (`invalid_client`, or a 500 for our storage); the inner result: the verification's.
+pub(crate) async fn verify_with_client_keys<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, jws: &Jws) -> Result<Result<(), JoseError>, OAuthError> {
+    let signer = ctx.rt.signer();
+    if let Some(jwks) = &client.jwks {
+        return Ok(jose::verify_jws(signer, jws, key_list(jwks)?).await);
+    }
+    let Some(uri) = &client.jwks_uri else { return Err(invalid_client("the client has no keys")) };
+    let owner = jwks_owner(&ctx.tenant, &ctx.workspace, &client.client_id);
+    let set = outbound::cached_json(ctx, &owner, uri).await.map_err(unavailable)?;
+    match jose::verify_jws(signer, jws, key_list(&set)?).await {
+        Err(JoseError::NoMatchingKey(why)) => match outbound::refetch_json(ctx, &owner, uri).await.map_err(unavailable)? {
+            Some(set) => Ok(jose::verify_jws(signer, jws, key_list(&set)?).await),
+            None => Ok(Err(JoseError::NoMatchingKey(why))),
+        },
+        verified => Ok(verified),
+    }
+}
+
+/// Whose document a client's fetched JWK set is, in [`outbound`]'s cache.
+pub(crate) fn jwks_owner(tenant: &str, workspace: &str, client_id: &str) -> String {
+    format!("jwks/{tenant}/{workspace}/{client_id}")
+}
+
+fn key_list(set: &Value) -> Result<&[Value], OAuthError> {
+    set.get("keys").and_then(Value::as_array).map(Vec::as_slice).ok_or_else(|| invalid_client("the client's jwks_uri is not a JWK Set"))
+}
+
+fn unavailable(e: FetchError) -> OAuthError {
+    match e {
+        FetchError::Store(s) => OAuthError::server_error(s),
+        FetchError::NotJson => invalid_client("the client's jwks_uri is not a JWK Set").with_cause(e.to_string()),
+        e => invalid_client("the client's jwks_uri could not be fetched").with_cause(e.to_string()),
+    }
 }
 
 async fn check_assertion<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, assertion: &str, endpoint: &str) -> Result<(), OAuthError> {
@@ -150,8 +174,7 @@ async fn check_assertion<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, assertio
             return Err(invalid_client(&format!("client assertions must be signed with {}", only.as_str())));
         }
     }
-    let keys = client_keys(ctx, client).await?;
-    jose::verify_jws(ctx.rt.signer(), &jws, &keys).await.map_err(|_| invalid_client("the client assertion signature is invalid"))?;
+    verify_with_client_keys(ctx, client, &jws).await?.map_err(|_| invalid_client("the client assertion signature is invalid"))?;
     let c = &jws.claims;
     let str_claim = |n: &str| c.get(n).and_then(Value::as_str);
     if str_claim("iss") != Some(client.client_id.as_str()) || str_claim("sub") != Some(client.client_id.as_str()) {

@@ -3,6 +3,7 @@
 use crate::config::{KNOWN_GRANT_TYPES, GRANT_AUTHORIZATION_CODE};
 use crate::error::OAuthError;
 use crate::runtime::Alg;
+use crate::urls;
 use serde::{Deserialize, Serialize};
 
 pub const AUTH_NONE: &str = "none";
@@ -111,26 +112,6 @@ fn invalid(why: impl Into<String>) -> OAuthError {
     OAuthError::invalid_client_metadata(why)
 }
 
-/// A redirect URI must be absolute, without a fragment; plain http only for loopback (RFC 8252).
-fn valid_redirect_uri(uri: &str) -> bool {
-    if uri.contains('#') || uri.len() > 2000 || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return false;
-    }
-    if let Some(rest) = uri.strip_prefix("https://") {
-        return !rest.is_empty() && !rest.starts_with('/');
-    }
-    if let Some(rest) = uri.strip_prefix("http://") {
-        let host = rest.split(['/', '?']).next().unwrap_or("");
-        let host = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
-        return matches!(host, "localhost" | "127.0.0.1" | "[::1]");
-    }
-    // Private-use URI schemes for native apps (RFC 8252 §7.1): reverse domain name with a dot.
-    match uri.split_once(':') {
-        Some((scheme, rest)) => scheme.contains('.') && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) && !rest.is_empty(),
-        None => false,
-    }
-}
-
 impl Client {
     pub fn is_public(&self) -> bool {
         self.token_endpoint_auth_method == AUTH_NONE
@@ -204,8 +185,8 @@ impl Client {
             return Err(OAuthError::invalid_redirect_uri("redirect_uris is required for the authorization_code grant"));
         }
         for uri in self.redirect_uris.iter().chain(&self.post_logout_redirect_uris) {
-            if !valid_redirect_uri(uri) {
-                return Err(OAuthError::invalid_redirect_uri(format!("'{uri}' is not an acceptable redirect URI")));
+            if let Err(why) = urls::redirect_uri(uri) {
+                return Err(OAuthError::invalid_redirect_uri(format!("'{uri}' is not an acceptable redirect URI: it {why}")));
             }
         }
         if self.token_endpoint_auth_method == AUTH_PRIVATE_KEY_JWT {
@@ -221,8 +202,8 @@ impl Client {
             }
         }
         if let Some(uri) = &self.jwks_uri {
-            if !(uri.starts_with("https://") || uri.starts_with("http://127.0.0.1") || uri.starts_with("http://localhost")) {
-                return Err(invalid("jwks_uri must be an https URL"));
+            if let Err(why) = urls::web_url(uri) {
+                return Err(invalid(format!("jwks_uri {why}")));
             }
         }
         Ok(())
@@ -234,15 +215,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn redirect_uri_rules() {
-        assert!(valid_redirect_uri("https://app.example/cb"));
-        assert!(valid_redirect_uri("http://127.0.0.1:8080/cb"));
-        assert!(valid_redirect_uri("http://localhost/cb"));
-        assert!(valid_redirect_uri("com.example.app:/callback"));
-        assert!(!valid_redirect_uri("http://app.example/cb"));
-        assert!(!valid_redirect_uri("https://app.example/cb#x"));
-        assert!(!valid_redirect_uri("javascript:alert(1)"));
-        assert!(!valid_redirect_uri("https://"));
+    fn stored_urls_follow_the_url_rules() {
+        let c = Client { client_id: "rp".into(), redirect_uris: vec!["https://rp.example/cb".into()], ..Client::default() };
+        assert!(c.validate().is_ok());
+        let e = Client { redirect_uris: vec!["http://127.0.0.1:80@evil.example/cb".into()], ..c.clone() }.validate().unwrap_err();
+        assert_eq!(e.code, "invalid_redirect_uri");
+        let e = Client { post_logout_redirect_uris: vec!["http://localhost:1@evil.example/".into()], ..c.clone() }.validate().unwrap_err();
+        assert_eq!(e.code, "invalid_redirect_uri");
+        let e = Client { token_endpoint_auth_method: AUTH_PRIVATE_KEY_JWT.into(), jwks_uri: Some("http://127.0.0.1.nip.io/jwks".into()), ..c.clone() }.validate().unwrap_err();
+        assert_eq!(e.code, "invalid_client_metadata");
     }
 
     #[test]

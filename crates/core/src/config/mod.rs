@@ -242,8 +242,8 @@ impl WorkspaceConfig {
         check(matches!(self.default_locale.as_str(), "en" | "pt-BR"), "default_locale", "must be 'en' or 'pt-BR'")?;
         if !self.mtls_issuer.is_empty() {
             let m = &self.mtls_issuer;
-            let ok = (m.starts_with("https://") || m.starts_with("http://127.0.0.1") || m.starts_with("http://localhost")) && !m.ends_with('/') && !m.contains(['?', '#', ' ']) && m.len() <= 512;
-            check(ok, "mtls_issuer", "must be an https URL without a trailing slash, query or fragment")?;
+            let ok = crate::urls::web_url(m).is_ok_and(|u| u.query().is_none()) && !m.ends_with('/') && !m.contains('?') && m.len() <= 512;
+            check(ok, "mtls_issuer", "must be an https URL (plain http only to loopback) without userinfo, a trailing slash, query or fragment")?;
         }
         self.validate_profile()
     }

@@ -89,6 +89,19 @@ impl<R: Runtime> Ctx<'_, R> {
 }
 
 
+/// With a public origin configured, a request must be addressed to it, or (for a workspace) to
+/// the host of the workspace's `mtls_issuer`: the issuer is built from the request's origin, and a
+/// forged `Host` must not put another issuer into a discovery document a shared cache keeps.
+pub(crate) fn check_host(public_origin: Option<&str>, origin: &str, mtls_issuer: Option<&str>) -> Result<(), OAuthError> {
+    let Some(public) = public_origin else { return Ok(()) };
+    let mtls_origin = mtls_issuer.filter(|m| !m.is_empty()).and_then(|m| crate::urls::web_url(m).ok()).map(|u| crate::urls::origin_of(&u));
+    if origin == public || mtls_origin.as_deref() == Some(origin) {
+        Ok(())
+    } else {
+        Err(OAuthError::misdirected_request("this server does not answer for that host"))
+    }
+}
+
 impl Server {
     /// Resolves tenant and workspace (cached), or a 404 naming which one is unknown.
     pub(crate) async fn context<'a, R: Runtime>(&'a self, rt: &'a R, req: &Request, tenant: &str, workspace: &str) -> Result<Ctx<'a, R>, OAuthError> {
@@ -102,6 +115,7 @@ impl Server {
                 return Err(OAuthError::not_found(if known_tenant { format!("unknown workspace '{workspace}'") } else { format!("unknown tenant '{tenant}'") }));
             }
         };
+        check_host(rt.public_origin(), &req.origin, Some(&config.mtls_issuer))?;
         Ok(Ctx {
             rt,
             server: self,
@@ -123,5 +137,23 @@ impl Server {
             Err(e) if e.status == 404 => Ok(None),
             Err(e) => Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_host;
+
+    #[test]
+    fn a_configured_public_origin_refuses_other_hosts() {
+        assert!(check_host(None, "http://anything.example", None).is_ok());
+        let public = Some("https://auth.example");
+        assert!(check_host(public, "https://auth.example", None).is_ok());
+        assert_eq!(check_host(public, "https://evil.example", None).unwrap_err().status, 421);
+        assert_eq!(check_host(public, "http://auth.example", None).unwrap_err().status, 421);
+        let mtls = Some("https://mtls.auth.example/t/w");
+        assert!(check_host(public, "https://mtls.auth.example", mtls).is_ok());
+        assert!(check_host(public, "https://mtls.auth.example", Some("")).is_err());
+        assert!(check_host(public, "https://other.example", mtls).is_err());
     }
 }

@@ -6,6 +6,7 @@ mod cache;
 mod context;
 
 pub use context::Ctx;
+pub(crate) use context::check_host;
 
 use crate::config::{self, WorkspaceConfig};
 use crate::error::OAuthError;
@@ -28,6 +29,19 @@ pub struct Server {
     /// Workspaces whose keys were reloaded for an unknown `kid` within the cache's lifetime: at
     /// most one such reload per workspace per 10 s, whatever `kid`s callers invent.
     key_reloads: TtlCache<()>,
+    /// Documents fetched from URLs others chose (client JWK sets), by owner: see `crate::outbound`.
+    pub(crate) documents: TtlCache<Arc<FetchedDocument>>,
+}
+
+/// A document [`crate::outbound`] fetched, as it caches it (in memory and in the key-value store).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct FetchedDocument {
+    pub url: String,
+    pub fetched_at: i64,
+    /// When an unknown `kid` last forced a refetch (0: never).
+    #[serde(default)]
+    pub early_refresh_at: i64,
+    pub document: Arc<serde_json::Value>,
 }
 
 impl Server {

@@ -120,6 +120,7 @@ pub async fn delete<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) -> 
     let existing = load(c, t, w, id).await?;
     mstore::delete_client(c.rt.sql(), t, w, &existing.client.client_id, c.now).await?;
     c.server.forget_workspace(t, w);
+    crate::outbound::forget(c.rt, c.server, &crate::client_auth::jwks_owner(t, w, &existing.client.client_id)).await?;
     Ok(no_content())
 }
 

@@ -76,8 +76,10 @@ async fn verified_claims<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, jwt: &st
     if client.request_object_signing_alg.is_some_and(|a| a != alg) {
         return Err(invalid_request_object("the request object is not signed with the client's request_object_signing_alg"));
     }
-    let keys = client_auth::client_keys(ctx, client).await.map_err(|e| if e.status >= 500 { e } else { invalid_request_object(e.description) })?;
-    jose::verify_jws(ctx.rt.signer(), &jws, &keys).await.map_err(|_| invalid_request_object("the request object's signature is invalid"))?;
+    client_auth::verify_with_client_keys(ctx, client, &jws)
+        .await
+        .map_err(|e| if e.status >= 500 { e } else { invalid_request_object(e.description) })?
+        .map_err(|_| invalid_request_object("the request object's signature is invalid"))?;
     let Value::Object(c) = jws.claims else { return Err(invalid_request_object("the request object is not a JSON object")) };
     if c.get("iss").and_then(Value::as_str) != Some(client.client_id.as_str()) {
         return Err(invalid_request_object("the request object's iss must be the client_id"));

@@ -95,8 +95,10 @@ async fn verified_body<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, client_id: &
         return Err(bad_signature("the body must be signed with PS256"));
     }
     let client = ctx.client(client_id).await.map_err(ApiError::from)?.ok_or_else(|| forbidden("the client no longer exists"))?;
-    let keys = client_auth::client_keys(ctx, &client.client).await.map_err(|e| if e.status >= 500 { ApiError::from(e) } else { bad_signature("the client has no keys to verify the body with") })?;
-    jose::verify_jws(ctx.rt.signer(), &jws, &keys).await.map_err(|_| bad_signature("the body's signature does not verify with the client's keys"))?;
+    client_auth::verify_with_client_keys(ctx, &client.client, &jws)
+        .await
+        .map_err(|e| if e.status >= 500 { ApiError::from(e) } else { bad_signature("the client has no keys to verify the body with") })?
+        .map_err(|_| bad_signature("the body's signature does not verify with the client's keys"))?;
     let Value::Object(claims) = jws.claims else { return Err(bad_signature("the body is not a JSON object")) };
     if claims.get("iss").and_then(Value::as_str) != Some(client_id) {
         return Err(forbidden("the body's iss must be the client_id"));

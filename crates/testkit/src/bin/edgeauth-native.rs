@@ -3,7 +3,8 @@
 //! Prints `listening on http://127.0.0.1:PORT` as its first line once it accepts connections.
 //! Options: `--port N` (0 picks a free port), `--root-secret S` (enables the bootstrap API),
 //! `--db FILE` (default: in memory), `--test-controls` (enables `POST /__test/clock/advance?secs=N`),
-//! `--client-cert-header NAME` (trust a URL-encoded PEM client certificate in that header; off by default).
+//! `--client-cert-header NAME` (trust a URL-encoded PEM client certificate in that header; off by default),
+//! `--public-origin URL` (fix the issuer's origin and refuse requests for other hosts; see the README).
 
 use edgeauth_testkit::{serve_with, NativeRuntime, ServeOptions};
 use std::io::Write;
@@ -21,6 +22,7 @@ fn run() -> Result<(), String> {
     let mut port = 0u16;
     let mut root_secret = None;
     let mut db = None;
+    let mut public_origin = None;
     let mut options = ServeOptions::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -29,6 +31,7 @@ fn run() -> Result<(), String> {
             "--port" => port = value()?.parse().map_err(|_| "--port needs a number".to_string())?,
             "--root-secret" => root_secret = Some(value()?),
             "--db" => db = Some(value()?),
+            "--public-origin" => public_origin = Some(edgeauth_core::urls::public_origin(&value()?).map_err(|e| format!("--public-origin {e}"))?),
             "--test-controls" => options.test_controls = true,
             "--client-cert-header" => options.client_cert_header = Some(value()?.to_ascii_lowercase()),
             _ => return Err(format!("unknown argument {arg}")),
@@ -41,6 +44,10 @@ fn run() -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let runtime = match root_secret {
         Some(s) => runtime.with_root_secret(s),
+        None => runtime,
+    };
+    let runtime = match public_origin {
+        Some(o) => runtime.with_public_origin(o),
         None => runtime,
     };
     let listener = TcpListener::bind(("127.0.0.1", port)).map_err(|e| format!("cannot listen: {e}"))?;

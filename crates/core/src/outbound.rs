@@ -1,0 +1,117 @@
+//! The one guarded path for every request the server makes to a URL someone else chose (a
+//! client's `jwks_uri` today; identity providers and extensions reuse it): the URL is parsed and
+//! vetted by [`crate::urls`] each time (a stored URL may predate today's rules), the runtime's
+//! fetch keeps a timeout and a size limit and follows no redirect ([`FetchLimits`]), and what is
+//! fetched is cached per owner for [`DOCUMENT_LIFETIME_SECS`], so a client authentication does not
+//! cost an outbound request each time.
+//!
+//! The cache has two levels: the isolate's memory for a few seconds, then the key-value store
+//! (on Spin every request runs in a fresh instance, so memory alone would cache nothing; on
+//! Workers KV also shares the document between isolates). A stale document is harmless here: a
+//! key the client has since rotated in is handled by [`refetch_json`], which an unknown `kid`
+//! may call at most once per [`EARLY_REFRESH_SECS`] per owner, whatever `kid`s a caller invents.
+
+use crate::engine::{Ctx, FetchedDocument as Cached};
+use crate::runtime::{Clock, FetchLimits, HttpFetch, KvStore, Runtime, StoreError};
+use crate::urls::{self, UrlError};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// What every outbound request may take: a few seconds, a quarter megabyte.
+pub const LIMITS: FetchLimits = FetchLimits { timeout_ms: 3_000, max_bytes: 256 * 1024 };
+/// How long a fetched document is used before it is fetched again.
+pub const DOCUMENT_LIFETIME_SECS: i64 = 300;
+/// The shortest time between two early refreshes of one owner's document.
+pub const EARLY_REFRESH_SECS: i64 = 10;
+
+/// Why a document could not be had. Shown to nobody: callers answer with their own OAuth error
+/// and keep this as the logged cause.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FetchError {
+    #[error("the URL is refused: it {0}")]
+    Refused(UrlError),
+    /// A timeout, an oversized body, a network failure (the runtime's words).
+    #[error("fetch failed: {0}")]
+    Transport(String),
+    /// Any status but 200, redirects included.
+    #[error("the server answered {0}")]
+    Status(u16),
+    #[error("the document is not JSON")]
+    NotJson,
+    /// Our own storage failed while caching: a server error, not the client's.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The key under which `owner`'s document is cached (in memory and in the key-value store).
+fn cache_key(owner: &str) -> String {
+    format!("cache/{owner}")
+}
+
+/// The JSON document at `url`, owned by `owner` (e.g. `jwks/{tenant}/{workspace}/{client_id}`):
+/// from the cache when it holds one fetched from this URL within its lifetime, fetched otherwise.
+pub async fn cached_json<R: Runtime>(ctx: &Ctx<'_, R>, owner: &str, url: &str) -> Result<Arc<Value>, FetchError> {
+    if let Some(c) = cached(ctx, owner, url).await? {
+        if ctx.now - c.fetched_at < DOCUMENT_LIFETIME_SECS && c.fetched_at <= ctx.now {
+            return Ok(c.document);
+        }
+    }
+    fetch_and_cache(ctx, owner, url, 0).await
+}
+
+/// Fetches `owner`'s document again before its lifetime is over (the caller met a `kid` the
+/// cached one lacks), unless that was done within [`EARLY_REFRESH_SECS`]: then `None`.
+pub async fn refetch_json<R: Runtime>(ctx: &Ctx<'_, R>, owner: &str, url: &str) -> Result<Option<Arc<Value>>, FetchError> {
+    if let Some(c) = cached(ctx, owner, url).await? {
+        if (0..EARLY_REFRESH_SECS).contains(&(ctx.now - c.early_refresh_at)) {
+            return Ok(None);
+        }
+    }
+    fetch_and_cache(ctx, owner, url, ctx.now).await.map(Some)
+}
+
+/// Drops `owner`'s cached document (its owner was deleted or changed).
+pub async fn forget<R: Runtime>(rt: &R, server: &crate::Server, owner: &str) -> Result<(), StoreError> {
+    let key = cache_key(owner);
+    server.documents.forget(&key);
+    rt.kv().delete(&key).await
+}
+
+async fn cached<R: Runtime>(ctx: &Ctx<'_, R>, owner: &str, url: &str) -> Result<Option<Cached>, FetchError> {
+    let key = cache_key(owner);
+    let now_ms = ctx.rt.clock().now_ms();
+    let entry = match ctx.server.documents.get(&key, now_ms) {
+        Some(c) => Some(c),
+        // An entry that no longer parses is as good as none: it is overwritten by the next fetch.
+        None => match ctx.rt.kv().get(&key).await? {
+            Some(s) => serde_json::from_str::<Cached>(&s).ok().map(Arc::new).inspect(|c| ctx.server.documents.put(key, c.clone(), now_ms)),
+            None => None,
+        },
+    };
+    Ok(entry.filter(|c| c.url == url).map(|c| (*c).clone()))
+}
+
+async fn fetch_and_cache<R: Runtime>(ctx: &Ctx<'_, R>, owner: &str, url: &str, early_refresh_at: i64) -> Result<Arc<Value>, FetchError> {
+    let document = Arc::new(fetch_json(ctx.rt, url).await?);
+    let entry = Arc::new(Cached { url: url.to_string(), fetched_at: ctx.now, early_refresh_at, document: document.clone() });
+    let key = cache_key(owner);
+    // A cache that could not be written costs a later refetch, not this request (Workers KV
+    // refuses a second write to one key within a second).
+    let _ = ctx.rt.kv().put(&key, &serde_json::to_string(&*entry).unwrap_or_default()).await;
+    ctx.server.documents.put(key, entry, ctx.rt.clock().now_ms());
+    Ok(document)
+}
+
+/// One vetted GET of a JSON document: the URL rules, the limits, 200 only.
+async fn fetch_json<R: Runtime>(rt: &R, url: &str) -> Result<Value, FetchError> {
+    let parsed = urls::web_url(url).map_err(FetchError::Refused)?;
+    let (status, body) = rt.fetch().get(parsed.as_str(), LIMITS).await.map_err(|e| FetchError::Transport(e.message().to_string()))?;
+    if status != 200 {
+        return Err(FetchError::Status(status));
+    }
+    if body.len() > LIMITS.max_bytes {
+        // The runtime should have stopped reading; refuse all the same.
+        return Err(FetchError::Transport("the body is over the size limit".into()));
+    }
+    serde_json::from_slice(&body).map_err(|_| FetchError::NotJson)
+}
