@@ -143,6 +143,13 @@ mod tests {
     }
 
     #[test]
+    fn hosts_are_ascii_idn_hosts_come_in_their_xn_form() {
+        // The ASCII-only IDNA back end (see Cargo.toml): no Unicode tables in the bundle.
+        assert_eq!(redirect_uri("https://bücher.example/cb").unwrap_err(), UrlError::Malformed);
+        assert!(redirect_uri("https://xn--bcher-kva.example/cb").is_ok());
+    }
+
+    #[test]
     fn loopback_is_the_parsed_host() {
         let lb = |s: &str| is_loopback(&Url::parse(s).unwrap());
         assert!(lb("http://127.0.0.1/"));
