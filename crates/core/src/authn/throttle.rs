@@ -10,8 +10,10 @@
 //!   long as the lock before for each failure after that (each one made once the previous lock
 //!   ended), up to `max_lock_secs`. While it is locked, attempts are answered 429 with
 //!   `Retry-After` and their credentials are not checked (no password hash is spent on them).
-//! - A counter forgets its failures `window_secs` after the last one, or after the lock they
-//!   caused ends, whichever is later.
+//! - A counter forgets its failures `window_secs` after the last one; once they have locked it,
+//!   `window_secs + max_lock_secs` after the last one. So waiting out a short lock and a window
+//!   does not wipe the count (the next failure locks for twice as long): an attacker who waits for
+//!   counters to be forgotten gets `max_failures` guesses per `window_secs + max_lock_secs`.
 //! - An account is counted by its login name whether or not it exists, so neither the answers nor
 //!   the locks tell which accounts exist. A sign-in resets its account's counter; nothing resets
 //!   an address's (many people may share one) or a client's.
@@ -83,23 +85,15 @@ pub fn verdict(limit: &Limit, counter: Option<&Counter>, now: i64) -> Verdict {
 }
 
 /// The counter's lifetime after a failure, by the count it reached (see [`Lifetime`]): the window
-/// below the limit; from the limit on, the window after the lock ends. So a key stays counted,
-/// and its next failure locks it for longer, until a whole window passes with no failure and no
-/// lock. The table ends where the lock stops growing.
+/// below the limit; from the limit on, the window plus the longest lock. A key that was locked
+/// thus stays counted through any lock and a window after it, however long its attacker waits
+/// between locks short of that: each failure after a lock locks it for longer.
 pub fn lifetime_steps(limit: &Limit) -> Vec<(i64, i64)> {
-    let mut steps = Vec::new();
+    let locked = (limit.max_failures.max(1), limit.window_secs + limit.max_lock_secs);
     if limit.max_failures > 1 {
-        steps.push((1, limit.window_secs));
-    }
-    let mut failures = limit.max_failures.max(1);
-    loop {
-        let lock = lock_secs(limit, failures);
-        steps.push((failures, limit.window_secs + lock));
-        // `lock_secs` stops doubling after 40 steps whatever the numbers; the cap comes far earlier.
-        if lock >= limit.max_lock_secs || failures - limit.max_failures >= 40 {
-            return steps;
-        }
-        failures += 1;
+        vec![(1, limit.window_secs), locked]
+    } else {
+        vec![locked]
     }
 }
 
@@ -295,21 +289,20 @@ mod tests {
     }
 
     #[test]
-    fn counters_outlive_their_locks_by_a_window() {
+    fn counters_outlive_any_lock_by_a_window() {
         let steps = lifetime_steps(&LIMIT);
-        assert_eq!(steps, [(1, 900), (5, 960), (6, 1020), (7, 1140), (8, 1380), (9, 1860), (10, 2820), (11, 4500)]);
+        assert_eq!(steps, [(1, 900), (5, 4500)]);
         let life = Lifetime(&steps);
-        assert_eq!((life.secs(1), life.secs(4), life.secs(5), life.secs(11), life.secs(1000)), (900, 900, 960, 4500, 4500));
+        assert_eq!((life.secs(1), life.secs(4), life.secs(5), life.secs(11), life.secs(1000)), (900, 900, 4500, 4500, 4500));
         for n in 1..30 {
             assert!(life.secs(n) >= lock_secs(&LIMIT, n) + LIMIT.window_secs, "count {n}: the counter outlives its lock by a window");
         }
-        // A limit of one failure locks from the first; the table then has one step per count from 1.
-        let one = lifetime_steps(&Limit { max_failures: 1, ..LIMIT });
-        assert_eq!(one[0], (1, 960));
-        assert!(one.windows(2).all(|w| w[0].0 < w[1].0), "ascending, no count twice: {one:?}");
-        // Tiny and huge numbers end the table too.
-        assert_eq!(lifetime_steps(&Limit { max_failures: 3, window_secs: 60, base_lock_secs: 1, max_lock_secs: 86400 }).len(), 19);
-        assert_eq!(lifetime_steps(&Limit { max_failures: 3, window_secs: 60, base_lock_secs: 60, max_lock_secs: 60 }), [(1, 60), (3, 120)]);
+        // An attacker who waits out the first lock and a window still finds the count: the next
+        // failure locks for twice as long.
+        let c = at(5, 1000);
+        assert!(c.expires_at > 1000 + 60 + 900);
+        // A limit of one failure locks from the first: one step, from 1.
+        assert_eq!(lifetime_steps(&Limit { max_failures: 1, ..LIMIT }), [(1, 4500)]);
     }
 
     #[test]

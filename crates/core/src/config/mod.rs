@@ -115,12 +115,12 @@ impl Default for ConsentConfig {
     }
 }
 
-/// Limits on guessing credentials (`authn::throttle` applies them). Counts are per workspace. A
-/// counter forgets its failures `window_secs` after the last one, or after the lock they caused
-/// ends, whichever is later. At `*_max_failures` failures the key is locked for `base_lock_secs`,
-/// and each further failure (after that lock ended) locks it for twice as long as the one before,
-/// up to `max_lock_secs`. A locked request is answered 429 with `Retry-After`, and its credentials
-/// are not checked.
+/// Limits on guessing credentials (`authn::throttle` applies them). Counts are per workspace. At
+/// `*_max_failures` failures the key is locked for `base_lock_secs`, and each further failure
+/// (after that lock ended) locks it for twice as long as the one before, up to `max_lock_secs`.
+/// A counter forgets its failures `window_secs` after the last one; once they locked it,
+/// `window_secs + max_lock_secs` after the last one. A locked request is answered 429 with
+/// `Retry-After`, and its credentials are not checked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ThrottleConfig {
