@@ -14,7 +14,7 @@
 //! | `open_finance` | Open Finance Brasil: consents, payments, consent introspection, FAPI headers |
 //! | `client_auth`  | client authentication at every back-channel endpoint                         |
 //! | `tokens`       | the JWTs we sign: access tokens, ID tokens                                   |
-//! | `authn`        | who the user is: SSO session, credential checks                              |
+//! | `authn`        | who the user is: SSO session, credential checks, limits on guessing them     |
 //! | `web`          | HTML pages and the sealed forms they post                                    |
 //! | `engine`       | the request context and the per-isolate caches                               |
 //! | `jose`         | JWS, JWK, signing keys                                                       |
