@@ -122,3 +122,21 @@ test("`--sqlite` applies the migrations the way `spin up --sqlite @file` does, a
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("the client address is the connection's peer, in spin-client-addr as Spin sets it: a value the client sends is replaced", async () => {
+  const s = await startSpin({ rootSecret });
+  try {
+    assert.ok((await admin(s.base, "PUT", "/admin/tenants/acme", { name: "acme" })).status < 300);
+    // Failed client authentications lock an address after two; clients never lock here.
+    assert.ok((await admin(s.base, "PUT", "/admin/tenants/acme/workspaces/main", { throttle: { address_max_failures: 2, client_max_failures: 1000 } })).status < 300);
+    const token = (client, headers = {}) => form(`${s.base}/acme/main/token`, { grant_type: "client_credentials", client_id: client, client_secret: "guess" }, headers);
+    assert.equal((await token("a")).status, 401);
+    assert.equal((await token("b")).status, 429, "the address is locked");
+    // Another address claimed in the header changes nothing: the host counts the peer.
+    const r = await token("c", { "spin-client-addr": "203.0.113.9:4000" });
+    assert.equal(r.status, 429, r.text);
+    assert.ok(Number(r.headers.get("retry-after")) >= 1);
+  } finally {
+    await s.stop();
+  }
+});

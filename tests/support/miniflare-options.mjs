@@ -45,6 +45,7 @@ export function edgeauthOptions({ masterSecret, rootSecret, clientCertHeader, pu
         // The bindings declared in wrangler.toml.
         kvNamespaces: ["CONFIG"],
         d1Databases: ["DB"],
+        // SSO sessions and throttle counters (one class, named apart; see crates/cloudflare/src/lib.rs).
         durableObjects: { SESSIONS: { className: "SsoSessionObject", useSQLite: true } },
         bindings: { MASTER_SECRET: masterSecret, ROOT_SECRET: rootSecret, ...(clientCertHeader ? { CLIENT_CERT_HEADER: clientCertHeader } : {}), ...(publicOrigin ? { PUBLIC_ORIGIN: publicOrigin } : {}) },
       },

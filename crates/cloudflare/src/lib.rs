@@ -2,14 +2,15 @@
 //!
 //! Bindings (see `wrangler.toml`): KV `CONFIG` (tenant and workspace configuration), D1 `DB`
 //! (clients, users, keys, grants, codes, refresh tokens, consents), the Durable Object namespace
-//! `SESSIONS` (class [`SsoSessionObject`], one object per SSO session), and the secrets
+//! `SESSIONS` (class [`SsoSessionObject`]: one object per SSO session, and one per throttle
+//! counter, named apart; see [`DurableCounters`]), and the secrets
 //! `MASTER_SECRET` (base64url, at least 32 bytes: seals signing keys at rest) and `ROOT_SECRET`
 //! (optional: enables the bootstrap management API).
 
 mod webcrypto;
 
 use edgeauth_core::crypto::b64url_decode;
-use edgeauth_core::runtime::{self as rt, SqlRow, SqlValue, SsoSession, Statement, StoreError};
+use edgeauth_core::runtime::{self as rt, Counter, Lifetime, SqlRow, SqlValue, SsoSession, Statement, StoreError};
 use edgeauth_core::{OAuthError, Server};
 use serde_json::Value;
 use std::future::Future;
@@ -56,6 +57,9 @@ async fn respond(req: web_sys::Request, env: Env, body: JsValue) -> web_sys::Res
         Ok(mut core_req) => match WorkerRuntime::from_env(&env) {
             Ok(runtime) => {
                 core_req.client_certificate = client_certificate(&req, &env, &core_req.headers);
+                // Cloudflare's edge sets CF-Connecting-IP on every request, replacing any the client
+                // sent (miniflare sets it from the socket when the request has none).
+                core_req.client_address = core_req.headers.iter().find(|(k, _)| k == "cf-connecting-ip").and_then(|(_, v)| v.trim().parse().ok());
                 let response = ENGINE.with(|e| *e).handle(&runtime, core_req).await;
                 // One JSON line per failed request; the cause it may carry is never in the response.
                 if let Some(f) = &response.failure {
@@ -170,6 +174,7 @@ struct WorkerRuntime {
     kv: Kv,
     sql: D1,
     sessions: DurableSessions,
+    counters: DurableCounters,
     fetch: WorkerFetch,
     clock: JsClock,
     entropy: JsEntropy,
@@ -194,6 +199,7 @@ impl WorkerRuntime {
             kv: Kv(worker::KvStore::from_this(env, "CONFIG").map_err(store_err)?),
             sql: D1(env_binding::<JsValue>(env, "DB")?),
             sessions: DurableSessions(env_binding::<ObjectNamespace>(env, "SESSIONS")?),
+            counters: DurableCounters(env_binding::<ObjectNamespace>(env, "SESSIONS")?),
             fetch: WorkerFetch,
             clock: JsClock,
             entropy: JsEntropy,
@@ -213,6 +219,7 @@ impl rt::Runtime for WorkerRuntime {
     type Clock = JsClock;
     type Entropy = JsEntropy;
     type Signer = WebCryptoSigner<JsEntropy>;
+    type Counters = DurableCounters;
 
     fn kv(&self) -> &Kv {
         &self.kv
@@ -234,6 +241,9 @@ impl rt::Runtime for WorkerRuntime {
     }
     fn signer(&self) -> &WebCryptoSigner<JsEntropy> {
         self.signer
+    }
+    fn counters(&self) -> &DurableCounters {
+        &self.counters
     }
     fn master_secret(&self) -> &[u8] {
         &self.master_secret
@@ -397,14 +407,100 @@ impl rt::SessionStore for DurableSessions {
     }
 }
 
-/// The object side: holds one session, answers PUT / GET / DELETE, and deletes itself with an
-/// alarm when the session expires.
+// ---------------------------------------------------------------------------------------------
+// Throttle counters: one Durable Object per counter, of the session class
+// ---------------------------------------------------------------------------------------------
+
+/// The stub side of the counters. Each counter key names its own object of the session class
+/// (already bound and migrated, so no new class or migration): keys start with `throttle:` or
+/// `form:`, which no session id (base64url) can, and counter calls go to the path
+/// [`COUNTER_PATH`]. An object is single-threaded, so its read-modify-write is atomic.
+struct DurableCounters(ObjectNamespace);
+
+const COUNTER_PATH: &str = "/counter";
+
+/// What an increment sends the object: the caller's clock and the lifetime table to apply.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Increment {
+    now: i64,
+    lifetime: Vec<(i64, i64)>,
+}
+
+impl DurableCounters {
+    async fn call(&self, key: &str, method: Method, query: &str, body: Option<String>) -> Result<Option<Counter>, StoreError> {
+        let stub = self.0.id_from_name(key).and_then(|id| id.get_stub()).map_err(store_err)?;
+        let mut init = RequestInit::new();
+        init.with_method(method).with_body(body.map(|b| JsValue::from_str(&b)));
+        let req = Request::new_with_init(&format!("https://counter.internal{COUNTER_PATH}{query}"), &init).map_err(store_err)?;
+        let mut resp = stub.fetch_with_request(req).await.map_err(store_err)?;
+        match resp.status_code() {
+            200 => serde_json::from_str(&resp.text().await.map_err(store_err)?).map(Some).map_err(store_err),
+            204 | 404 => Ok(None),
+            s => Err(StoreError::new(format!("counter object answered {s}"))),
+        }
+    }
+}
+
+impl rt::CounterStore for DurableCounters {
+    async fn get(&self, key: &str, now: i64) -> Result<Option<Counter>, StoreError> {
+        self.call(key, Method::Get, &format!("?now={now}"), None).await
+    }
+    async fn increment(&self, key: &str, now: i64, lifetime: Lifetime<'_>) -> Result<Counter, StoreError> {
+        let body = serde_json::to_string(&Increment { now, lifetime: lifetime.0.to_vec() }).map_err(store_err)?;
+        self.call(key, Method::Post, "", Some(body)).await?.ok_or_else(|| StoreError::new("the counter object returned no counter"))
+    }
+    async fn reset(&self, key: &str) -> Result<(), StoreError> {
+        self.call(key, Method::Delete, "", None).await.map(|_| ())
+    }
+    fn reads_are_local(&self) -> bool {
+        false
+    }
+}
+
+/// The object side: holds one session, or one counter (requests to [`COUNTER_PATH`]), answers
+/// PUT / GET / DELETE (counters: POST increments), and deletes itself with an alarm when the
+/// session or the counter expires.
 #[durable_object]
 pub struct SsoSessionObject {
     state: State,
 }
 
 const SESSION_KEY: &str = "session";
+const COUNTER_KEY: &str = "counter";
+
+impl SsoSessionObject {
+    /// One counter. Storage calls close the object's input gate, so no other request runs between
+    /// the read and the write of an increment: two increments never lose one.
+    async fn counter(&self, mut req: Request) -> worker::Result<Response> {
+        let storage = self.state.storage();
+        let live = |stored: Option<Counter>, now: i64| stored.filter(|c| c.expires_at > now);
+        match req.method() {
+            Method::Get => {
+                let now = req.url()?.query_pairs().find(|(k, _)| k == "now").and_then(|(_, v)| v.parse::<i64>().ok()).unwrap_or(0);
+                match live(storage.get(COUNTER_KEY).await?, now) {
+                    Some(c) => Response::from_json(&c),
+                    None => Response::error("no counter", 404),
+                }
+            }
+            Method::Post => {
+                let Ok(inc) = serde_json::from_str::<Increment>(&req.text().await?) else {
+                    return Response::error("not an increment", 400);
+                };
+                let count = live(storage.get(COUNTER_KEY).await?, inc.now).map_or(0, |c| c.count) + 1;
+                let c = Counter { count, last_at: inc.now, expires_at: inc.now + Lifetime(&inc.lifetime).secs(count) };
+                storage.put(COUNTER_KEY, c).await?;
+                storage.set_alarm(c.expires_at.saturating_mul(1000)).await?;
+                Response::from_json(&c)
+            }
+            Method::Delete => {
+                storage.delete_all().await?;
+                let _ = storage.delete_alarm().await;
+                Response::empty().map(|r| r.with_status(204))
+            }
+            _ => Response::error("method not allowed", 405),
+        }
+    }
+}
 
 impl worker::DurableObject for SsoSessionObject {
     fn new(state: State, _env: Env) -> Self {
@@ -412,6 +508,9 @@ impl worker::DurableObject for SsoSessionObject {
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        if req.path() == COUNTER_PATH {
+            return self.counter(req).await;
+        }
         let storage = self.state.storage();
         match req.method() {
             Method::Put => {

@@ -58,6 +58,8 @@ pub struct Details {
     pub field: Option<String>,
     /// Extension members of the problem document (RFC 9457 §3.2), e.g. the failing JSON Patch operation.
     pub extensions: serde_json::Map<String, serde_json::Value>,
+    /// Seconds until a lock ends: every rendering sends it as `Retry-After` (RFC 9110 §10.2.3).
+    pub retry_after: Option<i64>,
 }
 
 /// The protocol endpoints' name for [`Error`].
@@ -105,6 +107,19 @@ impl Error {
 
     pub fn payload_too_large() -> Error {
         Error::new_oauth(413, "invalid_request", "the request body is larger than 64 KB")
+    }
+
+    /// Too many failed attempts (`authn::throttle`): 429 with `Retry-After`. The OAuth code is
+    /// `temporarily_unavailable` (RFC 6749 §4.1.2.1's "try again later"), not `invalid_client` or
+    /// `invalid_grant`: the credentials were not checked, and a client must not conclude that they
+    /// are wrong (and, say, rotate a good secret) when it only has to wait.
+    pub fn temporarily_locked(retry_after_secs: i64, description: impl Into<String>) -> Error {
+        Error::new_oauth(429, "temporarily_unavailable", description).detailed(|d| d.retry_after = Some(retry_after_secs.max(1)))
+    }
+
+    /// Seconds until the lock this error reports ends (see [`Error::temporarily_locked`]).
+    pub fn retry_after(&self) -> Option<i64> {
+        self.details.as_ref()?.retry_after
     }
 
     /// A failure of ours, not the caller's: `cause` goes to the log, never to the client.
@@ -192,6 +207,7 @@ impl Error {
             (409, _) => t("conflict", "Conflict"),
             (413, _) => t("payload-too-large", "Payload Too Large"),
             (421, _) => t("misdirected-request", "Misdirected Request"),
+            (429, _) => t("too-many-requests", "Too Many Requests"),
             _ => t("invalid-request", "Invalid request"),
         }
     }
@@ -270,5 +286,18 @@ mod tests {
         let patch = Error::new(400, "invalid-json-patch", "failed to apply patch", "op 1").with("details", json!([1]));
         assert_eq!((kind(patch.clone()), patch.to_problem_json()["details"].clone()), ("invalid-json-patch".to_string(), json!([1])));
         assert_eq!(Error::new(409, "conflict", "Conflict", "exists").code, "conflict");
+    }
+
+    #[test]
+    fn a_lock_answers_429_with_retry_after_in_every_rendering() {
+        let e = Error::temporarily_locked(61, "too many failed attempts");
+        assert_eq!((e.status, e.code, e.retry_after()), (429, "temporarily_unavailable", Some(61)));
+        assert_eq!(Error::temporarily_locked(0, "x").retry_after(), Some(1), "never 0: a client would retry at once");
+        // The HTML page's rendering is checked beside it, in web/pages.rs.
+        for r in [e.clone().into_response(), e.clone().into_problem_response()] {
+            assert_eq!((r.status, r.header("retry-after")), (429, Some("61")));
+        }
+        assert_eq!(e.to_json()["error"], "temporarily_unavailable");
+        assert!(Error::invalid_client("x").into_response().header("retry-after").is_none());
     }
 }

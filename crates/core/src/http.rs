@@ -31,6 +31,11 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub client_certificate: Option<ClientCertificate>,
+    /// The address the request came from, as the platform reports it (Workers: `CF-Connecting-IP`,
+    /// set by Cloudflare's edge; Spin: `spin-client-addr`, set by the host; natively: the socket's
+    /// peer). Adapters fill it; the core never reads it from a header a client could set. Failed
+    /// sign-ins and client authentications are counted per address (`authn::throttle`).
+    pub client_address: Option<std::net::IpAddr>,
 }
 
 impl Request {
@@ -49,6 +54,7 @@ impl Request {
             headers: headers.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect(),
             body,
             client_certificate: None,
+            client_address: None,
         }
     }
 
@@ -239,7 +245,7 @@ impl Error {
         } else if self.status == 401 && self.code == "invalid_client" {
             resp = resp.with_header("www-authenticate", "Basic realm=\"token\"");
         }
-        resp.with_failure(&self)
+        resp.with_retry_after(&self).with_failure(&self)
     }
 
     /// The RFC 9457 rendering of the management API (`application/problem+json`).
@@ -252,13 +258,21 @@ impl Error {
             let challenge = format!("Bearer error=\"invalid_token\", error_description=\"{}\"", self.description.replace(['"', '\\'], "'"));
             resp = resp.with_header("www-authenticate", challenge);
         }
-        resp.with_failure(&self)
+        resp.with_retry_after(&self).with_failure(&self)
     }
 }
 
 impl Response {
     pub fn new(status: u16) -> Response {
         Response { status, headers: Vec::new(), body: Vec::new(), failure: None }
+    }
+
+    /// `Retry-After` when the error reports a lock (every rendering of an error calls this).
+    pub fn with_retry_after(self, e: &Error) -> Response {
+        match e.retry_after() {
+            Some(secs) => self.with_header("retry-after", secs.to_string()),
+            None => self,
+        }
     }
 
     /// Records the error this response reports, for the adapter's log.

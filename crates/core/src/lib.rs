@@ -15,7 +15,7 @@
 //! | `client_auth`  | client authentication at every back-channel endpoint                         |
 //! | `outbound`     | the one guarded, cached path for requests to URLs others chose (client JWK sets) |
 //! | `tokens`       | the JWTs we sign: access tokens, ID tokens                                   |
-//! | `authn`        | who the user is: SSO session, credential checks                              |
+//! | `authn`        | who the user is: SSO session, credential checks, limits on guessing them     |
 //! | `web`          | HTML pages and the sealed forms they post                                    |
 //! | `engine`       | the request context and the per-isolate caches                               |
 //! | `jose`         | JWS, JWK, signing keys                                                       |

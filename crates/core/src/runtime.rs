@@ -177,6 +177,57 @@ pub trait SessionStore {
     async fn delete(&self, sid: &str) -> Result<(), StoreError>;
 }
 
+/// A counter as a [`CounterStore`] keeps it. Times are seconds since the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Counter {
+    pub count: i64,
+    /// When it was last incremented.
+    pub last_at: i64,
+    /// When it stops counting: an increment at or after this starts again from one, and the store
+    /// may forget it from then on.
+    pub expires_at: i64,
+}
+
+/// How long a counter lives after an increment, by the count the increment reached: steps of
+/// `(from_count, secs)`, ascending by `from_count`, the first from 1. A count uses the last step
+/// whose `from_count` it has reached. The caller owns the rule (`authn::throttle` makes a lock
+/// outlive itself this way); a store only applies the table, so it never needs to know the rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetime<'a>(pub &'a [(i64, i64)]);
+
+impl Lifetime<'_> {
+    /// Seconds a counter with `count` lives after its last increment (0 for an empty table).
+    pub fn secs(&self, count: i64) -> i64 {
+        self.0.iter().take_while(|(from, _)| *from <= count).last().map_or(0, |(_, secs)| *secs)
+    }
+
+    /// The table as the SQL stores read it: a JSON array of `[from_count, secs]` pairs.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self.0).unwrap_or_else(|_| "[]".into())
+    }
+}
+
+/// Atomic counters that expire: failed sign-ins and client authentications per account, client
+/// and address, and the posts of each login form (see `authn::throttle`). A Durable Object per
+/// counter on Workers (single-threaded, so a read-modify-write is atomic); one SQLite table on Spin
+/// and natively (one upsert per increment, in a transaction).
+pub trait CounterStore {
+    /// The live counter under `key`: `None` when there is none, or it expired at or before `now`.
+    async fn get(&self, key: &str, now: i64) -> Result<Option<Counter>, StoreError>;
+    /// Adds one to the counter under `key`, atomically: a missing or expired one starts at 1. It
+    /// then lives for what `lifetime` gives its new count. Returns the counter after the increment.
+    async fn increment(&self, key: &str, now: i64, lifetime: Lifetime<'_>) -> Result<Counter, StoreError>;
+    /// Forgets the counter under `key`.
+    async fn reset(&self, key: &str) -> Result<(), StoreError>;
+    /// Whether a read is a local lookup that costs next to nothing (SQLite on Spin and natively).
+    /// On Workers each counter is a Durable Object: a read on every token request would add a
+    /// network hop and send all of one client's token requests through one single-threaded
+    /// object, so there the token endpoint does not read before it checks credentials (see
+    /// `client_auth`).
+    fn reads_are_local(&self) -> bool;
+}
+
+
 /// Bounds of one outbound request, set by [`crate::outbound`] (the only caller of [`HttpFetch`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FetchLimits {
@@ -240,6 +291,7 @@ pub trait Runtime {
     type Clock: Clock;
     type Entropy: Entropy;
     type Signer: Signer;
+    type Counters: CounterStore;
 
     fn kv(&self) -> &Self::Kv;
     fn sql(&self) -> &Self::Sql;
@@ -248,6 +300,7 @@ pub trait Runtime {
     fn clock(&self) -> &Self::Clock;
     fn entropy(&self) -> &Self::Entropy;
     fn signer(&self) -> &Self::Signer;
+    fn counters(&self) -> &Self::Counters;
     /// The master secret (a Worker secret binding / Spin variable) under which signing keys are
     /// encrypted at rest. At least 32 bytes of entropy.
     fn master_secret(&self) -> &[u8];

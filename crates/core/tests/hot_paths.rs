@@ -3,10 +3,11 @@
 //! warm (configuration, keys, clients) client_credentials, discovery and JWKS read nothing either,
 //! and userinfo and a code redemption make one database round trip each (a redemption's consume
 //! and its grant read go in one batch). Counted by a runtime that wraps the native one and tallies
-//! every store call.
+//! every store call. Its throttle counters are shaped like Workers' (remote: a Durable Object per
+//! key), where a client authentication that succeeds must not touch them.
 
 use edgeauth_core::http::form_encode;
-use edgeauth_core::runtime::{KvStore, Runtime, SessionStore, SqlDatabase, SqlRow, SsoSession, Statement, StoreError};
+use edgeauth_core::runtime::{Counter, CounterStore, KvStore, Lifetime, Runtime, SessionStore, SqlDatabase, SqlRow, SsoSession, Statement, StoreError};
 use edgeauth_core::{Request, Response, Server};
 use edgeauth_testkit::{block_on, MemoryKv, NativeRuntime, SqliteDb};
 use serde_json::{json, Value};
@@ -28,6 +29,8 @@ struct Counts {
     sql_round_trips: u32,
     session_reads: u32,
     session_writes: u32,
+    counter_reads: u32,
+    counter_writes: u32,
 }
 
 #[derive(Default)]
@@ -47,6 +50,8 @@ impl Tally {
 struct CountingKv<'a>(&'a MemoryKv, &'a Tally);
 struct CountingSql<'a>(&'a SqliteDb, &'a Tally);
 struct CountingSessions<'a, S: SessionStore>(&'a S, &'a Tally);
+/// The native counters, counted, and reporting themselves remote as Workers' are.
+struct CountingCounters<'a, C: CounterStore>(&'a C, &'a Tally);
 
 impl KvStore for CountingKv<'_> {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
@@ -100,17 +105,42 @@ impl<S: SessionStore> SessionStore for CountingSessions<'_, S> {
     }
 }
 
+impl<C: CounterStore> CounterStore for CountingCounters<'_, C> {
+    async fn get(&self, key: &str, now: i64) -> Result<Option<Counter>, StoreError> {
+        self.1.bump(|c| c.counter_reads += 1);
+        self.0.get(key, now).await
+    }
+    async fn increment(&self, key: &str, now: i64, lifetime: Lifetime<'_>) -> Result<Counter, StoreError> {
+        self.1.bump(|c| c.counter_writes += 1);
+        self.0.increment(key, now, lifetime).await
+    }
+    async fn reset(&self, key: &str) -> Result<(), StoreError> {
+        self.1.bump(|c| c.counter_writes += 1);
+        self.0.reset(key).await
+    }
+    fn reads_are_local(&self) -> bool {
+        false
+    }
+}
+
 /// The native runtime with every store call counted.
 struct Counting<'a> {
     inner: &'a NativeRuntime,
     kv: CountingKv<'a>,
     sql: CountingSql<'a>,
     sessions: CountingSessions<'a, <NativeRuntime as Runtime>::Sessions>,
+    counters: CountingCounters<'a, <NativeRuntime as Runtime>::Counters>,
 }
 
 impl<'a> Counting<'a> {
     fn new(inner: &'a NativeRuntime, tally: &'a Tally) -> Self {
-        Counting { inner, kv: CountingKv(inner.kv(), tally), sql: CountingSql(inner.sql(), tally), sessions: CountingSessions(inner.sessions(), tally) }
+        Counting {
+            inner,
+            kv: CountingKv(inner.kv(), tally),
+            sql: CountingSql(inner.sql(), tally),
+            sessions: CountingSessions(inner.sessions(), tally),
+            counters: CountingCounters(inner.counters(), tally),
+        }
     }
 }
 
@@ -122,6 +152,7 @@ impl<'a> Runtime for Counting<'a> {
     type Clock = <NativeRuntime as Runtime>::Clock;
     type Entropy = <NativeRuntime as Runtime>::Entropy;
     type Signer = <NativeRuntime as Runtime>::Signer;
+    type Counters = CountingCounters<'a, <NativeRuntime as Runtime>::Counters>;
 
     fn kv(&self) -> &Self::Kv {
         &self.kv
@@ -143,6 +174,9 @@ impl<'a> Runtime for Counting<'a> {
     }
     fn signer(&self) -> &Self::Signer {
         self.inner.signer()
+    }
+    fn counters(&self) -> &Self::Counters {
+        &self.counters
     }
     fn master_secret(&self) -> &[u8] {
         self.inner.master_secret()

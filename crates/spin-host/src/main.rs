@@ -5,7 +5,8 @@
 //! SQLite databases it grants, its `allowed_outbound_hosts`, and its variables (from
 //! `SPIN_VARIABLE_<NAME>` in the environment, as Spin's environment provider reads them).
 //! wasi:http comes from wasmtime-wasi-http, with a fresh instance per request from one
-//! pre-instantiated component (as Spin does); Spin's own interfaces from `spin_interfaces`.
+//! pre-instantiated component (as Spin does); Spin's own interfaces from `spin_interfaces`. Each
+//! request carries Spin's `spin-full-url` and `spin-client-addr` headers, set here as Spin sets them.
 //!
 //! Usage (the flags `spin up` has, plus test-only ones):
 //!
@@ -93,7 +94,7 @@ struct Server {
 type HostResponse = hyper::Response<HyperOutgoingBody>;
 
 impl Server {
-    async fn handle(self: Arc<Self>, mut req: hyper::Request<hyper::body::Incoming>) -> Result<HostResponse> {
+    async fn handle(self: Arc<Self>, peer: std::net::SocketAddr, mut req: hyper::Request<hyper::body::Incoming>) -> Result<HostResponse> {
         if self.test_controls && req.uri().path() == "/__test/clock/advance" {
             return self.advance_clock(&req);
         }
@@ -103,6 +104,8 @@ impl Server {
         let origin = authority.map(|a| format!("http://{a}")).unwrap_or_else(|| self.origin.clone());
         let full_url = format!("{origin}{}", req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"));
         req.headers_mut().insert("spin-full-url", full_url.parse()?);
+        // As `spin up` does: the connection's peer as `IP:port`, replacing any value the client sent.
+        req.headers_mut().insert("spin-client-addr", peer.to_string().parse()?);
         let mut wasi = WasiCtx::builder();
         wasi.inherit_stderr().inherit_stdout().wall_clock(ShiftedClock(self.clock_offset.clone()));
         let state = State { wasi: wasi.build(), http: WasiHttpCtx::new(), outbound: OutboundPolicy { allowed: self.allowed.clone() }, table: ResourceTable::new(), stores: self.stores.clone() };
@@ -263,14 +266,14 @@ async fn main() -> Result<()> {
 
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
-        let client = tokio::select! {
-            accepted = listener.accept() => accepted?.0,
+        let (client, peer) = tokio::select! {
+            accepted = listener.accept() => accepted?,
             _ = terminate.recv() => return Ok(()),
             _ = tokio::signal::ctrl_c() => return Ok(()),
         };
         let server = server.clone();
         tokio::task::spawn(async move {
-            let service = hyper::service::service_fn(move |req| server.clone().handle(req));
+            let service = hyper::service::service_fn(move |req| server.clone().handle(peer, req));
             if let Err(e) = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(client), service).await {
                 eprintln!("edgeauth-spin-host: connection error: {e:?}");
             }

@@ -1,14 +1,16 @@
 //! The Fermyon Spin adapter: translation only. Every protocol decision is in `edgeauth-core`.
 //!
 //! Stores (see `spin.toml`): key-value store `default` (tenant and workspace configuration), SQLite
-//! database `default` (everything else, SSO sessions included: Spin has no Durable Objects, and
-//! one SQLite database gives the same "a delete is seen everywhere at once" guarantee). Variables:
+//! database `default` (everything else, SSO sessions and throttle counters included: Spin has no
+//! Durable Objects, and one SQLite database gives the same "a delete is seen everywhere at once"
+//! guarantee, and atomic increments across instances). Variables:
 //! `master_secret` (base64url, at least 32 bytes: seals signing keys at rest) and `root_secret`
 //! (optional: enables the bootstrap management API).
 
 use edgeauth_core::crypto::b64url_decode;
 use edgeauth_core::jose::PureRustSigner;
 use edgeauth_core::runtime::{self as rt, SqlRow, SqlValue, Statement, StoreError};
+use edgeauth_core::store::counters::SqlCounterStore;
 use edgeauth_core::store::sessions::SqlSessionStore;
 use edgeauth_core::{OAuthError, Server};
 use spin_sdk::http::{IntoResponse, Request, Response};
@@ -57,6 +59,7 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
 
 fn translate_request(req: Request) -> edgeauth_core::Request {
     let headers: Vec<(String, String)> = req.headers().map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().unwrap_or("").to_string())).collect();
+    let client_address = headers.iter().find(|(k, _)| k == "spin-client-addr").and_then(|(_, v)| client_address(v));
     // Spin hands the full URL in `spin-full-url`; the request URI may be path-only.
     let url = match headers.iter().find(|(k, _)| k == "spin-full-url") {
         Some((_, full)) => full.clone(),
@@ -67,7 +70,16 @@ fn translate_request(req: Request) -> edgeauth_core::Request {
         None => req.uri().to_string(),
     };
     let method = req.method().to_string();
-    edgeauth_core::Request::new(&method, &url, headers, req.into_body())
+    let mut core_req = edgeauth_core::Request::new(&method, &url, headers, req.into_body());
+    core_req.client_address = client_address;
+    core_req
+}
+
+/// The client's address from `spin-client-addr`, which Spin sets (replacing any the client sent)
+/// from the connection's peer as `IP:port` (`[IPv6]:port`); a bare address is taken too.
+fn client_address(value: &str) -> Option<std::net::IpAddr> {
+    let value = value.trim();
+    value.parse::<std::net::SocketAddr>().map(|a| a.ip()).or_else(|_| value.parse()).ok()
 }
 
 fn store_err(e: impl std::fmt::Debug) -> StoreError {
@@ -83,6 +95,7 @@ struct SpinRuntime {
     kv: Kv,
     sql: Sqlite,
     sessions: SqlSessionStore<Sqlite>,
+    counters: SqlCounterStore<Sqlite>,
     fetch: SpinFetch,
     clock: WasiClock,
     entropy: WasiEntropy,
@@ -109,6 +122,7 @@ impl SpinRuntime {
         Ok(SpinRuntime {
             kv: Kv(key_value::Store::open_default().map_err(store_err)?),
             sessions: SqlSessionStore { db: sql.clone() },
+            counters: SqlCounterStore { db: sql.clone() },
             sql,
             fetch: SpinFetch,
             clock: WasiClock,
@@ -129,6 +143,7 @@ impl rt::Runtime for SpinRuntime {
     type Clock = WasiClock;
     type Entropy = WasiEntropy;
     type Signer = PureRustSigner<WasiEntropy>;
+    type Counters = SqlCounterStore<Sqlite>;
 
     fn kv(&self) -> &Kv {
         &self.kv
@@ -150,6 +165,9 @@ impl rt::Runtime for SpinRuntime {
     }
     fn signer(&self) -> &PureRustSigner<WasiEntropy> {
         self.signer
+    }
+    fn counters(&self) -> &SqlCounterStore<Sqlite> {
+        &self.counters
     }
     fn master_secret(&self) -> &[u8] {
         &self.master_secret

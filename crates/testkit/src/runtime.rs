@@ -4,6 +4,7 @@ use crate::fetch::LoopbackFetch;
 use crate::sqlite::SqliteDb;
 use edgeauth_core::jose::PureRustSigner;
 use edgeauth_core::runtime::{Alg, Clock, Entropy, KvStore, Runtime, Signer, StoreError};
+use edgeauth_core::store::counters::SqlCounterStore;
 use edgeauth_core::store::sessions::SqlSessionStore;
 use std::collections::HashMap;
 use std::path::Path;
@@ -16,6 +17,7 @@ pub struct NativeRuntime {
     kv: MemoryKv,
     sql: SqliteDb,
     sessions: SqlSessionStore<SqliteDb>,
+    counters: SqlCounterStore<SqliteDb>,
     fetch: LoopbackFetch,
     clock: NativeClock,
     entropy: OsEntropy,
@@ -50,6 +52,7 @@ impl NativeRuntime {
         NativeRuntime {
             kv: MemoryKv::default(),
             sessions: SqlSessionStore { db: sql.clone() },
+            counters: SqlCounterStore { db: sql.clone() },
             sql,
             fetch: LoopbackFetch::default(),
             clock,
@@ -95,6 +98,7 @@ impl Runtime for NativeRuntime {
     type Clock = NativeClock;
     type Entropy = OsEntropy;
     type Signer = NativeSigner;
+    type Counters = SqlCounterStore<SqliteDb>;
 
     fn kv(&self) -> &MemoryKv {
         &self.kv
@@ -116,6 +120,9 @@ impl Runtime for NativeRuntime {
     }
     fn signer(&self) -> &NativeSigner {
         &self.signer
+    }
+    fn counters(&self) -> &SqlCounterStore<SqliteDb> {
+        &self.counters
     }
     fn master_secret(&self) -> &[u8] {
         &self.master_secret

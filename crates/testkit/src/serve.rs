@@ -72,6 +72,9 @@ struct Shared {
 
 impl Shared {
     fn connection(&self, stream: TcpStream) {
+        // The client address the engine counts failed sign-ins by: the socket's peer, as Spin and
+        // Cloudflare report theirs (there is no proxy in front of this server to trust a header from).
+        let peer = stream.peer_addr().ok().map(|a| a.ip());
         let _ = stream.set_nodelay(true);
         let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
         let Ok(read_half) = stream.try_clone() else { return };
@@ -114,6 +117,7 @@ impl Shared {
                 None => format!("{}{}", self.origin, target),
             };
             let mut req = Request::new(method, &url, head.headers, body);
+            req.client_address = peer;
             if let Some(h) = &self.options.client_cert_header {
                 req.client_certificate = edgeauth_core::mtls::from_trusted_header(&req.headers, h);
             }

@@ -8,9 +8,10 @@ use crate::error::OAuthError;
 use crate::http::{percent_decode, Params, Request};
 use crate::jose::{self, Jws, JoseError};
 use crate::outbound::{self, FetchError};
-use crate::runtime::Runtime;
+use crate::runtime::{CounterStore, Runtime, StoreError};
 use crate::engine::Ctx;
 use crate::store;
+use crate::authn::throttle::{self, Verdict};
 use base64::Engine;
 use serde_json::Value;
 
@@ -71,10 +72,63 @@ fn presented<'a>(req: &Request, params: &'a Params) -> Result<Presented<'a>, OAu
     })
 }
 
+/// Why a client authentication failed. Only a wrong credential counts towards the client's and the
+/// address's limits (`authn::throttle`): a secret, a signature or a certificate that does not
+/// match, or a client_id nobody registered. The rest would fail whatever was guessed, so counting
+/// them would only lock out a client with a bug: a malformed credential, a method the client does
+/// not use, a well-signed assertion that is replayed, expired or for another audience, keys that
+/// could not be fetched.
+enum Refusal {
+    WrongCredential(OAuthError),
+    Other(OAuthError),
+}
+
+impl From<OAuthError> for Refusal {
+    fn from(e: OAuthError) -> Refusal {
+        Refusal::Other(e)
+    }
+}
+
+impl From<StoreError> for Refusal {
+    fn from(e: StoreError) -> Refusal {
+        Refusal::Other(e.into())
+    }
+}
+
+fn locked(retry_after_secs: i64) -> OAuthError {
+    OAuthError::temporarily_locked(retry_after_secs, format!("too many failed client authentications; try again in {retry_after_secs} seconds"))
+}
+
 /// Authenticates the calling client. `endpoint` is the URL the request was sent to (an accepted
 /// `aud` of a client assertion, besides the issuer).
+///
+/// Failed attempts are limited per client_id and per address. A locked client or address is
+/// refused before its credentials are checked (429, `Retry-After`), the right ones included.
+/// Where counters are local (Spin, native) that is read on every authentication; on Workers, where
+/// each counter is a Durable Object, only a lock this isolate has seen is enforced up front
+/// (every isolate that counts a failure learns the lock from it), so a token request that
+/// succeeds costs no round trip and no single object carries all of a client's requests.
 pub async fn authenticate<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, params: &Params, endpoint: &str) -> Result<Client, OAuthError> {
     let p = presented(req, params)?;
+    let id = match &p {
+        Presented::Basic { id, .. } | Presented::Assertion { id, .. } => id.clone(),
+        Presented::Post { id, .. } | Presented::None { id } => id.to_string(),
+    };
+    let mut guard = throttle::Guard::client(ctx, req, &id);
+    if let Verdict::Locked { retry_after_secs } = guard.check(ctx, ctx.rt.counters().reads_are_local()).await? {
+        return Err(locked(retry_after_secs));
+    }
+    match verify(ctx, req, p, endpoint).await {
+        Ok(client) => Ok(client),
+        Err(Refusal::Other(e)) => Err(e),
+        Err(Refusal::WrongCredential(e)) => match guard.failed(ctx).await? {
+            Verdict::Locked { retry_after_secs } => Err(locked(retry_after_secs)),
+            Verdict::Allowed => Err(e),
+        },
+    }
+}
+
+async fn verify<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, p: Presented<'_>, endpoint: &str) -> Result<Client, Refusal> {
     let (id, method) = match &p {
         Presented::Basic { id, .. } => (id.as_str(), AUTH_SECRET_BASIC),
         Presented::Post { id, .. } => (*id, AUTH_SECRET_POST),
@@ -83,21 +137,25 @@ pub async fn authenticate<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, params: &
     };
     let stored = ctx.client(id).await?;
     let Some(stored) = stored else {
-        return Err(invalid_client("unknown client or wrong credentials"));
+        return Err(Refusal::WrongCredential(invalid_client("unknown client or wrong credentials")));
     };
     // A bare client_id is how a client using the TLS layer names itself (RFC 8705 §2).
     let method = if method == AUTH_NONE && stored.client.uses_mtls_auth() { stored.client.token_endpoint_auth_method.as_str() } else { method };
     if stored.client.token_endpoint_auth_method != method {
-        return Err(invalid_client(&format!("this client authenticates with {}", stored.client.token_endpoint_auth_method)));
+        return Err(invalid_client(&format!("this client authenticates with {}", stored.client.token_endpoint_auth_method)).into());
     }
     if !ctx.config.client_auth_methods().contains(&method) {
-        return Err(invalid_client(&format!("this workspace accepts only {} client authentication", ctx.config.client_auth_methods().join(", "))));
+        return Err(invalid_client(&format!("this workspace accepts only {} client authentication", ctx.config.client_auth_methods().join(", "))).into());
     }
     match p {
-        Presented::Basic { secret, .. } => check_secret(stored.secret_hash.as_deref(), &secret)?,
-        Presented::Post { secret, .. } => check_secret(stored.secret_hash.as_deref(), secret)?,
+        Presented::Basic { secret, .. } => check_secret(stored.secret_hash.as_deref(), &secret).map_err(Refusal::WrongCredential)?,
+        Presented::Post { secret, .. } => check_secret(stored.secret_hash.as_deref(), secret).map_err(Refusal::WrongCredential)?,
         Presented::Assertion { assertion, .. } => check_assertion(ctx, &stored.client, assertion, endpoint).await?,
-        Presented::None { .. } if method == AUTH_TLS || method == AUTH_SELF_SIGNED_TLS => check_certificate(&stored.client, req)?,
+        Presented::None { .. } if method == AUTH_TLS || method == AUTH_SELF_SIGNED_TLS => {
+            // No certificate at all is a request without a credential, not a wrong one.
+            let wrong = if req.client_certificate.is_some() { Refusal::WrongCredential } else { Refusal::Other };
+            check_certificate(&stored.client, req).map_err(wrong)?
+        }
         Presented::None { .. } => {}
     }
     Ok(stored.client.clone())
@@ -167,18 +225,20 @@ fn unavailable(e: FetchError) -> OAuthError {
     }
 }
 
-async fn check_assertion<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, assertion: &str, endpoint: &str) -> Result<(), OAuthError> {
+/// A signature that does not verify with the client's keys is a wrong credential; everything else
+/// about an assertion is not (see [`Refusal`]).
+async fn check_assertion<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, assertion: &str, endpoint: &str) -> Result<(), Refusal> {
     let jws = jose::parse_jws(assertion).map_err(|_| invalid_client("the client assertion is malformed"))?;
     if let Some(only) = ctx.config.only_alg() {
         if jws.alg() != Some(only) {
-            return Err(invalid_client(&format!("client assertions must be signed with {}", only.as_str())));
+            return Err(invalid_client(&format!("client assertions must be signed with {}", only.as_str())).into());
         }
     }
-    verify_with_client_keys(ctx, client, &jws).await?.map_err(|_| invalid_client("the client assertion signature is invalid"))?;
+    verify_with_client_keys(ctx, client, &jws).await?.map_err(|_| Refusal::WrongCredential(invalid_client("the client assertion signature is invalid")))?;
     let c = &jws.claims;
     let str_claim = |n: &str| c.get(n).and_then(Value::as_str);
     if str_claim("iss") != Some(client.client_id.as_str()) || str_claim("sub") != Some(client.client_id.as_str()) {
-        return Err(invalid_client("the client assertion's iss and sub must be the client_id"));
+        return Err(invalid_client("the client assertion's iss and sub must be the client_id").into());
     }
     let audience_ok = match c.get("aud") {
         Some(Value::String(a)) => *a == ctx.issuer || a == endpoint,
@@ -186,21 +246,21 @@ async fn check_assertion<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, assertio
         _ => false,
     };
     if !audience_ok {
-        return Err(invalid_client("the client assertion's aud must be the issuer or this endpoint"));
+        return Err(invalid_client("the client assertion's aud must be the issuer or this endpoint").into());
     }
     let exp = c.get("exp").and_then(Value::as_i64).ok_or_else(|| invalid_client("the client assertion has no exp"))?;
     if exp <= ctx.now {
-        return Err(invalid_client("the client assertion has expired"));
+        return Err(invalid_client("the client assertion has expired").into());
     }
     if exp > ctx.now + MAX_ASSERTION_LIFETIME {
-        return Err(invalid_client("the client assertion lives too long (at most 10 minutes)"));
+        return Err(invalid_client("the client assertion lives too long (at most 10 minutes)").into());
     }
     if c.get("nbf").and_then(Value::as_i64).is_some_and(|nbf| nbf > ctx.now + 60) {
-        return Err(invalid_client("the client assertion is not valid yet"));
+        return Err(invalid_client("the client assertion is not valid yet").into());
     }
     let jti = str_claim("jti").filter(|j| !j.is_empty() && j.len() <= 256).ok_or_else(|| invalid_client("the client assertion needs a jti"))?;
     if !store::use_jti(ctx.db(), &ctx.tenant, &ctx.workspace, &client.client_id, jti, exp).await? {
-        return Err(invalid_client("the client assertion was already used (jti replay)"));
+        return Err(invalid_client("the client assertion was already used (jti replay)").into());
     }
     Ok(())
 }

@@ -115,6 +115,57 @@ impl Default for ConsentConfig {
     }
 }
 
+/// Limits on guessing credentials (`authn::throttle` applies them). Counts are per workspace. At
+/// `*_max_failures` failures the key is locked for `base_lock_secs`, and each further failure
+/// (after that lock ended) locks it for twice as long as the one before, up to `max_lock_secs`.
+/// A counter forgets its failures `window_secs` after the last one; once they locked it,
+/// `window_secs + max_lock_secs` after the last one. A locked request is answered 429 with
+/// `Retry-After`, and its credentials are not checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThrottleConfig {
+    pub window_secs: i64,
+    /// Failed sign-ins per login name (counted whether or not the account exists; a sign-in resets it).
+    pub account_max_failures: i64,
+    /// Failed sign-ins from one client address (an IPv6 address counts by its /64), and,
+    /// separately, failed client authentications from one. Not reset by a success: many people
+    /// may share an address.
+    pub address_max_failures: i64,
+    /// Failed client authentications per client_id at the token, PAR, introspection and revocation
+    /// endpoints (counted whether or not the client exists).
+    pub client_max_failures: i64,
+    pub base_lock_secs: i64,
+    pub max_lock_secs: i64,
+    /// How many times one login form (one sealed page) may be posted; then it has expired.
+    pub login_form_max_posts: i64,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        ThrottleConfig {
+            window_secs: 900,
+            account_max_failures: 5,
+            address_max_failures: 20,
+            client_max_failures: 10,
+            base_lock_secs: 60,
+            max_lock_secs: 3600,
+            login_form_max_posts: 5,
+        }
+    }
+}
+
+impl ThrottleConfig {
+    fn validate(&self) -> Result<(), OAuthError> {
+        check((60..=86400).contains(&self.window_secs), "throttle.window_secs", "must be between 60 and 86400 seconds")?;
+        check((1..=1000).contains(&self.account_max_failures), "throttle.account_max_failures", "must be between 1 and 1000")?;
+        check((1..=100_000).contains(&self.address_max_failures), "throttle.address_max_failures", "must be between 1 and 100000")?;
+        check((1..=1000).contains(&self.client_max_failures), "throttle.client_max_failures", "must be between 1 and 1000")?;
+        check((1..=86400).contains(&self.base_lock_secs), "throttle.base_lock_secs", "must be between 1 and 86400 seconds")?;
+        check((self.base_lock_secs..=86400).contains(&self.max_lock_secs), "throttle.max_lock_secs", "must be between base_lock_secs and 86400 seconds")?;
+        check((1..=100).contains(&self.login_form_max_posts), "throttle.login_form_max_posts", "must be between 1 and 100")
+    }
+}
+
 /// One workspace = one authorization server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -134,6 +185,8 @@ pub struct WorkspaceConfig {
     pub scopes: BTreeMap<String, ScopeConfig>,
     pub login: LoginConfig,
     pub consent: ConsentConfig,
+    /// Limits on password guessing and failed client authentication.
+    pub throttle: ThrottleConfig,
     pub sso_enabled: bool,
     /// Introspection answers only the token's own client and clients marked `resource_server`;
     /// others get `active: false`. Off by default: resource servers are usually ordinary
@@ -195,6 +248,7 @@ impl Default for WorkspaceConfig {
             scopes,
             login: LoginConfig::default(),
             consent: ConsentConfig::default(),
+            throttle: ThrottleConfig::default(),
             sso_enabled: true,
             restrict_introspection: false,
             default_locale: "en".into(),
@@ -239,6 +293,7 @@ impl WorkspaceConfig {
         check((8 * 1024..=256 * 1024).contains(&p.memory_kib), "login.password_hashing.memory_kib", "must be between 8192 and 262144")?;
         check((1..=10).contains(&p.iterations), "login.password_hashing.iterations", "must be between 1 and 10")?;
         check((1..=4).contains(&p.parallelism), "login.password_hashing.parallelism", "must be between 1 and 4")?;
+        self.throttle.validate()?;
         check(matches!(self.default_locale.as_str(), "en" | "pt-BR"), "default_locale", "must be 'en' or 'pt-BR'")?;
         if !self.mtls_issuer.is_empty() {
             let m = &self.mtls_issuer;
@@ -304,6 +359,21 @@ mod tests {
         assert!(e.description.contains("grant_types"));
         let e = parse_workspace_config(br#"{"no_such_field": 1}"#).unwrap_err();
         assert!(e.description.contains("no_such_field"));
+    }
+
+    #[test]
+    fn throttle_limits_default_and_are_validated() {
+        let cfg = parse_workspace_config(br#"{"throttle": {"account_max_failures": 3}}"#).unwrap();
+        assert_eq!((cfg.throttle.account_max_failures, cfg.throttle.address_max_failures, cfg.throttle.window_secs), (3, 20, 900), "unnamed limits keep their defaults");
+        for (doc, field) in [
+            (r#"{"throttle": {"account_max_failures": 0}}"#, "throttle.account_max_failures"),
+            (r#"{"throttle": {"window_secs": 10}}"#, "throttle.window_secs"),
+            (r#"{"throttle": {"base_lock_secs": 120, "max_lock_secs": 60}}"#, "throttle.max_lock_secs"),
+            (r#"{"throttle": {"login_form_max_posts": 0}}"#, "throttle.login_form_max_posts"),
+        ] {
+            assert_eq!(parse_workspace_config(doc.as_bytes()).unwrap_err().field(), Some(field), "{doc}");
+        }
+        assert!(parse_workspace_config(br#"{"throttle": {"lock": true}}"#).is_err(), "unknown members are refused");
     }
 
     #[test]

@@ -47,3 +47,33 @@ impl<T: Clone> TtlCache<T> {
     }
 }
 
+
+/// Keys this isolate has seen locked (`authn::throttle`), with the second each lock ends: a request
+/// for one is refused from memory, with no store round trip. Bounded like the caches; an entry
+/// lives exactly as long as its lock (not the caches' TTL).
+#[derive(Default)]
+pub(crate) struct Locks {
+    until: RefCell<HashMap<String, i64>>,
+}
+
+impl Locks {
+    /// When the lock on `key` ends, if this isolate knows of one still in force at `now`.
+    pub(crate) fn until(&self, key: &str, now: i64) -> Option<i64> {
+        self.until.borrow().get(key).copied().filter(|until| *until > now)
+    }
+
+    pub(crate) fn remember(&self, key: &str, until: i64, now: i64) {
+        let mut locks = self.until.borrow_mut();
+        if locks.len() >= CACHE_MAX_ENTRIES {
+            locks.retain(|_, u| *u > now);
+            if locks.len() >= CACHE_MAX_ENTRIES {
+                locks.clear();
+            }
+        }
+        locks.insert(key.to_string(), until);
+    }
+
+    pub(crate) fn forget(&self, key: &str) {
+        self.until.borrow_mut().remove(key);
+    }
+}

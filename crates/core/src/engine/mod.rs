@@ -13,7 +13,7 @@ use crate::error::OAuthError;
 use crate::jose::keys::{self, KeySet};
 use crate::runtime::{Clock, Runtime};
 use crate::store::StoredClient;
-use cache::TtlCache;
+use cache::{Locks, TtlCache};
 use std::sync::Arc;
 
 /// One per isolate / instance: holds the caches that outlive a request (workspace configuration,
@@ -31,6 +31,8 @@ pub struct Server {
     key_reloads: TtlCache<()>,
     /// Documents fetched from URLs others chose (client JWK sets), by owner: see `crate::outbound`.
     pub(crate) documents: TtlCache<Arc<FetchedDocument>>,
+    /// Throttle keys seen locked in this isolate, until their locks end.
+    locks: Locks,
 }
 
 /// A document [`crate::outbound`] fetched, as it caches it (in memory and in the key-value store).
@@ -57,6 +59,34 @@ impl Server {
         self.discovery.put(issuer.to_string(), (config.clone(), document.clone()), now_ms);
         document
     }
+}
+
+/// Runs two futures together on this thread (an isolate has one) and returns both outputs: two
+/// store round trips that do not depend on each other (two Durable Objects, say) overlap.
+pub(crate) async fn both<A: std::future::Future, B: std::future::Future>(a: A, b: B) -> (A::Output, B::Output) {
+    use std::task::Poll;
+    let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
+    let (mut done_a, mut done_b) = (None, None);
+    std::future::poll_fn(|cx| {
+        if done_a.is_none() {
+            if let Poll::Ready(v) = a.as_mut().poll(cx) {
+                done_a = Some(v);
+            }
+        }
+        if done_b.is_none() {
+            if let Poll::Ready(v) = b.as_mut().poll(cx) {
+                done_b = Some(v);
+            }
+        }
+        match (done_a.take(), done_b.take()) {
+            (Some(x), Some(y)) => Poll::Ready((x, y)),
+            (x, y) => {
+                (done_a, done_b) = (x, y);
+                Poll::Pending
+            }
+        }
+    })
+    .await
 }
 
 impl Server {
@@ -86,6 +116,19 @@ impl Server {
         let ks = Arc::new(keys::load(rt.sql(), rt.master_secret(), tenant, workspace, (now_ms / 1000) as i64).await?);
         self.keys.put(key, ks.clone(), now_ms);
         Ok(ks)
+    }
+
+    /// When the lock on a throttle key ends, if this isolate has seen it locked (`authn::throttle`).
+    pub(crate) fn known_lock(&self, key: &str, now: i64) -> Option<i64> {
+        self.locks.until(key, now)
+    }
+
+    pub(crate) fn remember_lock(&self, key: &str, until: i64, now: i64) {
+        self.locks.remember(key, until, now)
+    }
+
+    pub(crate) fn forget_lock(&self, key: &str) {
+        self.locks.forget(key)
     }
 
     /// Drops this isolate's cached copies after a write through it (other isolates wait out the TTL).

@@ -2,6 +2,7 @@
 //! to the engine's types; nothing here knows which runtime carries the statements.
 
 pub mod consents;
+pub mod counters;
 pub mod management;
 pub mod par;
 pub mod sessions;

@@ -138,6 +138,17 @@ pub const SESSION_GET: &str = "SELECT session FROM sso_sessions WHERE sid = ?1";
 pub const SESSIONS_PURGE_EXPIRED: &str = "DELETE FROM sso_sessions WHERE expires_at < ?1";
 pub const SESSION_DELETE: &str = "DELETE FROM sso_sessions WHERE sid = ?1";
 
+// Counters (stores without Durable Objects; migrations/0006_counters.sql). An increment is one
+// batch, so one transaction: the sweep, then the upsert, then the new lifetime by the count reached.
+/// Sweeps every expired counter (the one being incremented included: it then starts again at 1).
+pub const COUNTERS_PURGE_EXPIRED: &str = "DELETE FROM counters WHERE expires_at <= ?1";
+pub const COUNTER_UPSERT: &str = "INSERT INTO counters (id, hits, last_at, expires_at) VALUES (?1, 1, ?2, ?2) ON CONFLICT (id) DO UPDATE SET hits = hits + 1, last_at = ?2";
+/// ?3 is the lifetime table (`runtime::Lifetime` as JSON `[[from_count, secs], ...]`): the last step
+/// the new count has reached gives its lifetime.
+pub const COUNTER_SET_LIFETIME: &str = "UPDATE counters SET expires_at = ?2 + COALESCE((SELECT json_extract(s.value, '$[1]') FROM json_each(?3) s WHERE json_extract(s.value, '$[0]') <= counters.hits ORDER BY json_extract(s.value, '$[0]') DESC LIMIT 1), 0) WHERE id = ?1 RETURNING hits, last_at, expires_at";
+pub const COUNTER_GET: &str = "SELECT hits, last_at, expires_at FROM counters WHERE id = ?1 AND expires_at > ?2";
+pub const COUNTER_DELETE: &str = "DELETE FROM counters WHERE id = ?1";
+
 // ---------------------------------------------------------------------------------------------
 // The management API (migrations/0002_management.sql). Lists page by key: `id > ?after ORDER BY id LIMIT ?`.
 

@@ -32,7 +32,8 @@ pub struct Interaction<A = IgnoredAny> {
     pub stage: Stage,
     pub csrf: String,
     pub exp: i64,
-    /// A random id per form, for steps that may be posted once (consent).
+    /// A random id per form: a consent form may be posted once, a login form a bounded number of
+    /// times (`authn::throttle::login_form_post`).
     #[serde(default)]
     pub id: String,
     #[serde(default = "none")]

@@ -45,6 +45,7 @@ pub fn text(locale: Locale, key: &str) -> &'static str {
         "username" => ("Username", "Usuário"),
         "password" => ("Password", "Senha"),
         "invalid_credentials" => ("Invalid username or password.", "Usuário ou senha inválidos."),
+        "too_many_attempts" => ("Too many failed sign-in attempts. Try again later.", "Muitas tentativas de entrada sem sucesso. Tente novamente mais tarde."),
         "consent_title" => ("Allow access?", "Permitir acesso?"),
         "consent_intro" => ("wants to access your account. It asks for:", "quer acessar sua conta. Solicita:"),
         "allow" => ("Allow", "Permitir"),
@@ -222,13 +223,19 @@ pub fn account(locale: Locale, view: Option<AccountView<'_>>) -> Response {
 impl crate::error::Error {
     /// The HTML rendering, for the browser-facing steps.
     pub fn into_page(self, locale: Locale) -> Response {
-        error_page(locale, self.status, self.code, &self.description).with_failure(&self)
+        error_page(locale, self.status, self.code, &self.description).with_retry_after(&self).with_failure(&self)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lock_shown_as_a_page_keeps_its_retry_after() {
+        let r = crate::error::Error::temporarily_locked(30, "locked").into_page(Locale::En);
+        assert_eq!((r.status, r.header("retry-after")), (429, Some("30")));
+    }
 
     #[test]
     fn negotiates_locales() {

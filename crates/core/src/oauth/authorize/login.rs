@@ -2,6 +2,7 @@
 //! starts the SSO session and continues the authorization.
 
 use super::{after_login, step_response, AuthRequest};
+use crate::authn::throttle::{self, Guard, Verdict};
 use crate::authn::{password, session};
 use crate::engine::Ctx;
 use crate::error::OAuthError;
@@ -16,6 +17,16 @@ pub fn show<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest, error
     forms::with_cookie(pages::login(locale, &ctx.endpoint("login"), &blob, ar.login_hint.as_deref(), error), set_cookie)
 }
 
+/// The login page again, answered 429 with `Retry-After`: too many failed sign-ins for this login
+/// name or from this address. One text for both, and for names with no account behind them.
+fn locked<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest, retry_after_secs: i64) -> Response {
+    let locale = forms::locale(ctx, req, ar.ui_locales.as_deref());
+    let e = OAuthError::temporarily_locked(retry_after_secs, "too many failed sign-ins; the login name or the address is locked for now");
+    let mut page = show(ctx, req, ar, Some(pages::text(locale, "too_many_attempts")));
+    page.status = e.status;
+    page.with_retry_after(&e).with_failure(&e)
+}
+
 /// POST /login: checks the password, starts the SSO session, continues the authorization.
 pub async fn post<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Response {
     step_response(ctx, req, post_inner(ctx, req).await)
@@ -25,12 +36,26 @@ async fn post_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
     let params = req.form_params()?;
     let i = forms::resume::<_, AuthRequest>(ctx, req, &params, Stage::Login)?;
     let ar = i.ar.ok_or_else(|| OAuthError::invalid_request("the form is invalid"))?;
+    if !throttle::login_form_post(ctx, &i.id, i.exp).await? {
+        return Err(OAuthError::invalid_request("this sign-in page has expired (it was submitted too many times); start again from the application"));
+    }
     let client = super::load_client(ctx, &ar.client_id).await?;
     let username = params.get("username").unwrap_or("").trim();
+    // Locked: refused before the password is checked, so a locked name costs no hash, and the
+    // right password is refused too (an attacker learns nothing from a locked attempt).
+    let mut guard = Guard::login(ctx, req, username);
+    if let Verdict::Locked { retry_after_secs } = guard.check(ctx, true).await? {
+        return Ok(locked(ctx, req, &ar, retry_after_secs));
+    }
     let Some(user) = password::verify(ctx, username, params.get("password").unwrap_or("")).await? else {
+        // Unknown name, disabled user or wrong password: counted alike, answered alike.
+        if let Verdict::Locked { retry_after_secs } = guard.failed(ctx).await? {
+            return Ok(locked(ctx, req, &ar, retry_after_secs));
+        }
         let locale = forms::locale(ctx, req, ar.ui_locales.as_deref());
         return Ok(show(ctx, req, &ar, Some(pages::text(locale, "invalid_credentials"))));
     };
+    guard.succeeded(ctx).await?;
     let (session, set_cookie) = session::start(ctx, req, &user.id, vec!["pwd".into()]).await?;
     let resp = after_login(ctx, req, &ar, &client, &session).await;
     Ok(forms::with_cookie(resp, set_cookie))
