@@ -54,7 +54,7 @@ impl NativeRuntime {
             sessions: SqlSessionStore { db: sql.clone() },
             counters: SqlCounterStore { db: sql.clone() },
             sql,
-            fetch: LoopbackFetch::default(),
+            fetch: LoopbackFetch,
             clock,
             entropy: OsEntropy,
             signer: NativeSigner::default(),
