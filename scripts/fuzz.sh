@@ -7,7 +7,7 @@
 #   scripts/fuzz.sh run TARGET SECONDS    one target
 #
 # Each run starts from the committed seeds (fuzz/seeds/TARGET) and the scratch corpus it grows
-# (fuzz/corpus/TARGET, ignored by git), and prints the executions of each target and their total.
+# (fuzz/corpus/TARGET, ignored by git), with a dictionary (fuzz/dicts/) for the text targets, and prints the executions of each target and their total.
 # A crash, a timeout (FUZZ_TIMEOUT, 10 s for one input) or memory past FUZZ_RSS_MB (2048) fails
 # the script; libFuzzer leaves the input in fuzz/artifacts/TARGET/ (replay it with
 # `cargo +nightly fuzz run -s none TARGET fuzz/artifacts/TARGET/<file>`).
@@ -56,8 +56,15 @@ run() {
   local out
   mkdir -p "$corpus" "$artifacts" fuzz/logs
   out=fuzz/logs/$target.log
+  # A dictionary of the input's syntax, boundary integers and multi-byte characters, where one helps.
+  local dict=()
+  case "$target" in
+    json_patch | consents | payments | request_object) dict=(-dict=fuzz/dicts/json.dict) ;;
+    form_decode) dict=(-dict=fuzz/dicts/form_decode.dict) ;;
+    dn) dict=(-dict=fuzz/dicts/dn.dict) ;;
+  esac
   local rc=0
-  nice -n "$NICE" cargo "+$TOOLCHAIN" fuzz run -s "$SANITIZER" "$target" "$corpus" "$seeds" -- \
+  nice -n "$NICE" cargo "+$TOOLCHAIN" fuzz run -s "$SANITIZER" "$target" "$corpus" "$seeds" -- "${dict[@]}" \
     -max_total_time="$secs" -timeout="${FUZZ_TIMEOUT:-10}" -rss_limit_mb="${FUZZ_RSS_MB:-2048}" \
     -artifact_prefix="$artifacts/" -print_final_stats=1 >"$out" 2>&1 || rc=$?
   local execs
