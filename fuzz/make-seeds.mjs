@@ -1,7 +1,7 @@
 // Writes the seed corpus of every fuzz target into fuzz/seeds/<target>/ (committed; small, made by
 // hand: valid and near-valid inputs). Signed seeds use fresh keys, so a second run writes other
 // bytes for them; the rest is fixed. Run: node fuzz/make-seeds.mjs (Node's own crypto only).
-// The targets' clock is NOW = 1750000000 (2025-06-15T14:13:20Z), the client "tpp" and the issuer
+// The targets' clock is NOW = 1750000000 (2025-06-15T15:06:40Z), the client "tpp" and the issuer
 // https://as.example/t/w, as in fuzz/fuzz_targets/.
 import { generateKeyPairSync, sign, constants } from "node:crypto";
 import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
