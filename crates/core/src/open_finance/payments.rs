@@ -128,7 +128,9 @@ pub(crate) fn check_claims(claims: &serde_json::Map<String, Value>, client_id: &
         return Err(forbidden("the body's aud must be the issuer"));
     }
     match claims.get("iat").and_then(Value::as_i64) {
-        Some(iat) if (iat - now).abs() <= IAT_WINDOW => {}
+        // `abs_diff`: `iat - now` overflows for an `iat` near i64::MIN (a panic in debug builds; in
+        // release, `iat = i64::MIN + now` made the difference i64::MIN, whose `abs()` is negative).
+        Some(iat) if iat.abs_diff(now) <= IAT_WINDOW.unsigned_abs() => {}
         _ => return Err(forbidden("the body's iat must be within 60 seconds of now")),
     }
     match claims.get("jti").and_then(Value::as_str) {
@@ -332,6 +334,20 @@ mod tests {
         assert!(!valid_amount("100.0"));
         assert!(!valid_amount("-1.00"));
         assert!(!valid_amount("12345678901234567.00"));
+    }
+
+    #[test]
+    fn iat_far_from_now_is_refused_without_overflow() {
+        // Found by review and confirmed with the payments fuzz target's check_claims (the input is
+        // fuzz/seeds/payments/iat-min): `(iat - now).abs()` overflowed.
+        let now = 1_750_000_000;
+        let claims = |iat: i64| json!({ "iss": "tpp", "aud": "https://as.example/t/w", "iat": iat, "jti": "j" }).as_object().cloned().unwrap();
+        let check = |iat: i64| check_claims(&claims(iat), "tpp", "https://as.example/t/w", "https://as.example/t/w/x", now).map_err(|e| e.code);
+        assert_eq!(check(now - IAT_WINDOW), Ok(()));
+        assert_eq!(check(now + IAT_WINDOW), Ok(()));
+        for iat in [now + IAT_WINDOW + 1, now - IAT_WINDOW - 1, i64::MIN, i64::MIN + now, i64::MAX, 0] {
+            assert_eq!(check(iat), Err("INVALID_CLIENT"), "{iat}");
+        }
     }
 
     #[test]
