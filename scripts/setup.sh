@@ -13,6 +13,8 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 rustup target add wasm32-unknown-unknown wasm32-wasip2 >/dev/null 2>&1 || rustup target add wasm32-unknown-unknown wasm32-wasip2
 # The test command runs clippy (in the default rustup profile, but not in the minimal one).
 cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+# The fuzz targets (scripts/fuzz.sh): a nightly toolchain (minimal profile) and cargo-fuzz.
+./scripts/fuzz.sh setup
 
 # worker-build: its major.minor must equal the `worker` crate's.
 if ! worker-build --version 2>/dev/null | grep -q "$WORKER_BUILD_VERSION"; then

@@ -25,6 +25,9 @@ step "native: cargo test (core units, the layout check, core flows, test kit, Sp
 cargo test --workspace --exclude edgeauth-spin --exclude edgeauth-spin-host --quiet
 cargo test -p edgeauth-spin-host --quiet
 
+step "native: fuzz the parsers of untrusted bytes, 10 s per target (cargo-fuzz, libFuzzer; a crash fails)"
+./scripts/fuzz.sh short
+
 step "native: scenario suite over HTTP"
 cargo build --quiet -p edgeauth-testkit --bin edgeauth-native
 TARGET=native node --test --test-concurrency=1 'tests/scenarios/*.test.mjs'

@@ -31,6 +31,10 @@ pub mod config;
 pub mod crypto;
 pub mod engine;
 pub mod error;
+/// Crate-private parsers for the fuzz targets (`fuzz/`); only under `cargo fuzz` (`--cfg fuzzing`).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzz_api;
 pub mod http;
 pub mod jose;
 pub mod management;

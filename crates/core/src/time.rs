@@ -47,7 +47,8 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     }
     let offset = match rest {
         "Z" | "z" => 0,
-        _ if rest.len() == 6 && matches!(&rest[..1], "+" | "-") && &rest[3..4] == ":" => {
+        // Bytes, not `&rest[..1]`: the rest may hold a multi-byte character, and slicing inside one panics.
+        _ if rest.len() == 6 && matches!(rest.as_bytes()[0], b'+' | b'-') && rest.as_bytes()[3] == b':' => {
             let oh: i64 = rest.get(1..3)?.parse().ok()?;
             let om: i64 = rest.get(4..6)?.parse().ok()?;
             let sign = if rest.starts_with('-') { -1 } else { 1 };
@@ -76,5 +77,16 @@ mod tests {
         for bad in ["2023-02-29T00:00:00Z", "2023-13-01T00:00:00Z", "2023-03-01 09:02:27Z", "2023-03-01T09:02:27", "yesterday", "2023-03-01T09:02:27.Z"] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_multi_byte_character_in_the_offset_is_refused_not_a_panic() {
+        // Found by fuzzing (the consents target; fuzz/seeds/consents/crash-offset-multibyte): the
+        // offset's sign and colon were read by slicing the string, inside a character here.
+        assert_eq!(parse_rfc3339("2025-12-31T23:56:90.123+0\u{3ff}30"), None);
+        for bad in ["2025-06-15T14:13:20\u{e9}0000", "2025-06-15T14:13:20+1\u{e9}00", "2025-06-15T14:13:20+01:\u{e9}", "2025-06-15T14:13:20+\u{20ac}:00"] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+        assert_eq!(parse_rfc3339("2025-06-15T12:06:40-03:00"), Some(1_750_000_000));
     }
 }

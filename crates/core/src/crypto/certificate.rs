@@ -42,6 +42,11 @@ fn escape_value(v: &str) -> String {
     let mut out = String::new();
     let n = v.chars().count();
     for (i, c) in v.chars().enumerate() {
+        if c == '\0' {
+            // RFC 4514 §2.4: NUL is always escaped (and `normalize_dn` refuses a raw one).
+            out.push_str("\\00");
+            continue;
+        }
         let special = matches!(c, '"' | '+' | ',' | ';' | '<' | '>' | '\\') || (i == 0 && (c == '#' || c == ' ')) || (i + 1 == n && c == ' ');
         if special {
             out.push('\\');
@@ -139,6 +144,11 @@ pub fn from_cloudflare_tls_client_auth(field: impl Fn(&str) -> Option<String>) -
 /// A DN as a sequence of RDNs, each a sorted set of (type as OID or lower-case name, value folded
 /// for comparison), in the order the string lists them.
 fn normalize_dn(s: &str) -> Option<Vec<Vec<(String, String)>>> {
+    // NUL marks a decoded hex escape below (`fold_value` reads the two hex digits after it), and
+    // RFC 4514 §2.4 has NUL escaped anyway: a raw one is no DN.
+    if s.contains('\0') {
+        return None;
+    }
     let mut rdns = Vec::new();
     let mut rdn = Vec::new();
     let mut current = String::new();
@@ -383,6 +393,22 @@ pub(crate) mod tests {
         assert!(!dn_equal("CN=x,O=y,C=BR", "O=y,C=BR,CN=x"));
         assert!(!dn_equal("garbage", "garbage"));
         assert!(valid_dn("CN=x") && !valid_dn("CN") && !valid_dn(""));
+    }
+
+    #[test]
+    fn a_raw_nul_is_no_dn_and_an_escaped_one_compares() {
+        // Found by fuzzing (fuzz/seeds/dn/crash-raw-nul): a raw NUL, which marks decoded hex
+        // escapes inside `normalize_dn`, followed by a multi-byte character made `fold_value`
+        // slice inside that character and panic.
+        assert!(!dn_equal("CN=\0x\u{2bc}", "CN=\0x\u{2bc}"));
+        assert!(!valid_dn("CN=Jo\\2C Inc+UID=1,=Jo\0\0\u{2bc}") && !valid_dn("CN=\\\0"));
+        assert!(!dn_equal("CN=\u{0}41", "CN=A"), "a raw NUL does not pass for an escape");
+        assert!(dn_equal("CN=a\\00b", "cn=A\\00B"));
+        // A certificate's NUL is written escaped, so its subject stays a DN that compares.
+        assert_eq!(escape_value("a\0b"), "a\\00b");
+        let c = parse_certificate(&certificate(&der(0x30, &rdn(CN, &der(0x0c, b"a\0b"))))).expect("parses");
+        assert_eq!(c.subject_dn, "CN=a\\00b");
+        assert!(valid_dn(&c.subject_dn) && dn_equal(&c.subject_dn, "CN=A\\00B"));
     }
 
     #[test]

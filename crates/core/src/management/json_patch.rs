@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 pub const MAX_OPERATIONS: usize = 100;
 /// The patched document may not grow past this (serialized), counted as each operation applies,
 /// before its value is copied: repeated `copy` of a value into itself doubles the document per
-/// operation, and an isolate that every tenant shares has 128 MB.
+/// operation, and an isolate that every tenant shares has 128 MB. A new member's name counts too.
 pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 
 /// The serialized size of a value, without building the string.
@@ -151,8 +151,15 @@ fn remove(doc: &mut Value, tokens: &[String]) -> Result<Value, String> {
     }
 }
 
+/// What a value inserted at `tokens` adds to the serialized document besides itself: at most its
+/// member name (quoted and escaped), a colon and a comma (an array's comma is counted alike).
+fn slot_size(tokens: &[String]) -> usize {
+    tokens.last().map_or(0, |name| size_of(&Value::String(name.clone())) + 2)
+}
+
 /// Applies one operation; `budget` is what the document may still grow by, and every value an
-/// operation adds is charged against it before it is cloned (nothing removed is credited back).
+/// operation adds, with the slot it goes in, is charged against it before it is cloned (nothing
+/// removed is credited back).
 fn apply_op(doc: &mut Value, op: &Value, budget: &mut usize) -> Result<(), (Option<String>, Option<String>, String)> {
     let Some(obj) = op.as_object() else { return Err((None, None, "an operation must be a JSON object".into())) };
     let name = obj.get("op").and_then(Value::as_str).map(str::to_string);
@@ -161,8 +168,8 @@ fn apply_op(doc: &mut Value, op: &Value, budget: &mut usize) -> Result<(), (Opti
     let Some(op_name) = name.as_deref() else { return Err(fail("'op' is missing or not a string".into())) };
     let Some(path_str) = path.as_deref() else { return Err(fail("'path' is missing or not a string".into())) };
     let target = parse_pointer(path_str).map_err(fail)?;
-    let mut charge = |v: &Value| -> Result<(), (Option<String>, Option<String>, String)> {
-        *budget = budget.checked_sub(size_of(v)).ok_or_else(|| fail(format!("the patched document would be larger than {} KB", MAX_DOCUMENT_BYTES / 1024)))?;
+    let mut charge = |bytes: usize| -> Result<(), (Option<String>, Option<String>, String)> {
+        *budget = budget.checked_sub(bytes).ok_or_else(|| fail(format!("the patched document would be larger than {} KB", MAX_DOCUMENT_BYTES / 1024)))?;
         Ok(())
     };
     let value = || obj.get("value").cloned().ok_or_else(|| fail("'value' is missing".into()));
@@ -173,13 +180,13 @@ fn apply_op(doc: &mut Value, op: &Value, budget: &mut usize) -> Result<(), (Opti
     match op_name {
         "add" => {
             let v = value()?;
-            charge(&v)?;
+            charge(size_of(&v) + slot_size(&target))?;
             add(doc, &target, v).map_err(fail)
         }
         "remove" => remove(doc, &target).map(|_| ()).map_err(fail),
         "replace" => {
             let v = value()?;
-            charge(&v)?;
+            charge(size_of(&v))?;
             let slot = parent(doc, &target).map_err(fail)?;
             *slot = v;
             Ok(())
@@ -189,12 +196,13 @@ fn apply_op(doc: &mut Value, op: &Value, budget: &mut usize) -> Result<(), (Opti
             if target.len() > from.len() && target[..from.len()] == from[..] {
                 return Err(fail("a value cannot be moved into one of its own children".into()));
             }
+            charge(slot_size(&target))?;
             let v = remove(doc, &from).map_err(fail)?;
             add(doc, &target, v).map_err(fail)
         }
         "copy" => {
             let source = get(doc, &from()?).map_err(fail)?;
-            charge(source)?;
+            charge(size_of(source) + slot_size(&target))?;
             let v = source.clone();
             add(doc, &target, v).map_err(fail)
         }
@@ -272,6 +280,20 @@ mod tests {
         assert!(apply(&doc, &big).unwrap_err().reason.contains("64 KB"));
         let many: Vec<Value> = (0..=MAX_OPERATIONS).map(|_| json!({"op": "test", "path": "/a", "value": "x".repeat(1000)})).collect();
         assert!(apply(&doc, &Value::Array(many)).unwrap_err().reason.contains("at most"));
+        // Member names count (found with the json_patch fuzz target's size check, from the input
+        // kept as fuzz/seeds/json_patch/long-name): six doublings leave 739 bytes of budget, and
+        // an 800-byte name with an empty value grew the document to 65,696 bytes.
+        let mut ops: Vec<Value> = (0..6).map(|i| json!({"op": "copy", "from": "", "path": format!("/c{i}")})).collect();
+        ops.push(json!({"op": "add", "path": format!("/{}", "k".repeat(800)), "value": ""}));
+        assert!(apply(&doc, &Value::Array(ops.clone())).unwrap_err().reason.contains("64 KB"));
+        ops.pop();
+        let grown = apply(&doc, &Value::Array(ops)).unwrap();
+        assert!(size_of(&grown) <= MAX_DOCUMENT_BYTES, "{}", size_of(&grown));
+        // A move to a longer name grows the document too.
+        let full = json!({"a": "x".repeat(MAX_DOCUMENT_BYTES - 18)});
+        assert_eq!(size_of(&full), MAX_DOCUMENT_BYTES - 10);
+        assert!(apply(&full, &json!([{"op": "move", "from": "/a", "path": format!("/{}", "b".repeat(20))}])).unwrap_err().reason.contains("64 KB"));
+        assert!(apply(&full, &json!([{"op": "move", "from": "/a", "path": "/b"}])).is_ok());
         // Ordinary imports are untouched.
         assert_eq!(apply(&doc, &json!([{"op": "copy", "from": "/a", "path": "/b"}])).unwrap()["b"], doc["a"]);
     }

@@ -16,7 +16,7 @@ mod administrators;
 mod bootstrap;
 mod clients;
 pub mod json_patch;
-mod open_banking;
+pub(crate) mod open_banking;
 mod organizations;
 pub(crate) mod tenants;
 mod users;

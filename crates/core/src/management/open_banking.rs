@@ -77,7 +77,7 @@ const INFO_MAX: usize = 140;
 
 /// The bank's own reason for a revocation (`rejectedBy: ASPSP`), from a DELETE body's `rejection`.
 #[derive(Debug, Clone, PartialEq)]
-struct BankReason {
+pub(crate) struct BankReason {
     /// The data consent's code; the payment consent's code; its detail without information.
     code: &'static str,
     payment_code: &'static str,
@@ -138,6 +138,30 @@ fn revocation_body(req: &Request) -> Result<(Option<BankReason>, serde_json::Map
     Ok((reason, body))
 }
 
+/// The body of a listing: the filter.
+pub(crate) fn list_body(req: &Request) -> Result<Filter, Problem> {
+    json_body::<FilterBody>(req)?.check()
+}
+
+/// The body of `DELETE .../consents/{id}`: nothing but the optional `rejection`.
+pub(crate) fn revoke_body(req: &Request) -> Result<Option<BankReason>, Problem> {
+    let (bank, rest) = revocation_body(req)?;
+    if let Some(k) = rest.keys().next() {
+        return Err(bad_field(k, format!("unknown member '{k}' (rejection)")));
+    }
+    Ok(bank)
+}
+
+/// The body of `DELETE .../consents`: the optional `rejection` and a filter naming `client_id` or `user_id`.
+pub(crate) fn revoke_by_filter_body(req: &Request) -> Result<(Option<BankReason>, Filter), Problem> {
+    let (bank, rest) = revocation_body(req)?;
+    let filter = serde_json::from_value::<FilterBody>(Value::Object(rest)).map_err(|e| Problem::invalid_request(format!("invalid JSON body: {e}")))?.check()?;
+    if filter.client_id.is_none() && filter.user_id.is_none() {
+        return Err(Problem::invalid_request("a revocation filter must name client_id or user_id"));
+    }
+    Ok((bank, filter))
+}
+
 async fn ctx<'a, R: Runtime>(c: &'a Call<'a, R>, t: &str, w: &str) -> Result<Ctx<'a, R>, Problem> {
     c.workspace(t, w).await?;
     c.server.workspace_ctx(c.rt, c.req, t, w).await?.ok_or_else(|| Problem::not_found(format!("unknown workspace '{t}/{w}'")))
@@ -164,7 +188,7 @@ fn view(c: &ObConsent) -> Value {
 
 pub async fn list<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str) -> Result<Response, Problem> {
     c.allow(Need::workspace(MANAGE_OPENBANKING_CONSENTS, t, w, true)).await?;
-    let filter = json_body::<FilterBody>(c.req)?.check()?;
+    let filter = list_body(c.req)?;
     let p = page(c.req)?;
     let ctx = ctx(c, t, w).await?;
     let rows = cstore::list(c.rt.sql(), t, w, &filter, &p.after, p.limit + 1).await?;
@@ -214,10 +238,7 @@ async fn revoke_one<R: Runtime>(ctx: &Ctx<'_, R>, c: &ObConsent, bank: Option<&B
 
 pub async fn revoke<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) -> Result<Response, Problem> {
     c.allow(Need::workspace(MANAGE_OPENBANKING_CONSENTS, t, w, false)).await?;
-    let (bank, rest) = revocation_body(c.req)?;
-    if let Some(k) = rest.keys().next() {
-        return Err(bad_field(k, format!("unknown member '{k}' (rejection)")));
-    }
+    let bank = revoke_body(c.req)?;
     let ctx = ctx(c, t, w).await?;
     let consent = load(&ctx, id).await?;
     match revoke_one(&ctx, &consent, bank.as_ref()).await? {
@@ -228,11 +249,7 @@ pub async fn revoke<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) -> 
 
 pub async fn revoke_by_filter<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str) -> Result<Response, Problem> {
     c.allow(Need::workspace(MANAGE_OPENBANKING_CONSENTS, t, w, false)).await?;
-    let (bank, rest) = revocation_body(c.req)?;
-    let filter = serde_json::from_value::<FilterBody>(Value::Object(rest)).map_err(|e| Problem::invalid_request(format!("invalid JSON body: {e}")))?.check()?;
-    if filter.client_id.is_none() && filter.user_id.is_none() {
-        return Err(Problem::invalid_request("a revocation filter must name client_id or user_id"));
-    }
+    let (bank, filter) = revoke_by_filter_body(c.req)?;
     let ctx = ctx(c, t, w).await?;
     let (mut revoked, mut after, mut more) = (Vec::new(), String::new(), false);
     loop {

@@ -31,8 +31,15 @@ pub fn invalid_request_object(why: impl Into<String>) -> OAuthError {
 pub async fn resolve<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, outside: &Params) -> Result<(Params, bool), OAuthError> {
     let Some(jwt) = outside.get("request") else { return Ok((outside.clone(), false)) };
     let claims = verified_claims(ctx, client, jwt).await?;
+    Ok((merge(&client.client_id, &claims, outside)?, true))
+}
+
+/// The authorization request of a verified request object's `claims` and the parameters sent
+/// beside it (`outside`): the claims, less the JWT's own; a parameter beside may repeat a claim
+/// but not contradict it.
+pub(crate) fn merge(client_id: &str, claims: &serde_json::Map<String, Value>, outside: &Params) -> Result<Params, OAuthError> {
     let mut params = Params::default();
-    for (name, value) in &claims {
+    for (name, value) in claims {
         if JWT_CLAIMS.contains(&name.as_str()) {
             continue;
         }
@@ -44,7 +51,7 @@ pub async fn resolve<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, outside: &Pa
         };
         params.0.push((name.clone(), value));
     }
-    if params.get("client_id").is_some_and(|c| c != client.client_id) {
+    if params.get("client_id").is_some_and(|c| c != client_id) {
         return Err(invalid_request_object("the request object's client_id is not the client's"));
     }
     for (name, value) in &outside.0 {
@@ -56,17 +63,14 @@ pub async fn resolve<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, outside: &Pa
         }
     }
     if !params.0.iter().any(|(k, _)| k == "client_id") {
-        params.0.push(("client_id".into(), client.client_id.clone()));
+        params.0.push(("client_id".into(), client_id.to_string()));
     }
-    Ok((params, true))
+    Ok(params)
 }
 
 /// Verifies signature, algorithm, `iss`, `aud` and the time window; returns the claims.
 async fn verified_claims<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, jwt: &str) -> Result<serde_json::Map<String, Value>, OAuthError> {
-    if jwt.split('.').count() == 5 {
-        return Err(invalid_request_object("encrypted request objects are not supported"));
-    }
-    let jws = jose::parse_jws(jwt).map_err(|e| invalid_request_object(format!("the request object is malformed: {}", e.message())))?;
+    let jws = parse(jwt)?;
     let alg = jws.alg().ok_or_else(|| invalid_request_object("the request object's alg is not supported"))?;
     if let Some(only) = ctx.config.only_alg() {
         if alg != only {
@@ -81,19 +85,32 @@ async fn verified_claims<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, jwt: &st
         .map_err(|e| if e.status >= 500 { e } else { invalid_request_object(e.description) })?
         .map_err(|_| invalid_request_object("the request object's signature is invalid"))?;
     let Value::Object(c) = jws.claims else { return Err(invalid_request_object("the request object is not a JSON object")) };
-    if c.get("iss").and_then(Value::as_str) != Some(client.client_id.as_str()) {
+    check_claims(&c, &client.client_id, &ctx.issuer, ctx.now, ctx.config.request_object_nbf_required())?;
+    Ok(c)
+}
+
+/// A request object as a parsed, not yet verified, JWS (JWE, five parts, is refused by name).
+pub(crate) fn parse(jwt: &str) -> Result<jose::Jws, OAuthError> {
+    if jwt.split('.').count() == 5 {
+        return Err(invalid_request_object("encrypted request objects are not supported"));
+    }
+    jose::parse_jws(jwt).map_err(|e| invalid_request_object(format!("the request object is malformed: {}", e.message())))
+}
+
+/// The claims of a verified request object: `iss` the client, `aud` the issuer, the time window.
+pub(crate) fn check_claims(c: &serde_json::Map<String, Value>, client_id: &str, issuer: &str, now: i64, nbf_required: bool) -> Result<(), OAuthError> {
+    if c.get("iss").and_then(Value::as_str) != Some(client_id) {
         return Err(invalid_request_object("the request object's iss must be the client_id"));
     }
     let audience_ok = match c.get("aud") {
-        Some(Value::String(a)) => *a == ctx.issuer,
-        Some(Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(ctx.issuer.as_str())),
+        Some(Value::String(a)) => a == issuer,
+        Some(Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(issuer)),
         _ => false,
     };
     if !audience_ok {
         return Err(invalid_request_object("the request object's aud must be the issuer"));
     }
-    check_lifetime(ctx.now, c.get("exp").and_then(Value::as_i64), c.get("nbf").and_then(Value::as_i64), ctx.config.request_object_nbf_required())?;
-    Ok(c)
+    check_lifetime(now, c.get("exp").and_then(Value::as_i64), c.get("nbf").and_then(Value::as_i64), nbf_required)
 }
 
 /// `exp` is always required; `nbf` under the Brazil profile. Neither may make the object live

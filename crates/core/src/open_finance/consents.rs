@@ -334,8 +334,8 @@ fn customer(data: &Value) -> Result<(String, Option<String>), ApiError> {
     Ok((cpf, document_digits(data.get("businessEntity"), "CNPJ", 14)?))
 }
 
-async fn create<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, version: &str) -> Result<Response, ApiError> {
-    let client_id = tpp(ctx, req).await?;
+/// The body of a consent creation, checked: the stored document and the end date.
+pub(crate) fn create_body(req: &Request, now: i64) -> Result<(Value, Option<i64>), ApiError> {
     let data = &json_data(req)?;
     let (cpf, cnpj) = customer(data)?;
     let requested: Vec<String> = match data.get("permissions") {
@@ -350,7 +350,7 @@ async fn create<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, version: &str) -> R
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => {
             let at = parse_rfc3339(s).ok_or_else(|| ApiError::invalid("expirationDateTime is not an RFC 3339 date-time"))?;
-            if at <= ctx.now || at > ctx.now + MAX_EXPIRATION {
+            if at <= now || at > now + MAX_EXPIRATION {
                 return Err(ApiError::unprocessable("DATA_EXPIRACAO_INVALIDA", "expirationDateTime must be in the future and at most one year ahead"));
             }
             Some(at)
@@ -364,6 +364,12 @@ async fn create<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, version: &str) -> R
     if let Some(at) = expires_at {
         document["expirationDateTime"] = json!(format_rfc3339(at));
     }
+    Ok((document, expires_at))
+}
+
+async fn create<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, version: &str) -> Result<Response, ApiError> {
+    let client_id = tpp(ctx, req).await?;
+    let (document, expires_at) = create_body(req, ctx.now)?;
     let c = ObConsent {
         id: format!("urn:edgeauth:{}", fapi::uuid_v4(&crypto::random_bytes(ctx.rt.entropy(), 16))),
         client_id,
@@ -419,6 +425,18 @@ async fn read<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, version: &str, id: &s
     Ok(Response::json_no_store(200, &representation(ctx, version, &c)))
 }
 
+/// The body of an extension: the customer (CPF, CNPJ) and the new end (`None`: no end date).
+pub(crate) fn extension_body(req: &Request) -> Result<(String, Option<String>, Option<i64>), ApiError> {
+    let data = &json_data(req)?;
+    let (cpf, cnpj) = customer(data)?;
+    let new_end = match data.get("expirationDateTime") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(parse_rfc3339(s).ok_or_else(|| ApiError::invalid("expirationDateTime is not an RFC 3339 date-time"))?).filter(|at| *at != INDEFINITE),
+        Some(_) => return Err(ApiError::invalid("expirationDateTime must be a string")),
+    };
+    Ok((cpf, cnpj, new_end))
+}
+
 /// The customer's extension of an AUTHORISED consent, made through the TPP with the access token of
 /// the consent's own authorization (authorization_code grant, scope `consent:{consentId}`).
 /// `x-customer-user-agent` and `x-customer-ip-address` are required; `data.loggedUser` must be the
@@ -438,13 +456,7 @@ async fn extend<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, version: &str, raw_
     let (Some(agent), Some(ip)) = (header("x-customer-user-agent"), header("x-customer-ip-address")) else {
         return Err(not_informed("x-customer-user-agent and x-customer-ip-address are required"));
     };
-    let data = &json_data(req)?;
-    let (cpf, cnpj) = customer(data)?;
-    let new_end = match data.get("expirationDateTime") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(parse_rfc3339(s).ok_or_else(|| ApiError::invalid("expirationDateTime is not an RFC 3339 date-time"))?).filter(|at| *at != INDEFINITE),
-        Some(_) => return Err(ApiError::invalid("expirationDateTime must be a string")),
-    };
+    let (cpf, cnpj, new_end) = extension_body(req)?;
     if logged_user_cpf(&c) != Some(cpf.as_str()) || (cnpj.is_some() && c.document.pointer("/businessEntity/document/identification").and_then(Value::as_str) != cnpj.as_deref()) {
         return Err(ApiError::new(403, "FORBIDDEN", "Proibido", "only the consent's customer may extend it"));
     }

@@ -85,25 +85,42 @@ fn malformed(detail: impl Into<String>) -> ApiError {
 /// Verifies a signed request body: PS256 with the client's keys, then iss/aud/iat/jti (the jti is
 /// checked by the caller, after the idempotency replay). Returns the claims.
 async fn verified_body<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, client_id: &str, endpoint: &str) -> Result<serde_json::Map<String, Value>, ApiError> {
-    if req.content_type() != "application/jwt" {
-        return Err(ApiError::new(415, "FORMATO_NAO_SUPORTADO", "Formato não suportado", "the body must be a JWS (application/jwt)"));
-    }
-    let bad_signature = |d: &str| ApiError::new(400, "BAD_SIGNATURE", "Assinatura inválida", d.to_string());
-    let text = std::str::from_utf8(&req.body).map_err(|_| bad_signature("the body is not a JWS"))?.trim();
-    let jws = jose::parse_jws(text).map_err(|_| bad_signature("the body is not a JWS"))?;
-    if jws.alg() != Some(Alg::PS256) {
-        return Err(bad_signature("the body must be signed with PS256"));
-    }
+    let jws = jws_body(req)?;
     let client = ctx.client(client_id).await.map_err(ApiError::from)?.ok_or_else(|| forbidden("the client no longer exists"))?;
     client_auth::verify_with_client_keys(ctx, &client.client, &jws)
         .await
         .map_err(|e| if e.status >= 500 { ApiError::from(e) } else { bad_signature("the client has no keys to verify the body with") })?
         .map_err(|_| bad_signature("the body's signature does not verify with the client's keys"))?;
     let Value::Object(claims) = jws.claims else { return Err(bad_signature("the body is not a JSON object")) };
+    check_claims(&claims, client_id, &ctx.issuer, endpoint, ctx.now)?;
+    Ok(claims)
+}
+
+fn bad_signature(detail: &str) -> ApiError {
+    ApiError::new(400, "BAD_SIGNATURE", "Assinatura inválida", detail.to_string())
+}
+
+/// The request body as a parsed (not yet verified) PS256 JWS: 415 for another content type, 400
+/// `BAD_SIGNATURE` for anything else that is not one.
+pub(crate) fn jws_body(req: &Request) -> Result<jose::Jws, ApiError> {
+    if req.content_type() != "application/jwt" {
+        return Err(ApiError::new(415, "FORMATO_NAO_SUPORTADO", "Formato não suportado", "the body must be a JWS (application/jwt)"));
+    }
+    let text = std::str::from_utf8(&req.body).map_err(|_| bad_signature("the body is not a JWS"))?.trim();
+    let jws = jose::parse_jws(text).map_err(|_| bad_signature("the body is not a JWS"))?;
+    if jws.alg() != Some(Alg::PS256) {
+        return Err(bad_signature("the body must be signed with PS256"));
+    }
+    Ok(jws)
+}
+
+/// The claims of a verified body: `iss` the client, `aud` the issuer or the endpoint, `iat` within
+/// [`IAT_WINDOW`] of `now`, a `jti` (whose reuse the caller checks).
+pub(crate) fn check_claims(claims: &serde_json::Map<String, Value>, client_id: &str, issuer: &str, endpoint: &str, now: i64) -> Result<(), ApiError> {
     if claims.get("iss").and_then(Value::as_str) != Some(client_id) {
         return Err(forbidden("the body's iss must be the client_id"));
     }
-    let aud_ok = |a: &str| a == ctx.issuer || a == endpoint;
+    let aud_ok = |a: &str| a == issuer || a == endpoint;
     let aud = match claims.get("aud") {
         Some(Value::String(a)) => aud_ok(a),
         Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).any(aud_ok),
@@ -113,14 +130,16 @@ async fn verified_body<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, client_id: &
         return Err(forbidden("the body's aud must be the issuer"));
     }
     match claims.get("iat").and_then(Value::as_i64) {
-        Some(iat) if (iat - ctx.now).abs() <= IAT_WINDOW => {}
+        // `abs_diff`: `iat - now` overflows for an `iat` near i64::MIN (a panic in debug builds; in
+        // release, `iat = i64::MIN + now` made the difference i64::MIN, whose `abs()` is negative).
+        Some(iat) if iat.abs_diff(now) <= IAT_WINDOW.unsigned_abs() => {}
         _ => return Err(forbidden("the body's iat must be within 60 seconds of now")),
     }
     match claims.get("jti").and_then(Value::as_str) {
         Some(j) if !j.is_empty() && j.len() <= 256 => {}
         _ => return Err(forbidden("the body needs a jti")),
     }
-    Ok(claims)
+    Ok(())
 }
 
 fn digits(v: Option<&Value>, what: &str, lens: &[usize]) -> Result<String, ApiError> {
@@ -147,7 +166,7 @@ fn parse_date(s: &str) -> Option<i64> {
 
 /// The checks of the specification's POST /consents on `data` (no customer data is checked: that
 /// happens at the bank when the payment is made).
-fn check_payment(data: &Value, now: i64) -> Result<(), ApiError> {
+pub(crate) fn check_payment(data: &Value, now: i64) -> Result<(), ApiError> {
     digits(data.pointer("/loggedUser/document/identification"), "data.loggedUser.document.identification", &[11])?;
     if data.get("businessEntity").is_some() {
         digits(data.pointer("/businessEntity/document/identification"), "data.businessEntity.document.identification", &[14])?;
@@ -317,6 +336,20 @@ mod tests {
         assert!(!valid_amount("100.0"));
         assert!(!valid_amount("-1.00"));
         assert!(!valid_amount("12345678901234567.00"));
+    }
+
+    #[test]
+    fn iat_far_from_now_is_refused_without_overflow() {
+        // Found by review and confirmed with the payments fuzz target's check_claims (the input is
+        // fuzz/seeds/payments/iat-min): `(iat - now).abs()` overflowed.
+        let now = 1_750_000_000;
+        let claims = |iat: i64| json!({ "iss": "tpp", "aud": "https://as.example/t/w", "iat": iat, "jti": "j" }).as_object().cloned().unwrap();
+        let check = |iat: i64| check_claims(&claims(iat), "tpp", "https://as.example/t/w", "https://as.example/t/w/x", now).map_err(|e| e.code);
+        assert_eq!(check(now - IAT_WINDOW), Ok(()));
+        assert_eq!(check(now + IAT_WINDOW), Ok(()));
+        for iat in [now + IAT_WINDOW + 1, now - IAT_WINDOW - 1, i64::MIN, i64::MIN + now, i64::MAX, 0] {
+            assert_eq!(check(iat), Err("INVALID_CLIENT"), "{iat}");
+        }
     }
 
     #[test]
