@@ -94,8 +94,9 @@ impl<R: Runtime> Ctx<'_, R> {
 /// forged `Host` must not put another issuer into a discovery document a shared cache keeps.
 pub(crate) fn check_host(public_origin: Option<&str>, origin: &str, mtls_issuer: Option<&str>) -> Result<(), OAuthError> {
     let Some(public) = public_origin else { return Ok(()) };
-    let mtls_origin = mtls_issuer.filter(|m| !m.is_empty()).and_then(|m| crate::urls::web_url(m).ok()).map(|u| crate::urls::origin_of(&u));
-    if origin == public || mtls_origin.as_deref() == Some(origin) {
+    // The common case compares two strings; only another host costs a parse of `mtls_issuer`.
+    let is_mtls_host = || mtls_issuer.filter(|m| !m.is_empty()).and_then(|m| crate::urls::web_url(m).ok()).is_some_and(|u| crate::urls::origin_of(&u) == origin);
+    if origin == public || is_mtls_host() {
         Ok(())
     } else {
         Err(OAuthError::misdirected_request("this server does not answer for that host"))
