@@ -37,9 +37,11 @@ export async function d1Batch(db, statements) {
  * followed (`redirect: "manual"` hands a 3xx back as it is), one deadline covers the whole
  * exchange, and the body is read a chunk at a time and abandoned once it passes `maxBytes`
  * (a `Content-Length` is not trusted). Resolves to `[status, Uint8Array]`. */
-export async function guardedGet(url, timeoutMs, maxBytes) {
+// `headers` is a JSON object the engine built (`accept` always among them); `body` a Uint8Array or
+// undefined. No redirect is followed: a 3xx comes back as its status.
+export async function guardedFetch(method, url, headersJson, body, timeoutMs, maxBytes) {
   const signal = AbortSignal.timeout(timeoutMs);
-  const resp = await fetch(url, { redirect: "manual", signal, headers: { accept: "application/json" } });
+  const resp = await fetch(url, { method, redirect: "manual", signal, headers: JSON.parse(headersJson), body });
   const chunks = [];
   let size = 0;
   if (resp.body) {

@@ -157,8 +157,8 @@ mod boundary {
         pub fn d1_query(db: &JsValue, sql: &str, params: &js_sys::Array) -> Result<js_sys::Promise, JsValue>;
         #[wasm_bindgen(js_name = d1Batch, catch)]
         pub fn d1_batch(db: &JsValue, statements: &js_sys::Array) -> Result<js_sys::Promise, JsValue>;
-        #[wasm_bindgen(js_name = guardedGet, catch)]
-        pub fn guarded_get(url: &str, timeout_ms: u32, max_bytes: u32) -> Result<js_sys::Promise, JsValue>;
+        #[wasm_bindgen(js_name = guardedFetch, catch)]
+        pub fn guarded_fetch(method: &str, url: &str, headers_json: &str, body: JsValue, timeout_ms: u32, max_bytes: u32) -> Result<js_sys::Promise, JsValue>;
     }
 }
 
@@ -352,14 +352,17 @@ impl rt::SqlDatabase for D1 {
     }
 }
 
-/// Outbound GET with `fetch`, under the engine's limits (the JS side, `guardedGet` in
+/// Outbound requests with `fetch`, under the engine's limits (the JS side, `guardedFetch` in
 /// `js/glue.js`, keeps them while it reads).
 struct WorkerFetch;
 
 impl rt::HttpFetch for WorkerFetch {
-    async fn get(&self, url: &str, limits: rt::FetchLimits) -> Result<(u16, Vec<u8>), StoreError> {
+    async fn send(&self, req: rt::OutboundRequest<'_>, limits: rt::FetchLimits) -> Result<(u16, Vec<u8>), StoreError> {
         let max = u32::try_from(limits.max_bytes).unwrap_or(u32::MAX);
-        let promise = boundary::guarded_get(url, limits.timeout_ms, max).map_err(|e| StoreError::new(js_error_text(&e)))?;
+        let headers: serde_json::Map<String, serde_json::Value> = req.headers.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(*v))).collect();
+        let headers = serde_json::Value::Object(headers).to_string();
+        let body = req.body.map_or(JsValue::UNDEFINED, |b| js_sys::Uint8Array::from(b).into());
+        let promise = boundary::guarded_fetch(req.method, req.url, &headers, body, limits.timeout_ms, max).map_err(|e| StoreError::new(js_error_text(&e)))?;
         let pair: js_sys::Array = JsFuture::from(promise).await.map_err(|e| StoreError::new(js_error_text(&e)))?.unchecked_into();
         let status = pair.get(0).as_f64().unwrap_or(0.0) as u16;
         let body = js_sys::Uint8Array::new(&pair.get(1)).to_vec();

@@ -1,5 +1,5 @@
 //! The one guarded path for every request the server makes to a URL someone else chose (a
-//! client's `jwks_uri` today; identity providers and extensions reuse it): the URL is parsed and
+//! client's `jwks_uri`, an identity provider's discovery, JWKS, token and userinfo endpoints): the URL is parsed and
 //! vetted by [`crate::urls`] each time (a stored URL may predate today's rules), the runtime's
 //! fetch keeps a timeout and a size limit and follows no redirect ([`FetchLimits`]), and what is
 //! fetched is cached per owner for [`DOCUMENT_LIFETIME_SECS`], so a client authentication does not
@@ -12,7 +12,7 @@
 //! may call at most once per [`EARLY_REFRESH_SECS`] per owner, whatever `kid`s a caller invents.
 
 use crate::engine::{Ctx, FetchedDocument as Cached};
-use crate::runtime::{Clock, FetchLimits, HttpFetch, KvStore, Runtime, StoreError};
+use crate::runtime::{Clock, FetchLimits, HttpFetch, KvStore, OutboundRequest, Runtime, StoreError};
 use crate::urls::{self, UrlError};
 use serde_json::Value;
 use std::sync::Arc;
@@ -104,14 +104,25 @@ async fn fetch_and_cache<R: Runtime>(ctx: &Ctx<'_, R>, owner: &str, url: &str, e
 
 /// One vetted GET of a JSON document: the URL rules, the limits, 200 only.
 async fn fetch_json<R: Runtime>(rt: &R, url: &str) -> Result<Value, FetchError> {
-    let parsed = urls::web_url(url).map_err(FetchError::Refused)?;
-    let (status, body) = rt.fetch().get(parsed.as_str(), LIMITS).await.map_err(|e| FetchError::Transport(e.message().to_string()))?;
-    if status != 200 {
-        return Err(FetchError::Status(status));
+    match send_json(rt, "GET", url, &[], None).await? {
+        (200, Some(doc)) => Ok(doc),
+        (200, None) => Err(FetchError::NotJson),
+        (status, _) => Err(FetchError::Status(status)),
     }
+}
+
+/// One vetted request that is never cached (a token request, a userinfo call): the URL rules and
+/// the limits, `accept: application/json` added. Returns the status and the body if it is JSON,
+/// whatever the status (an OAuth error answer is JSON with a 400).
+pub async fn send_json<R: Runtime>(rt: &R, method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Result<(u16, Option<Value>), FetchError> {
+    let parsed = urls::web_url(url).map_err(FetchError::Refused)?;
+    let mut all: Vec<(&str, &str)> = vec![("accept", "application/json")];
+    all.extend(headers.iter().filter(|(k, _)| !k.eq_ignore_ascii_case("accept")));
+    let req = OutboundRequest { method, url: parsed.as_str(), headers: &all, body };
+    let (status, body) = rt.fetch().send(req, LIMITS).await.map_err(|e| FetchError::Transport(e.message().to_string()))?;
     if body.len() > LIMITS.max_bytes {
         // The runtime should have stopped reading; refuse all the same.
         return Err(FetchError::Transport("the body is over the size limit".into()));
     }
-    serde_json::from_slice(&body).map_err(|_| FetchError::NotJson)
+    Ok((status, serde_json::from_slice(&body).ok()))
 }

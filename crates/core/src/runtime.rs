@@ -167,6 +167,14 @@ pub struct SsoSession {
     pub amr: Vec<String>,
     pub acr: String,
     pub expires_at: i64,
+    /// A sign-in through an identity provider: its authentication context
+    /// (`authn::context::AuthnContext`), so the session's next authorization needs no provider call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<serde_json::Value>,
+    /// Stored nowhere (SSO is off, or the provider allows no session): it lives in this flow only,
+    /// carried by the consent form.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ephemeral: bool,
 }
 
 /// SSO sessions: a Durable Object per session on Workers, a SQLite table on Spin and natively.
@@ -237,12 +245,22 @@ pub struct FetchLimits {
     pub max_bytes: usize,
 }
 
-/// Outbound HTTP GET. Only [`crate::outbound`] calls it, with a URL it has parsed and vetted.
+/// One outbound request, as [`crate::outbound`] builds it: GET or POST, a few headers it chose
+/// (`accept` is always among them), a body for a POST.
+#[derive(Debug, Clone, Copy)]
+pub struct OutboundRequest<'a> {
+    pub method: &'a str,
+    pub url: &'a str,
+    pub headers: &'a [(&'a str, &'a str)],
+    pub body: Option<&'a [u8]>,
+}
+
+/// Outbound HTTP. Only [`crate::outbound`] calls it, with a URL it has parsed and vetted.
 /// An implementation must keep [`FetchLimits`] and must not follow redirects: a 3xx comes back
 /// as the status it is (a redirect would lead past the URL checks).
 pub trait HttpFetch {
     /// Returns the status and body, or an error for a timeout, an oversized body, or a network failure.
-    async fn get(&self, url: &str, limits: FetchLimits) -> Result<(u16, Vec<u8>), StoreError>;
+    async fn send(&self, req: OutboundRequest<'_>, limits: FetchLimits) -> Result<(u16, Vec<u8>), StoreError>;
 }
 
 /// Asymmetric signing algorithms the server issues and accepts.

@@ -284,7 +284,7 @@ impl rt::SqlDatabase for Sqlite {
     }
 }
 
-/// Outbound GET through wasi:http's outgoing handler (hosts allowed by `allowed_outbound_hosts`),
+/// Outbound requests through wasi:http's outgoing handler (hosts allowed by `allowed_outbound_hosts`),
 /// under the engine's limits. The SDK's `send` sets no timeout, so this speaks wasi:http itself:
 /// one monotonic-clock deadline covers connecting, the response head and every body read, the
 /// body is read in chunks and abandoned past the size limit, and wasi:http never follows a
@@ -292,24 +292,29 @@ impl rt::SqlDatabase for Sqlite {
 struct SpinFetch;
 
 impl rt::HttpFetch for SpinFetch {
-    async fn get(&self, url: &str, limits: rt::FetchLimits) -> Result<(u16, Vec<u8>), StoreError> {
-        guarded_get(url, limits).map_err(|e| StoreError::new(format!("GET {url}: {e}")))
+    async fn send(&self, req: rt::OutboundRequest<'_>, limits: rt::FetchLimits) -> Result<(u16, Vec<u8>), StoreError> {
+        guarded_send(req, limits).map_err(|e| StoreError::new(format!("{} {}: {e}", req.method, req.url)))
     }
 }
 
-fn guarded_get(url: &str, limits: rt::FetchLimits) -> Result<(u16, Vec<u8>), String> {
+fn guarded_send(req: rt::OutboundRequest<'_>, limits: rt::FetchLimits) -> Result<(u16, Vec<u8>), String> {
     use wasi::clocks::monotonic_clock;
     use wasi::http::outgoing_handler;
     use wasi::http::types::{Fields, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme};
     use wasi::io::poll::poll;
     use wasi::io::streams::StreamError;
 
-    let url = url::Url::parse(url).map_err(|e| e.to_string())?;
+    let url = url::Url::parse(req.url).map_err(|e| e.to_string())?;
     let timeout_ns = u64::from(limits.timeout_ms) * 1_000_000;
     let deadline = monotonic_clock::subscribe_duration(timeout_ns);
     let timed_out = || "timed out".to_string();
 
-    let headers = Fields::from_list(&[("accept".to_string(), b"application/json".to_vec())]).map_err(|e| format!("{e:?}"))?;
+    let mut list: Vec<(String, Vec<u8>)> = req.headers.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect();
+    if let Some(b) = req.body {
+        // A length rather than chunked framing: some token endpoints refuse a chunked body.
+        list.push(("content-length".to_string(), b.len().to_string().into_bytes()));
+    }
+    let headers = Fields::from_list(&list).map_err(|e| format!("{e:?}"))?;
     let request = OutgoingRequest::new(headers);
     let scheme = if url.scheme() == "https" { Scheme::Https } else { Scheme::Http };
     let authority = match (url.host_str(), url.port()) {
@@ -321,7 +326,8 @@ fn guarded_get(url: &str, limits: rt::FetchLimits) -> Result<(u16, Vec<u8>), Str
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_string(),
     };
-    let set = request.set_method(&Method::Get).and(request.set_scheme(Some(&scheme))).and(request.set_authority(Some(&authority))).and(request.set_path_with_query(Some(&path)));
+    let method = if req.method == "POST" { Method::Post } else { Method::Get };
+    let set = request.set_method(&method).and(request.set_scheme(Some(&scheme))).and(request.set_authority(Some(&authority))).and(request.set_path_with_query(Some(&path)));
     set.map_err(|()| "the URL cannot be sent".to_string())?;
     let options = RequestOptions::new();
     // The host's own timeouts, so the connection is dropped too; the deadline below bounds the sum.
@@ -330,6 +336,13 @@ fn guarded_get(url: &str, limits: rt::FetchLimits) -> Result<(u16, Vec<u8>), Str
     let _ = options.set_between_bytes_timeout(Some(timeout_ns));
     let body = request.body().map_err(|()| "no request body".to_string())?;
     let pending = outgoing_handler::handle(request, Some(options)).map_err(|e| format!("{e:?}"))?;
+    if let Some(bytes) = req.body {
+        // Small bodies (a token request): written whole, in the chunk sizes the stream allows.
+        let stream = body.write().map_err(|()| "no request body stream".to_string())?;
+        for chunk in bytes.chunks(4096) {
+            stream.blocking_write_and_flush(chunk).map_err(|e| format!("{e:?}"))?;
+        }
+    }
     OutgoingBody::finish(body, None).map_err(|e| format!("{e:?}"))?;
 
     let response = loop {

@@ -1,10 +1,10 @@
-//! `HttpFetch` for tests: plain HTTP GET to loopback only (tests serve client JWKS on 127.0.0.1).
+//! `HttpFetch` for tests: plain HTTP (GET and POST) to loopback only (tests serve client JWKS on 127.0.0.1).
 //! Anything else is an error, so a test can never reach the network by accident. Keeps the
 //! engine's [`FetchLimits`] (one deadline for the whole exchange, a body size limit) and follows
 //! no redirect: a 3xx is returned as it is.
 
 use crate::wire::{read_body, read_head};
-use edgeauth_core::runtime::{FetchLimits, HttpFetch, StoreError};
+use edgeauth_core::runtime::{FetchLimits, HttpFetch, OutboundRequest, StoreError};
 use std::io::{self, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
@@ -13,13 +13,14 @@ use std::time::{Duration, Instant};
 pub struct LoopbackFetch;
 
 impl HttpFetch for LoopbackFetch {
-    async fn get(&self, url: &str, limits: FetchLimits) -> Result<(u16, Vec<u8>), StoreError> {
-        get(url, Duration::from_millis(limits.timeout_ms.into()), limits.max_bytes).map_err(|e| StoreError::new(format!("GET {url}: {e}")))
+    async fn send(&self, req: OutboundRequest<'_>, limits: FetchLimits) -> Result<(u16, Vec<u8>), StoreError> {
+        send(req, Duration::from_millis(limits.timeout_ms.into()), limits.max_bytes).map_err(|e| StoreError::new(format!("{} {}: {e}", req.method, req.url)))
     }
 }
 
-fn get(url: &str, timeout: Duration, max_bytes: usize) -> Result<(u16, Vec<u8>), String> {
+fn send(req: OutboundRequest<'_>, timeout: Duration, max_bytes: usize) -> Result<(u16, Vec<u8>), String> {
     let deadline = Instant::now() + timeout;
+    let url = req.url;
     let rest = url.strip_prefix("http://").ok_or("only http:// loopback URLs are fetched natively")?;
     let (authority, path) = match rest.find(['/', '?', '#']) {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -50,10 +51,21 @@ fn get(url: &str, timeout: Duration, max_bytes: usize) -> Result<(u16, Vec<u8>),
     }
     let stream = stream.ok_or(last_err)?;
     stream.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nAccept: application/json\r\nUser-Agent: edgeauth-testkit\r\nConnection: close\r\n\r\n"
-    );
-    (&stream).write_all(request.as_bytes()).map_err(|e| e.to_string())?;
+    let mut request = format!("{} {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: edgeauth-testkit\r\nConnection: close\r\n", req.method);
+    for (name, value) in req.headers {
+        if value.contains(['\r', '\n']) {
+            return Err(format!("header {name} has a line break"));
+        }
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    let body = req.body.unwrap_or_default();
+    if req.body.is_some() {
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    request.push_str("\r\n");
+    let mut bytes = request.into_bytes();
+    bytes.extend_from_slice(body);
+    (&stream).write_all(&bytes).map_err(|e| e.to_string())?;
 
     let mut reader = BufReader::new(Deadline { stream, deadline });
     let head = read_head(&mut reader).map_err(|e| e.to_string())?.ok_or("connection closed before a response")?;

@@ -5,6 +5,7 @@
 //! `code id_token` fragment, sees) cannot be turned back into the cookie, and the store holds no
 //! cookie either.
 
+use super::context::AuthnContext;
 use crate::crypto;
 use crate::engine::Ctx;
 use crate::error::OAuthError;
@@ -44,38 +45,64 @@ pub async fn existing<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Opt
     Ok(s.filter(|s| s.tenant == ctx.tenant && s.workspace == ctx.workspace && s.expires_at > ctx.now))
 }
 
-/// Starts a session for `user_id` authenticated now with `amr`, replacing the browser's previous
-/// one; returns it with the `Set-Cookie` value that carries it. With `sso_enabled: false` the
-/// session is stored nowhere and no cookie carries it: it lives for this authorization only, in
-/// the sealed consent form when there is one (the previous session is still ended).
-pub async fn start<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, user_id: &str, amr: Vec<String>) -> Result<(SsoSession, Option<String>), OAuthError> {
+/// How a session starts: who, how, and (a sign-in through an identity provider) with what context
+/// and, when the provider asks for one, a shorter lifetime (0: no stored session).
+pub struct SignIn {
+    pub user_id: String,
+    pub amr: Vec<String>,
+    pub acr: String,
+    pub context: Option<AuthnContext>,
+    pub lifetime: Option<i64>,
+}
+
+impl SignIn {
+    /// A password sign-in of the identity pool's `user_id`.
+    pub fn password<R: Runtime>(ctx: &Ctx<'_, R>, user_id: &str) -> SignIn {
+        SignIn { user_id: user_id.to_string(), amr: vec!["pwd".into()], acr: ctx.config.login_acr(), context: None, lifetime: None }
+    }
+}
+
+/// Starts a session for a sign-in, replacing the browser's previous one; returns it with the
+/// `Set-Cookie` value that carries it. With `sso_enabled: false` (or a provider's lifetime of 0)
+/// the session is stored nowhere and no cookie carries it: it lives for this authorization only,
+/// in the sealed consent form when there is one (the previous session is still ended).
+pub async fn start<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, sign_in: SignIn) -> Result<(SsoSession, Option<String>), OAuthError> {
     if let Some(old) = cookie_secret(req) {
         ctx.rt.sessions().delete(&sid_of(&old)).await?;
     }
     let secret = crypto::random_token(ctx.rt.entropy());
+    let ttl = sign_in.lifetime.map_or(ctx.config.session_ttl, |t| t.min(ctx.config.session_ttl));
+    let ephemeral = !ctx.config.sso_enabled || ttl <= 0;
     let session = SsoSession {
         sid: sid_of(&secret),
         tenant: ctx.tenant.clone(),
         workspace: ctx.workspace.clone(),
-        user_id: user_id.to_string(),
+        user_id: sign_in.user_id,
         auth_time: ctx.now,
-        amr,
-        acr: ctx.config.login_acr(),
-        expires_at: ctx.now + ctx.config.session_ttl,
+        amr: sign_in.amr,
+        acr: sign_in.acr,
+        expires_at: ctx.now + ttl.max(0),
+        context: sign_in.context.and_then(|c| serde_json::to_value(c).ok()),
+        ephemeral,
     };
-    if !ctx.config.sso_enabled {
+    if ephemeral {
         return Ok((session, None));
     }
     ctx.rt.sessions().create(&session).await?;
-    let set = forms::cookie(ctx, SESSION_COOKIE, &secret, ctx.config.session_ttl, "Lax");
+    let set = forms::cookie(ctx, SESSION_COOKIE, &secret, ttl, "Lax");
     Ok((session, Some(set)))
+}
+
+/// The authentication context a session carries (a sign-in through an identity provider).
+pub fn context_of(session: &SsoSession) -> Option<AuthnContext> {
+    session.context.clone().and_then(|v| serde_json::from_value(v).ok())
 }
 
 /// The `sid` a grant (and the ID tokens issued from it) names: the session's (never its cookie's
 /// secret), when there is a stored session for logout to end; none for an authentication that
 /// lives in one flow only.
 pub fn grant_sid<R: Runtime>(ctx: &Ctx<'_, R>, session: &SsoSession) -> Option<String> {
-    ctx.config.sso_enabled.then(|| session.sid.clone())
+    (ctx.config.sso_enabled && !session.ephemeral).then(|| session.sid.clone())
 }
 
 /// The `Set-Cookie` value that removes the session cookie.

@@ -2,7 +2,9 @@
 //! validated on write and cached in the isolate for at most [`CONFIG_CACHE_TTL_MS`]. A client's
 //! registered metadata is in [`client`]; the security profile's rules in `profile.rs`.
 
+pub mod authn_context;
 pub mod client;
+pub mod identity_providers;
 mod profile;
 
 pub use profile::{Profile, ACR_BR_LOA2, ACR_BR_LOA3, FAPI_BR_ACCESS_TOKEN_TTL};
@@ -92,11 +94,14 @@ pub struct LoginConfig {
     pub password_hashing: PasswordParams,
     /// The `acr` value recorded for a password login.
     pub password_acr: String,
+    /// The password form of the workspace's own identity pool. Off, users sign in only through
+    /// identity providers (and with exactly one, the browser goes straight to it).
+    pub password_enabled: bool,
 }
 
 impl Default for LoginConfig {
     fn default() -> Self {
-        LoginConfig { password_hashing: PasswordParams::default(), password_acr: "urn:edgeauth:acr:password".into() }
+        LoginConfig { password_hashing: PasswordParams::default(), password_acr: "urn:edgeauth:acr:password".into(), password_enabled: true }
     }
 }
 
@@ -212,6 +217,13 @@ pub struct WorkspaceConfig {
     /// Absent: offered, except under `fapi_br`, where the workspace switches it on with `true`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_type_code_id_token: Option<bool>,
+    /// The authentication context's custom attributes (the predefined ones are always there).
+    #[serde(skip_serializing_if = "authn_context::AuthnContextConfig::is_empty")]
+    pub authn_context: authn_context::AuthnContextConfig,
+    /// The data lineage: claims from context attributes, per token and scope. Empty: the claims
+    /// the scopes name (`scopes.*.claims`), as always.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<authn_context::ClaimRule>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -258,6 +270,8 @@ impl Default for WorkspaceConfig {
             require_signed_request_object: false,
             mtls_issuer: String::new(),
             response_type_code_id_token: None,
+            authn_context: Default::default(),
+            claims: Vec::new(),
         }
     }
 }
@@ -300,6 +314,7 @@ impl WorkspaceConfig {
             let ok = crate::urls::web_url(m).is_ok_and(|u| u.query().is_none()) && !m.ends_with('/') && !m.contains('?') && m.len() <= 512;
             check(ok, "mtls_issuer", "must be an https URL (plain http only to loopback) without userinfo, a trailing slash, query or fragment")?;
         }
+        self.authn_context.validate(&self.claims)?;
         self.validate_profile()
     }
 

@@ -83,6 +83,9 @@ pub async fn delete_workspace_data(db: &impl SqlDatabase, tenant: &str, workspac
         sql::WORKSPACE_DELETE_OB_EXTENSIONS,
         sql::WORKSPACE_DELETE_OB_IDEMPOTENCY,
         sql::WORKSPACE_DELETE_OB_CONSENTS,
+        sql::WORKSPACE_DELETE_LINKS,
+        sql::WORKSPACE_DELETE_ACTIVITY,
+        sql::WORKSPACE_DELETE_GRANT_CONTEXTS,
         sql::WORKSPACE_DELETE_INDEX,
     ];
     db.batch(all.iter().map(|s| stmt(s, vec![tenant.into(), workspace.into()])).collect()).await.map(|_| ())
@@ -180,6 +183,7 @@ pub async fn delete_user(db: &impl SqlDatabase, tenant: &str, workspace: &str, i
         stmt(sql::GRANTS_REVOKE_FOR_USER, vec![tenant.into(), workspace.into(), id.into(), now.into()]),
         stmt(sql::CONSENTS_DELETE_FOR_USER, vec![tenant.into(), workspace.into(), id.into()]),
     ];
+    stmts.extend(super::federation::delete_for_user(tenant, workspace, id));
     if tenant == crate::config::SYSTEM_TENANT && workspace == crate::config::SYSTEM_WORKSPACE {
         stmts.push(stmt(sql::ADMIN_ROLES_DELETE_FOR_USER, vec![id.into()]));
     }

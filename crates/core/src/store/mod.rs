@@ -3,6 +3,7 @@
 
 pub mod consents;
 pub mod counters;
+pub mod federation;
 pub mod management;
 pub mod par;
 pub mod sessions;
@@ -169,6 +170,9 @@ pub struct Grant {
     pub amr: Vec<String>,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    /// The authentication context recorded for a sign-in through an identity provider (JSON;
+    /// `authn::context` reads it). Read with the grant's user; `None` for password sign-ins.
+    pub context: Option<String>,
 }
 
 pub async fn get_grant(db: &impl SqlDatabase, tenant: &str, workspace: &str, id: &str) -> Result<Option<Grant>, StoreError> {
@@ -218,6 +222,7 @@ fn grant_from_row(r: &SqlRow) -> Result<Grant, StoreError> {
         amr: serde_json::from_value(json(r, "amr")?).unwrap_or_default(),
         expires_at: int(r, "expires_at")?,
         revoked_at: r.int("revoked_at"),
+        context: r.text("g_context"),
     })
 }
 
@@ -230,6 +235,8 @@ pub struct NewCode<'a> {
     pub expires_at: i64,
     /// The Open Finance consent the grant is bound to (`consent:{id}` scope), linked in the same batch.
     pub consent_id: Option<&'a str>,
+    /// The user's last authentication, recorded in the same batch for a local user: `(auth_time, idp)`.
+    pub activity: Option<(i64, &'a str)>,
 }
 
 /// Creates the grant and its code together: a code never exists without its grant.
@@ -239,6 +246,7 @@ pub async fn insert_grant_and_code(db: &impl SqlDatabase, tenant: &str, workspac
     if let Some(consent_id) = c.consent_id {
         stmts.push(consents::link_grant(consent_id, &c.grant.id));
     }
+    stmts.extend(grant_extras(tenant, workspace, &c, sql::GRANT_CONTEXT_INSERT));
     db.batch(stmts).await.map(|_| ())
 }
 
@@ -248,8 +256,24 @@ pub async fn insert_grant_and_code(db: &impl SqlDatabase, tenant: &str, workspac
 pub async fn insert_grant_and_code_if_consented(db: &impl SqlDatabase, tenant: &str, workspace: &str, c: NewCode<'_>, scopes: &[&str]) -> Result<bool, StoreError> {
     let (mut grant, code) = grant_and_code_params(tenant, workspace, &c);
     grant.push(serde_json::to_string(scopes).map_err(|e| StoreError::new(e.to_string()))?.into());
-    let results = db.batch(vec![stmt(sql::GRANT_INSERT_IF_CONSENTED, grant), stmt(sql::CODE_INSERT_IF_GRANT, code)]).await?;
-    Ok(results.iter().all(|rows| !rows.is_empty()))
+    let mut stmts = vec![stmt(sql::GRANT_INSERT_IF_CONSENTED, grant), stmt(sql::CODE_INSERT_IF_GRANT, code)];
+    stmts.extend(grant_extras(tenant, workspace, &c, sql::GRANT_CONTEXT_INSERT_IF_GRANT));
+    let results = db.batch(stmts).await?;
+    Ok(results.iter().take(2).all(|rows| !rows.is_empty()))
+}
+
+/// What a grant's batch also writes: its authentication context (a sign-in through an identity
+/// provider) and the user's last authentication. Riding in the batch, neither costs a round trip.
+fn grant_extras(tenant: &str, workspace: &str, c: &NewCode<'_>, context_insert: &'static str) -> Vec<Statement> {
+    let g = c.grant;
+    let mut out = Vec::new();
+    if let Some(context) = &g.context {
+        out.push(stmt(context_insert, vec![(&g.id).into(), tenant.into(), workspace.into(), context.into()]));
+    }
+    if let Some((auth_time, idp)) = c.activity {
+        out.push(federation::touch_activity(tenant, workspace, &g.user_id, auth_time, idp));
+    }
+    out
 }
 
 fn grant_and_code_params(tenant: &str, workspace: &str, c: &NewCode<'_>) -> (Vec<SqlValue>, Vec<SqlValue>) {
@@ -401,13 +425,14 @@ pub async fn access_token_live(db: &impl SqlDatabase, grant_id: Option<&str>, jt
 
 /// [`access_token_live`] and [`get_user`] in one statement, so one round trip (the userinfo
 /// endpoint needs both).
-pub async fn access_token_live_and_user(db: &impl SqlDatabase, tenant: &str, workspace: &str, grant_id: Option<&str>, jti: &str, user_id: &str) -> Result<(bool, Option<User>), StoreError> {
+/// Also the grant's authentication context, if it has one (see [`Grant::context`]).
+pub async fn access_token_live_and_user(db: &impl SqlDatabase, tenant: &str, workspace: &str, grant_id: Option<&str>, jti: &str, user_id: &str) -> Result<(bool, Option<User>, Option<String>), StoreError> {
     let rows = db.query(stmt(sql::ACCESS_TOKEN_STATUS_AND_USER, vec![tenant.into(), workspace.into(), user_id.into(), grant_id.unwrap_or("").into(), jti.into()])).await?;
-    let Some(r) = rows.first() else { return Ok((false, None)) };
+    let Some(r) = rows.first() else { return Ok((false, None, None)) };
     let token_revoked = r.int("token_revoked").unwrap_or(1) != 0;
     let grant_ok = grant_id.is_none() || (r.int("grant_exists").unwrap_or(0) == 1 && r.int("grant_revoked_at").is_none());
     let user = if r.text("id").is_some() { Some(user_from_row(r)?) } else { None };
-    Ok((grant_ok && !token_revoked, user))
+    Ok((grant_ok && !token_revoked, user, r.text("g_context")))
 }
 
 // ---------------------------------------------------------------------------------------------

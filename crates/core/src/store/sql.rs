@@ -10,6 +10,33 @@ pub const USER_GET: &str = "SELECT id, username, password_hash, claims, disabled
 pub const USER_BY_USERNAME: &str = "SELECT id, username, password_hash, claims, disabled FROM users WHERE tenant = ?1 AND workspace = ?2 AND username = ?3";
 pub const USER_INSERT: &str = "INSERT INTO users (tenant, workspace, id, username, password_hash, claims, disabled, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?7)";
 
+// Identity links, users' operational attributes, grants' contexts (migrations/0007_identity_providers.sql)
+pub const LINK_GET: &str = "SELECT user_id FROM identity_links WHERE tenant = ?1 AND workspace = ?2 AND idp = ?3 AND subject = ?4";
+/// A new link; the one already there (for this subject, or for this user at this provider) wins.
+pub const LINK_INSERT: &str = "INSERT INTO identity_links (tenant, workspace, idp, subject, user_id, created_at, last_auth_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT DO NOTHING RETURNING user_id";
+pub const LINKS_FOR_USER: &str = "SELECT idp, subject, created_at, last_auth_at FROM identity_links WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3 ORDER BY idp";
+pub const LINK_DELETE: &str = "DELETE FROM identity_links WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3 AND idp = ?4 RETURNING subject";
+pub const LINK_TOUCH: &str = "UPDATE identity_links SET last_auth_at = ?5 WHERE tenant = ?1 AND workspace = ?2 AND idp = ?3 AND subject = ?4";
+pub const LINKS_DELETE_FOR_USER: &str = "DELETE FROM identity_links WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3";
+pub const LINKS_DELETE_FOR_IDP: &str = "DELETE FROM identity_links WHERE tenant = ?1 AND workspace = ?2 AND idp = ?3";
+/// At most two users whose stored attribute at JSON path ?3 equals ?4 (two: the match is ambiguous).
+/// ?5 (1 or NULL): the user's stored `email_verified` must be true as well.
+pub const USERS_BY_ATTRIBUTE: &str = "SELECT id, username, password_hash, claims, disabled FROM users WHERE tenant = ?1 AND workspace = ?2 AND json_extract(claims, ?3) = ?4 AND (?5 IS NULL OR json_extract(claims, '$.email_verified') = 1) LIMIT 2";
+/// The same, with emails compared in lower case.
+pub const USERS_BY_EMAIL: &str = "SELECT id, username, password_hash, claims, disabled FROM users WHERE tenant = ?1 AND workspace = ?2 AND lower(json_extract(claims, '$.email')) = ?3 LIMIT 2";
+pub const ACTIVITY_INSERT: &str = "INSERT INTO user_activity (tenant, workspace, user_id, created_by, pending, last_auth_at, last_idp) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING";
+/// The last authentication of a user (a user made before the table counts as an administrator's).
+pub const ACTIVITY_TOUCH: &str = "INSERT INTO user_activity (tenant, workspace, user_id, created_by, pending, last_auth_at, last_idp) VALUES (?1, ?2, ?3, 'administrator', 0, ?4, ?5) ON CONFLICT (tenant, workspace, user_id) DO UPDATE SET last_auth_at = excluded.last_auth_at, last_idp = excluded.last_idp";
+pub const ACTIVITY_GET: &str = "SELECT created_by, pending, last_auth_at, last_idp FROM user_activity WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3";
+pub const ACTIVITY_ACTIVATE: &str = "UPDATE user_activity SET pending = 0 WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3 AND pending = 1 RETURNING user_id";
+pub const ACTIVITY_DELETE_FOR_USER: &str = "DELETE FROM user_activity WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3";
+pub const GRANT_CONTEXT_INSERT: &str = "INSERT INTO grant_contexts (grant_id, tenant, workspace, context) VALUES (?1, ?2, ?3, ?4)";
+/// GRANT_CONTEXT_INSERT only when its grant exists (the remembered-consent batch may write none).
+pub const GRANT_CONTEXT_INSERT_IF_GRANT: &str = "INSERT INTO grant_contexts (grant_id, tenant, workspace, context) SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM grants WHERE id = ?1 AND tenant = ?2 AND workspace = ?3)";
+pub const WORKSPACE_DELETE_LINKS: &str = "DELETE FROM identity_links WHERE tenant = ?1 AND workspace = ?2";
+pub const WORKSPACE_DELETE_ACTIVITY: &str = "DELETE FROM user_activity WHERE tenant = ?1 AND workspace = ?2";
+pub const WORKSPACE_DELETE_GRANT_CONTEXTS: &str = "DELETE FROM grant_contexts WHERE tenant = ?1 AND workspace = ?2";
+
 // Signing keys
 pub const KEYS_LIST: &str = "SELECT kid, alg, public_jwk, private_key, created_at, retired_at, remove_at FROM signing_keys WHERE tenant = ?1 AND workspace = ?2 AND (remove_at IS NULL OR remove_at > ?3) ORDER BY created_at DESC, kid";
 pub const KEY_INSERT: &str = "INSERT INTO signing_keys (tenant, workspace, kid, alg, public_jwk, private_key, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
@@ -38,7 +65,7 @@ pub const GRANT_GET: &str = "SELECT id, client_id, user_id, scope, sid, auth_tim
 macro_rules! grant_with_user {
     ($($rest:literal),+) => {
         concat!(
-            "SELECT g.id, g.client_id, g.user_id, g.scope, g.sid, g.auth_time, g.acr, g.amr, g.expires_at, g.revoked_at, u.id AS u_id, u.username AS u_username, u.password_hash AS u_password_hash, u.claims AS u_claims, u.disabled AS u_disabled FROM grants g LEFT JOIN users u ON u.tenant = g.tenant AND u.workspace = g.workspace AND u.id = g.user_id ",
+            "SELECT g.id, g.client_id, g.user_id, g.scope, g.sid, g.auth_time, g.acr, g.amr, g.expires_at, g.revoked_at, u.id AS u_id, u.username AS u_username, u.password_hash AS u_password_hash, u.claims AS u_claims, u.disabled AS u_disabled, gc.context AS g_context FROM grants g LEFT JOIN users u ON u.tenant = g.tenant AND u.workspace = g.workspace AND u.id = g.user_id LEFT JOIN grant_contexts gc ON gc.grant_id = g.id ",
             $($rest),+
         )
     };
@@ -60,7 +87,7 @@ pub const GRANTS_REVOKE_FOR_USER_CLIENT: &str = "UPDATE grants SET revoked_at = 
 pub const ACCESS_TOKEN_STATUS: &str = "SELECT (SELECT revoked_at FROM grants WHERE id = ?1) AS grant_revoked_at, (SELECT count(*) FROM grants WHERE id = ?1) AS grant_exists, (SELECT count(*) FROM revoked_tokens WHERE jti = ?2) AS token_revoked";
 /// The same status and the user (columns of USER_GET, NULL when there is no such user), in one
 /// statement: userinfo needs both.
-pub const ACCESS_TOKEN_STATUS_AND_USER: &str = "SELECT (SELECT revoked_at FROM grants WHERE id = ?4) AS grant_revoked_at, (SELECT count(*) FROM grants WHERE id = ?4) AS grant_exists, (SELECT count(*) FROM revoked_tokens WHERE jti = ?5) AS token_revoked, u.id, u.username, u.password_hash, u.claims, u.disabled FROM (SELECT 1) LEFT JOIN users u ON u.tenant = ?1 AND u.workspace = ?2 AND u.id = ?3";
+pub const ACCESS_TOKEN_STATUS_AND_USER: &str = "SELECT (SELECT revoked_at FROM grants WHERE id = ?4) AS grant_revoked_at, (SELECT count(*) FROM grants WHERE id = ?4) AS grant_exists, (SELECT count(*) FROM revoked_tokens WHERE jti = ?5) AS token_revoked, (SELECT context FROM grant_contexts WHERE grant_id = ?4) AS g_context, u.id, u.username, u.password_hash, u.claims, u.disabled FROM (SELECT 1) LEFT JOIN users u ON u.tenant = ?1 AND u.workspace = ?2 AND u.id = ?3";
 
 // Authorization codes: consumed atomically, exactly one redemption wins.
 pub const CODE_INSERT: &str = insert_into!(authorization_codes, "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");

@@ -24,6 +24,7 @@ pub async fn mint_access_token<R: Runtime>(
     scope: &str,
     grant_id: Option<&str>,
     auth: Option<&Authentication>,
+    user_claims: &serde_json::Map<String, Value>,
 ) -> Result<AccessToken, OAuthError> {
     let jti = crypto::random_id(ctx.rt.entropy());
     let ttl = ctx.config.access_token_ttl;
@@ -43,6 +44,13 @@ pub async fn mint_access_token<R: Runtime>(
     if let Some(a) = auth {
         claims["auth_time"] = json!(a.auth_time);
         claims["acr"] = json!(a.acr);
+        claims["amr"] = json!(a.amr);
+    }
+    // The data lineage's access-token claims (`authn::context::claims_for`), never over ours.
+    if let Some(obj) = claims.as_object_mut() {
+        for (k, v) in user_claims {
+            obj.entry(k.clone()).or_insert_with(|| v.clone());
+        }
     }
     if let Some(x5t) = certificate_binding(ctx, client_id).await? {
         claims["cnf"] = json!({ "x5t#S256": x5t });

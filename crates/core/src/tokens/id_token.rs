@@ -3,6 +3,8 @@
 //! the algorithm each client gets.
 
 use super::{sign, Authentication};
+use crate::authn::context;
+use crate::config::authn_context::ClaimTarget;
 use crate::config::client::Client;
 use crate::config::WorkspaceConfig;
 use crate::engine::Ctx;
@@ -11,23 +13,6 @@ use crate::jose;
 use crate::runtime::{Alg, Runtime};
 use crate::store::User;
 use serde_json::{json, Map, Value};
-
-/// The user's claims that `scope` releases, always including `sub`.
-pub fn user_claims(config: &WorkspaceConfig, user: &User, scope: &str) -> Map<String, Value> {
-    let mut out = Map::new();
-    out.insert("sub".into(), json!(user.id));
-    for s in scope.split_whitespace() {
-        let Some(sc) = config.scopes.get(s) else { continue };
-        for c in &sc.claims {
-            if c == "preferred_username" && !user.claims.contains_key(c) {
-                out.insert(c.clone(), json!(user.username));
-            } else if let Some(v) = user.claims.get(c) {
-                out.insert(c.clone(), v.clone());
-            }
-        }
-    }
-    out
-}
 
 pub struct IdTokenInput<'a> {
     pub client_id: &'a str,
@@ -76,7 +61,7 @@ fn id_token_base(config: &WorkspaceConfig, issuer: &str, now: i64, client_id: &s
 }
 
 pub async fn mint_id_token<R: Runtime>(ctx: &Ctx<'_, R>, i: IdTokenInput<'_>) -> Result<String, OAuthError> {
-    let mut claims = user_claims(&ctx.config, i.user, i.scope);
+    let mut claims = context::claims_for(&ctx.config, i.user, i.scope, ClaimTarget::IdToken);
     for name in i.extra_claims {
         if let Some(v) = i.user.claims.get(name) {
             claims.insert(name.clone(), v.clone());

@@ -6,7 +6,7 @@ pub mod access_token;
 pub mod id_token;
 
 pub use access_token::{bearer_token, check_certificate_binding, mint_access_token, verify_access_token, verify_access_token_jwt, AccessToken};
-pub use id_token::{authorization_response_alg, front_channel_id_token_claims, id_token_alg, mint_id_token, user_claims, IdTokenInput};
+pub use id_token::{authorization_response_alg, front_channel_id_token_claims, id_token_alg, mint_id_token, IdTokenInput};
 
 use crate::crypto;
 use crate::engine::Ctx;

@@ -27,7 +27,7 @@ struct ConsentStep {
 
 /// The consent page: the requested scopes, then (for an Open Finance consent) its `permissions`.
 pub fn show<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest, client: &Client, session: &SsoSession, permissions: &[String]) -> Response {
-    let step = ConsentStep { ar: ar.clone(), authenticated: (!ctx.config.sso_enabled).then(|| session.clone()) };
+    let step = ConsentStep { ar: ar.clone(), authenticated: (!ctx.config.sso_enabled || session.ephemeral).then(|| session.clone()) };
     let (blob, set_cookie) = forms::begin(ctx, req, Stage::Consent, Some(&step), Some(&session.sid), None);
     let locale = forms::locale(ctx, req, ar.ui_locales.as_deref());
     let scopes: Vec<(String, String)> = ar
@@ -53,8 +53,8 @@ async fn post_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
     let step = i.ar.ok_or_else(|| OAuthError::invalid_request("the form is invalid"))?;
     let ar = step.ar;
     let session = match step.authenticated {
-        // No SSO: the authentication of this flow, sealed into its consent form.
-        Some(s) if !ctx.config.sso_enabled && s.tenant == ctx.tenant && s.workspace == ctx.workspace => Some(s),
+        // No stored session: the authentication of this flow, sealed into its consent form.
+        Some(s) if (!ctx.config.sso_enabled || s.ephemeral) && s.tenant == ctx.tenant && s.workspace == ctx.workspace => Some(s),
         _ => session::current(ctx, req).await?,
     };
     let Some(session) = session.filter(|s| Some(&s.sid) == i.sid.as_ref()) else {

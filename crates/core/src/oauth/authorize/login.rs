@@ -56,7 +56,7 @@ async fn post_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
         return Ok(show(ctx, req, &ar, Some(pages::text(locale, "invalid_credentials"))));
     };
     guard.succeeded(ctx).await?;
-    let (session, set_cookie) = session::start(ctx, req, &user.id, vec!["pwd".into()]).await?;
+    let (session, set_cookie) = session::start(ctx, req, session::SignIn::password(ctx, &user.id)).await?;
     let resp = after_login(ctx, req, &ar, &client, &session).await;
     Ok(forms::with_cookie(resp, set_cookie))
 }

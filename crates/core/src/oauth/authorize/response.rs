@@ -3,6 +3,7 @@
 //! for (query, fragment, form post, and their JARM forms).
 
 use super::request::AuthRequest;
+use crate::authn::context::{AuthnContext, POOL};
 use crate::authn::session;
 use crate::crypto;
 use crate::engine::Ctx;
@@ -38,6 +39,10 @@ pub(super) async fn issue<R: Runtime>(ctx: &Ctx<'_, R>, ar: &AuthRequest, sessio
     } else {
         None
     };
+    let context = session::context_of(session);
+    // A user of the pool: its last authentication is recorded in the grant's batch.
+    let idp = context.as_ref().map_or(POOL, AuthnContext::idp).to_string();
+    let activity = context.as_ref().is_none_or(|c| c.local_user).then_some((session.auth_time, idp.as_str()));
     let grant = Grant {
         id: crypto::random_id(ctx.rt.entropy()),
         client_id: ar.client_id.clone(),
@@ -49,6 +54,7 @@ pub(super) async fn issue<R: Runtime>(ctx: &Ctx<'_, R>, ar: &AuthRequest, sessio
         amr: session.amr.clone(),
         expires_at: ctx.now + ctx.config.refresh_token_ttl,
         revoked_at: None,
+        context: context.as_ref().map(AuthnContext::to_json),
     };
     let request = CodeRequest { redirect_uri: ar.redirect_uri.clone(), code_challenge: ar.code_challenge.clone(), nonce: ar.nonce.clone(), id_token_claims: ar.id_token_claims.clone() };
     let code_hash = tokens::hash_secret_token(&code);
@@ -59,6 +65,7 @@ pub(super) async fn issue<R: Runtime>(ctx: &Ctx<'_, R>, ar: &AuthRequest, sessio
         now: ctx.now,
         expires_at: ctx.now + ctx.config.authorization_code_ttl,
         consent_id: ar.consent_id.as_deref(),
+        activity,
     };
     let stored = if if_consented {
         let scopes: Vec<&str> = ar.scope.split_whitespace().collect();

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 pub(super) async fn grant<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params: &Params) -> Result<Value, OAuthError> {
     let scope = granted_scope(client, params.get("scope"))?;
-    let at = tokens::mint_access_token(ctx, &client.client_id, &client.client_id, &scope, None, None).await?;
+    let at = tokens::mint_access_token(ctx, &client.client_id, &client.client_id, &scope, None, None, &serde_json::Map::new()).await?;
     Ok(json!({ "access_token": at.token, "token_type": "Bearer", "expires_in": at.expires_in, "scope": scope }))
 }
 

@@ -10,6 +10,8 @@ use crate::config::client::Client;
 use crate::config::{GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN};
 use crate::crypto;
 use crate::engine::Ctx;
+use crate::authn::context::{claims_for, subject, with_auth_facts, AuthnContext, POOL};
+use crate::config::authn_context::ClaimTarget;
 use crate::error::OAuthError;
 use crate::http::{Request, Response};
 use crate::runtime::Runtime;
@@ -53,9 +55,12 @@ pub(super) enum NewRefresh {
 /// `refresh` says. `user` is the grant's, read with it.
 #[allow(clippy::too_many_arguments)]
 async fn issue_for_grant<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, grant: &Grant, user: Option<User>, scope: &str, nonce: Option<&str>, refresh: NewRefresh, id_token_claims: &[String]) -> Result<Value, OAuthError> {
-    let user = user.filter(|u| !u.disabled).ok_or_else(|| OAuthError::invalid_grant("the user no longer exists or is disabled"))?;
+    let context = grant.context.as_deref().and_then(AuthnContext::parse);
+    let user = subject(user, context.as_ref()).ok_or_else(|| OAuthError::invalid_grant("the user no longer exists or is disabled"))?;
     let auth = Authentication { auth_time: grant.auth_time, acr: grant.acr.clone(), amr: grant.amr.clone(), sid: grant.sid.clone() };
-    let at = tokens::mint_access_token(ctx, &client.client_id, &user.id, scope, Some(&grant.id), Some(&auth)).await?;
+    let user = with_auth_facts(user, auth.auth_time, &auth.amr, &auth.acr, context.as_ref().map_or(POOL, AuthnContext::idp));
+    let at_claims = claims_for(&ctx.config, &user, scope, ClaimTarget::AccessToken);
+    let at = tokens::mint_access_token(ctx, &client.client_id, &user.id, scope, Some(&grant.id), Some(&auth), &at_claims).await?;
     let mut body = json!({
         "access_token": at.token,
         "token_type": "Bearer",
