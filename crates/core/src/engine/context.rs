@@ -65,6 +65,11 @@ impl<R: Runtime> Ctx<'_, R> {
         }
     }
 
+    /// The workspace's identity providers, from the isolate cache.
+    pub async fn identity_providers(&self) -> Result<Arc<crate::config::identity_providers::IdentityProviders>, OAuthError> {
+        self.server.identity_providers(self.rt, &self.tenant, &self.workspace).await
+    }
+
     /// A client of this workspace from the isolate cache (bounded like the configuration), read
     /// from the database when not cached. Unknown clients are not cached.
     pub async fn client(&self, client_id: &str) -> Result<Option<Arc<StoredClient>>, OAuthError> {

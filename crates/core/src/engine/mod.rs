@@ -8,6 +8,7 @@ mod context;
 pub use context::Ctx;
 pub(crate) use context::check_host;
 
+use crate::config::identity_providers::{self, IdentityProviders};
 use crate::config::{self, WorkspaceConfig};
 use crate::error::OAuthError;
 use crate::jose::keys::{self, KeySet};
@@ -33,6 +34,8 @@ pub struct Server {
     pub(crate) documents: TtlCache<Arc<FetchedDocument>>,
     /// Throttle keys seen locked in this isolate, until their locks end.
     locks: Locks,
+    /// Identity providers by workspace key (read only by the pages that sign users in).
+    providers: TtlCache<Arc<IdentityProviders>>,
 }
 
 /// A document [`crate::outbound`] fetched, as it caches it (in memory and in the key-value store).
@@ -118,6 +121,18 @@ impl Server {
         Ok(ks)
     }
 
+    /// The workspace's identity providers (an empty set when it has none), cached like its configuration.
+    pub async fn identity_providers<R: Runtime>(&self, rt: &R, tenant: &str, workspace: &str) -> Result<Arc<IdentityProviders>, OAuthError> {
+        let key = config::workspace_key(tenant, workspace);
+        let now_ms = rt.clock().now_ms();
+        if let Some(p) = self.providers.get(&key, now_ms) {
+            return Ok(p);
+        }
+        let p = Arc::new(identity_providers::load(rt.kv(), tenant, workspace).await?);
+        self.providers.put(key, p.clone(), now_ms);
+        Ok(p)
+    }
+
     /// When the lock on a throttle key ends, if this isolate has seen it locked (`authn::throttle`).
     pub(crate) fn known_lock(&self, key: &str, now: i64) -> Option<i64> {
         self.locks.until(key, now)
@@ -136,6 +151,7 @@ impl Server {
         let key = config::workspace_key(tenant, workspace);
         self.configs.forget(&key);
         self.keys.forget(&key);
+        self.providers.forget(&key);
         self.clients.forget_prefix(&format!("{key}/"));
     }
 }
