@@ -103,6 +103,8 @@ impl Error {
         conflict => (409, "conflict"),
         forbidden => (403, "forbidden"),
         misdirected_request => (421, "invalid_request"),
+        // RFC 6749 §4.1.2.1: the server (here, an identity provider behind it) cannot answer now.
+        temporarily_unavailable => (503, "temporarily_unavailable"),
     }
 
     pub fn payload_too_large() -> Error {

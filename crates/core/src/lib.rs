@@ -13,7 +13,8 @@
 //! | `oauth`        | authorize (pipeline, login, consent, issuing), token (one file per grant), PKCE, PAR, request objects, response modes, introspection, revocation |
 //! | `open_finance` | Open Finance Brasil: consents, payments, consent introspection, FAPI headers |
 //! | `client_auth`  | client authentication at every back-channel endpoint                         |
-//! | `outbound`     | the one guarded, cached path for requests to URLs others chose (client JWK sets) |
+//! | `federation`   | signing in through identity providers: the provider protocol, mappings, just-in-time provisioning |
+//! | `outbound`     | the one guarded, cached path for requests to URLs others chose (client JWK sets, identity providers) |
 //! | `tokens`       | the JWTs we sign: access tokens, ID tokens                                   |
 //! | `authn`        | who the user is: SSO session, credential checks, limits on guessing them     |
 //! | `web`          | HTML pages and the sealed forms they post                                    |
@@ -31,6 +32,7 @@ pub mod config;
 pub mod crypto;
 pub mod engine;
 pub mod error;
+pub mod federation;
 /// Crate-private parsers for the fuzz targets (`fuzz/`); only under `cargo fuzz` (`--cfg fuzzing`).
 #[cfg(fuzzing)]
 #[doc(hidden)]

@@ -240,7 +240,7 @@ impl IdentityProvider {
     /// Every rule a stored provider satisfies; `field` names are prefixed `providers[{id}]`.
     pub fn validate(&self, own_workspace: &str) -> Result<(), OAuthError> {
         let f = |name: &str| format!("identity_providers.{}.{name}", self.id);
-        check(valid_identifier(&self.id), "identity_providers.id", "must be 1-63 lower-case letters, digits or '-'")?;
+        check(valid_identifier(&self.id) && self.id != "pool", "identity_providers.id", "must be 1-63 lower-case letters, digits or '-' (and not `pool`, the password form)")?;
         check(!self.name.trim().is_empty() && self.name.chars().count() <= 100, &f("name"), "must be 1-100 characters")?;
         check(self.domains.len() <= 20 && self.domains.iter().all(|d| valid_domain(d)), &f("domains"), "must be at most 20 lower-case DNS names")?;
         check((-1000..=1000).contains(&self.order), &f("order"), "must be between -1000 and 1000")?;

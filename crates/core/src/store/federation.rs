@@ -2,7 +2,7 @@
 //! came to be, pending activation, last authentication), for `federation` and the management API.
 
 use super::{int, sql, stmt, text, user_from_row, User};
-use crate::runtime::{SqlDatabase, Statement, StoreError};
+use crate::runtime::{SqlDatabase, SqlValue, Statement, StoreError};
 use serde_json::Value;
 
 /// The local user linked to `subject` at provider `idp`, in pool `workspace`.
@@ -108,4 +108,28 @@ pub fn delete_for_user(tenant: &str, workspace: &str, user_id: &str) -> Vec<Stat
         stmt(sql::LINKS_DELETE_FOR_USER, vec![tenant.into(), workspace.into(), user_id.into()]),
         stmt(sql::ACTIVITY_DELETE_FOR_USER, vec![tenant.into(), workspace.into(), user_id.into()]),
     ]
+}
+
+/// A user created by provisioning, its link and its operational attributes (pending, for manual
+/// provisioning), and any administrator roles, in one transaction. `Ok(false)`: the username was
+/// taken meanwhile, and nothing was written.
+pub async fn provision_user(db: &impl SqlDatabase, tenant: &str, workspace: &str, user: &User, link: (&str, &str), pending: bool, roles: &[(String, String, String)], now: i64) -> Result<bool, StoreError> {
+    let claims = Value::Object(user.claims.clone()).to_string();
+    let mut stmts = vec![
+        stmt(sql::USER_INSERT, vec![tenant.into(), workspace.into(), (&user.id).into(), user.username.to_lowercase().into(), SqlValue::Null, claims.into(), now.into()]),
+        insert_link(tenant, workspace, link.0, link.1, &user.id, now),
+        insert_activity(tenant, workspace, &user.id, CREATED_BY_PROVISIONING, pending, None),
+    ];
+    for (t, w, role) in roles {
+        stmts.push(stmt(sql::ADMIN_ROLE_UPSERT, vec![t.into(), w.into(), (&user.id).into(), role.into(), now.into()]));
+    }
+    match db.batch(stmts).await {
+        Ok(_) => Ok(true),
+        Err(e) if super::is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn set_claims(tenant: &str, workspace: &str, user_id: &str, claims: &serde_json::Map<String, Value>, now: i64) -> Statement {
+    stmt(sql::USER_SET_CLAIMS, vec![tenant.into(), workspace.into(), user_id.into(), Value::Object(claims.clone()).to_string().into(), now.into()])
 }

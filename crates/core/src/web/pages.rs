@@ -62,6 +62,13 @@ pub fn text(locale: Locale, key: &str) -> &'static str {
         "applications" => ("Applications you allowed", "Aplicativos autorizados"),
         "no_applications" => ("No application has access.", "Nenhum aplicativo tem acesso."),
         "withdraw" => ("Withdraw access", "Revogar acesso"),
+        "sign_in_with" => ("Sign in with", "Entrar com"),
+        "or" => ("or", "ou"),
+        "pending_title" => ("Your account awaits activation", "Sua conta aguarda ativação"),
+        "pending_text" => (
+            "Your account was created and an administrator must activate it before you can sign in. Try again once you are told it is active.",
+            "Sua conta foi criada e um administrador precisa ativá-la antes que você possa entrar. Tente novamente quando for avisado de que ela está ativa.",
+        ),
         _ => ("", ""),
     };
     match locale {
@@ -105,22 +112,55 @@ fn document(locale: Locale, title: &str, body: &str) -> String {
     )
 }
 
-pub fn login(locale: Locale, action: &str, interaction: &str, login_hint: Option<&str>, error: Option<&str>) -> Response {
+/// An identity provider as the sign-in page offers it: its id (the button's value) and name.
+pub struct ProviderChoice<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+}
+
+/// The sign-in page: one button per identity provider (a form post to `providers_action`, so
+/// no JavaScript is needed), then the password form when the workspace has one.
+pub fn login(locale: Locale, action: &str, interaction: &str, login_hint: Option<&str>, error: Option<&str>, providers: &[ProviderChoice<'_>], providers_action: &str, password: bool) -> Response {
     let t = |k| text(locale, k);
     let error = error.map(|e| format!("<p class=\"error\" role=\"alert\" id=\"login-error\">{}</p>", escape(e))).unwrap_or_default();
-    let body = format!(
-        "<h1>{title}</h1>{error}<form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"interaction\" value=\"{interaction}\">\
+    let buttons = if providers.is_empty() {
+        String::new()
+    } else {
+        let items: String = providers
+            .iter()
+            .map(|p| format!("<li><button type=\"submit\" name=\"idp\" value=\"{}\" class=\"secondary\">{} {}</button></li>", escape(p.id), t("sign_in_with"), escape(p.name)))
+            .collect();
+        let or = if password { format!("<p class=\"or\">{}</p>", t("or")) } else { String::new() };
+        format!(
+            "<form method=\"post\" action=\"{}\" class=\"providers\"><input type=\"hidden\" name=\"interaction\" value=\"{}\"><ul>{items}</ul></form>{or}",
+            escape(providers_action),
+            escape(interaction)
+        )
+    };
+    let form = if password {
+        format!(
+            "<form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"interaction\" value=\"{interaction}\">\
 <label for=\"username\">{user}</label><input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"username\" required value=\"{hint}\" autofocus>\
 <label for=\"password\">{pass}</label><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
 <button type=\"submit\">{title}</button></form>",
-        title = t("sign_in"),
-        action = escape(action),
-        interaction = escape(interaction),
-        user = t("username"),
-        pass = t("password"),
-        hint = escape(login_hint.unwrap_or("")),
-    );
+            title = t("sign_in"),
+            action = escape(action),
+            interaction = escape(interaction),
+            user = t("username"),
+            pass = t("password"),
+            hint = escape(login_hint.unwrap_or("")),
+        )
+    } else {
+        String::new()
+    };
+    let body = format!("<h1>{}</h1>{error}{buttons}{form}", t("sign_in"));
     Response::html(200, document(locale, t("sign_in"), &body))
+}
+
+/// A user provisioned pending (manual just-in-time provisioning) tried to sign in.
+pub fn pending_activation(locale: Locale) -> Response {
+    let body = format!("<h1>{}</h1><p role=\"alert\">{}</p>", text(locale, "pending_title"), text(locale, "pending_text"));
+    Response::html(403, document(locale, text(locale, "pending_title"), &body))
 }
 
 pub fn consent(locale: Locale, action: &str, interaction: &str, client_name: &str, scopes: &[(String, String)]) -> Response {

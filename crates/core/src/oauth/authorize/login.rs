@@ -11,18 +11,25 @@ use crate::runtime::Runtime;
 use crate::web::forms::{self, Stage};
 use crate::web::pages;
 
-pub fn show<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest, error: Option<&str>) -> Response {
+/// The sign-in page: the workspace's enabled identity providers, and its password form.
+pub async fn show<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest, error: Option<&str>) -> Response {
+    let providers = match ctx.identity_providers().await {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let choices: Vec<pages::ProviderChoice<'_>> = providers.enabled().into_iter().map(|p| pages::ProviderChoice { id: &p.id, name: &p.name }).collect();
     let (blob, set_cookie) = forms::begin(ctx, req, Stage::Login, Some(ar), None, None);
     let locale = forms::locale(ctx, req, ar.ui_locales.as_deref());
-    forms::with_cookie(pages::login(locale, &ctx.endpoint("login"), &blob, ar.login_hint.as_deref(), error), set_cookie)
+    let page = pages::login(locale, &ctx.endpoint("login"), &blob, ar.login_hint.as_deref(), error, &choices, &ctx.endpoint("idp/start"), ctx.config.login.password_enabled);
+    forms::with_cookie(page, set_cookie)
 }
 
 /// The login page again, answered 429 with `Retry-After`: too many failed sign-ins for this login
 /// name or from this address. One text for both, and for names with no account behind them.
-fn locked<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest, retry_after_secs: i64) -> Response {
+async fn locked<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest, retry_after_secs: i64) -> Response {
     let locale = forms::locale(ctx, req, ar.ui_locales.as_deref());
     let e = OAuthError::temporarily_locked(retry_after_secs, "too many failed sign-ins; the login name or the address is locked for now");
-    let mut page = show(ctx, req, ar, Some(pages::text(locale, "too_many_attempts")));
+    let mut page = show(ctx, req, ar, Some(pages::text(locale, "too_many_attempts"))).await;
     page.status = e.status;
     page.with_retry_after(&e).with_failure(&e)
 }
@@ -36,6 +43,9 @@ async fn post_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
     let params = req.form_params()?;
     let i = forms::resume::<_, AuthRequest>(ctx, req, &params, Stage::Login)?;
     let ar = i.ar.ok_or_else(|| OAuthError::invalid_request("the form is invalid"))?;
+    if !ctx.config.login.password_enabled {
+        return Err(OAuthError::invalid_request("this workspace signs users in through identity providers only"));
+    }
     if !throttle::login_form_post(ctx, &i.id, i.exp).await? {
         return Err(OAuthError::invalid_request("this sign-in page has expired (it was submitted too many times); start again from the application"));
     }
@@ -45,15 +55,15 @@ async fn post_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
     // right password is refused too (an attacker learns nothing from a locked attempt).
     let mut guard = Guard::login(ctx, req, username);
     if let Verdict::Locked { retry_after_secs } = guard.check(ctx, true).await? {
-        return Ok(locked(ctx, req, &ar, retry_after_secs));
+        return Ok(locked(ctx, req, &ar, retry_after_secs).await);
     }
     let Some(user) = password::verify(ctx, username, params.get("password").unwrap_or("")).await? else {
         // Unknown name, disabled user or wrong password: counted alike, answered alike.
         if let Verdict::Locked { retry_after_secs } = guard.failed(ctx).await? {
-            return Ok(locked(ctx, req, &ar, retry_after_secs));
+            return Ok(locked(ctx, req, &ar, retry_after_secs).await);
         }
         let locale = forms::locale(ctx, req, ar.ui_locales.as_deref());
-        return Ok(show(ctx, req, &ar, Some(pages::text(locale, "invalid_credentials"))));
+        return Ok(show(ctx, req, &ar, Some(pages::text(locale, "invalid_credentials"))).await);
     };
     guard.succeeded(ctx).await?;
     let (session, set_cookie) = session::start(ctx, req, session::SignIn::password(ctx, &user.id)).await?;

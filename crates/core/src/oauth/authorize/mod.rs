@@ -8,6 +8,7 @@ pub mod consent;
 pub mod login;
 pub mod request;
 pub mod response;
+pub mod upstream;
 
 pub use request::{check_redirect_uri_registered, validate, AuthRequest, Endpoint};
 pub use response::{issue_code, respond, Issued};
@@ -82,7 +83,14 @@ pub async fn handle<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Response {
         if ar.prompts("none") {
             return respond(ctx, &ar, Err(OAuthError::login_required("the user is not signed in"))).await;
         }
-        return login::show(ctx, req, &ar, None);
+        let providers = match ctx.identity_providers().await {
+            Ok(p) => p,
+            Err(e) => return e.into_response(),
+        };
+        if let Some(idp) = upstream::direct(&providers.enabled(), &ar, ctx.config.login.password_enabled) {
+            return upstream::start(ctx, &ar, idp).await;
+        }
+        return login::show(ctx, req, &ar, None).await;
     }
     let session = session.expect("checked above");
     after_login(ctx, req, &ar, &client, &session).await
@@ -185,7 +193,7 @@ fn consent_check<R: Runtime>(ctx: &Ctx<'_, R>, ar: &AuthRequest, client: &Client
 fn step_response<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, result: Result<Response, OAuthError>) -> Response {
     match result {
         Ok(r) => r,
-        Err(e) if e.status >= 500 => e.into_response(),
+        Err(e) if e.code == "server_error" => e.into_response(),
         Err(e) => e.into_page(crate::web::forms::locale(ctx, req, None)),
     }
 }

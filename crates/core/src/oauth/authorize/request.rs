@@ -32,6 +32,9 @@ pub struct AuthRequest {
     pub prompt: Vec<String>,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
+    /// The identity provider to sign in with (its id): no selection page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp_hint: Option<String>,
     pub ui_locales: Option<String>,
     /// The Open Finance consent this authorization decides (`consent:{id}` in `scope`).
     #[serde(default)]
@@ -127,6 +130,7 @@ pub fn validate(config: &WorkspaceConfig, client: &Client, p: &Params, endpoint:
         prompt: c.prompt,
         max_age: c.max_age,
         login_hint: text("login_hint"),
+        idp_hint: text("idp_hint"),
         ui_locales: text("ui_locales"),
         consent_id: consents::consent_id_in(&c.scope).map(str::to_string),
         scope: c.scope,
@@ -323,7 +327,7 @@ fn check_claims_parameter(i: &Input, c: &mut Checked) -> Result<(), OAuthError> 
 
 /// The values carried back to the client or shown to the user are short.
 fn check_lengths(i: &Input, _: &mut Checked) -> Result<(), OAuthError> {
-    for name in ["state", "nonce", "login_hint", "ui_locales"] {
+    for name in ["state", "nonce", "login_hint", "idp_hint", "ui_locales"] {
         if i.params.get(name).is_some_and(|v| v.len() > 512) {
             return Err(OAuthError::invalid_request(format!("{name} is too long")));
         }

@@ -114,7 +114,9 @@ pub(super) async fn authorization_response<R: Runtime>(ctx: &Ctx<'_, R>, client_
             }
         }
         Err(e) => {
-            if e.status >= 500 {
+            // Our own failure is answered here, never sent to the client; `temporarily_unavailable`
+            // (an identity provider that is down) is the client's to know.
+            if e.code == "server_error" {
                 return e.into_response();
             }
             fields.push(("error", e.code.to_string()));
