@@ -134,7 +134,7 @@ pub(crate) fn is_multiple_of(value: &Number, divisor: &Number) -> bool {
     if ve >= de {
         // v·10^(ve-de) mod d, without building the (possibly 300-digit) dividend.
         let shift = (ve - de) as u32;
-        (v % d) * pow10_mod(shift, d) % d == 0
+        ((v % d) * pow10_mod(shift, d)).is_multiple_of(d)
     } else {
         // The divisor has more decimals: scale it up; if it outgrows u128 it is larger than v.
         let shift = (de - ve) as u32;

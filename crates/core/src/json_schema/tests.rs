@@ -326,7 +326,7 @@ impl Lcg {
         let pick = self.next() % if depth == 0 { 6 } else { 8 };
         match pick {
             0 => Value::Null,
-            1 => Value::Bool(self.next() % 2 == 0),
+            1 => Value::Bool(self.next().is_multiple_of(2)),
             2 => [json!(u64::MAX), json!(i64::MIN), json!(1e308), json!(-1e308), json!(0.1), json!(5e-324), json!(0), json!(-0.0)][(self.next() % 8) as usize].clone(),
             3 => json!(self.next() as i64 - (1 << 30)),
             4 => json!(["", "a", "2024-02-30T00:00:00Z", "x@y", "💩", "http://[", "%", "1.2.3.4"][(self.next() % 8) as usize]),
@@ -350,8 +350,8 @@ impl Lcg {
             "minLength", "pattern", "minimum", "exclusiveMaximum", "multipleOf", "allOf", "anyOf", "oneOf", "not", "if",
             "then", "else", "$ref", "$defs", "format", "dependentRequired",
         ];
-        if depth == 0 || self.next() % 5 == 0 {
-            return Value::Bool(self.next() % 4 != 0);
+        if depth == 0 || self.next().is_multiple_of(5) {
+            return Value::Bool(!self.next().is_multiple_of(4));
         }
         let mut object = serde_json::Map::new();
         for _ in 0..self.next() % 4 {
@@ -366,7 +366,7 @@ impl Lcg {
                 "pattern" => json!(["^a", "(", "b+$", ".*"][(self.next() % 4) as usize]),
                 "format" => json!(["date-time", "email", "uri", "uuid", "ipv4", "date", "other"][(self.next() % 7) as usize]),
                 "required" => json!(["a", "b"]),
-                _ if self.next() % 2 == 0 => self.schema(depth - 1),
+                _ if self.next().is_multiple_of(2) => self.schema(depth - 1),
                 _ => self.value(2),
             };
             object.insert(keyword.to_string(), value);
