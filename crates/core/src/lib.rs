@@ -24,6 +24,7 @@
 //! | `config`       | tenant, workspace and client configuration; the security profile's rules    |
 //! | `crypto`       | primitives, password hashing, sealing, X.509 certificates                    |
 //! | `urls`         | the rules for every URL stored or followed, on a WHATWG parse                |
+//! | `json_schema`  | a small JSON Schema validator (a leaf: imports nothing from the crate)       |
 //! | `time`, `http`, `error`, `runtime` | RFC 3339, the engine's HTTP types, errors, the runtime seams |
 
 pub mod authn;
@@ -38,6 +39,7 @@ pub mod federation;
 #[doc(hidden)]
 pub mod fuzz_api;
 pub mod http;
+pub mod json_schema;
 pub mod jose;
 pub mod management;
 pub mod oauth;
