@@ -3,7 +3,9 @@
 //!
 //! Why not a crate: `valico`, `jsonschema` and `boon` each add 1.3 to 2.2 MB of wasm (0.4 to 0.7 MB
 //! gzipped) to a Workers bundle of 1.6 MB. This module is a leaf (it names nothing else in the
-//! crate) and needs only `serde_json` and `regex-lite`.
+//! crate) and needs only `serde_json` and `regex-lite`. Measured in a throwaway wasm32 cdylib
+//! (opt-level "s", LTO, stripped) against one that already parses and prints JSON, formats floats,
+//! uses a HashMap and regex-lite, as the bundle does: +84 KB raw, +31 KB gzip.
 //!
 //! # Dialect
 //! Draft 2020-12 semantics. A document whose `$schema` is draft-07 is accepted with draft-07's

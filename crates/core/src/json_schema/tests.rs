@@ -306,6 +306,20 @@ fn exponential_references_run_out_of_steps() {
 }
 
 #[test]
+fn long_reference_chains_neither_overflow_nor_loop() {
+    // 1,500 definitions, each a $ref to the next: compiled through the queue, evaluated until
+    // the evaluation-depth bound answers.
+    let mut defs = serde_json::Map::new();
+    for i in 0..1500 {
+        defs.insert(format!("d{i}"), json!({"$ref": format!("#/$defs/d{}", i + 1)}));
+    }
+    defs.insert("d1500".into(), json!({"type": "integer"}));
+    let s = schema(json!({"$defs": defs, "$ref": "#/$defs/d0"}));
+    let errors = s.validate(&json!(1)).unwrap_err();
+    assert_eq!(errors[0].keyword, "limit");
+}
+
+#[test]
 fn unique_items_on_a_large_array_is_bounded() {
     let s = schema(json!({"uniqueItems": true}));
     let items: Vec<Value> = (0..5000).map(|i| json!(i)).collect();
