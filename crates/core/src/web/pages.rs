@@ -287,9 +287,19 @@ mod tests {
 
     #[test]
     fn escapes_everything_interpolated() {
-        let r = login(Locale::En, "/t/w/login", "x", Some("\"><script>alert(1)</script>"), Some("<b>"));
+        let evil = [ProviderChoice { id: "corp", name: "<img src=x onerror=alert(1)>" }];
+        let r = login(Locale::En, "/t/w/login", "x", Some("\"><script>alert(1)</script>"), Some("<b>"), &evil, "/t/w/idp/start", true);
         let body = String::from_utf8(r.body).unwrap();
-        assert!(!body.contains("<script>"));
-        assert!(body.contains("&lt;b&gt;"));
+        assert!(!body.contains("<script>") && !body.contains("<img"));
+        assert!(body.contains("&lt;b&gt;") && body.contains("Sign in with &lt;img"));
+    }
+
+    #[test]
+    fn the_password_form_is_left_out_when_the_workspace_has_none() {
+        let corp = [ProviderChoice { id: "corp", name: "Corp" }];
+        let body = String::from_utf8(login(Locale::En, "/l", "x", None, None, &corp, "/s", false).body).unwrap();
+        assert!(body.contains("value=\"corp\"") && !body.contains("type=\"password\""));
+        let body = String::from_utf8(login(Locale::PtBr, "/l", "x", None, None, &[], "/s", true).body).unwrap();
+        assert!(!body.contains("name=\"idp\"") && body.contains("type=\"password\""));
     }
 }

@@ -92,9 +92,6 @@ pub async fn start<R: Runtime>(ctx: &Ctx<'_, R>, ar: &AuthRequest, idp: &Identit
 }
 
 async fn start_inner<R: Runtime>(ctx: &Ctx<'_, R>, ar: &AuthRequest, idp: &IdentityProvider) -> Result<Response, FederationError> {
-    if idp.kind == IdpType::Workspace {
-        return Err(FederationError::Ours("workspace identity providers are not implemented".into()));
-    }
     let ep = upstream::endpoints(ctx, idp).await?;
     let e = ctx.rt.entropy();
     let binding = crypto::random_token(e);
