@@ -390,11 +390,16 @@ impl IdentityProviders {
         self.providers.iter().find(|p| p.id == id)
     }
 
-    /// The enabled providers in page order.
-    pub fn enabled(&self) -> Vec<&IdentityProvider> {
-        let mut v: Vec<&IdentityProvider> = self.providers.iter().filter(|p| p.enabled).collect();
+    /// Every provider in sign-in page order: `order` ascending, then by name.
+    pub fn in_page_order(&self) -> Vec<&IdentityProvider> {
+        let mut v: Vec<&IdentityProvider> = self.providers.iter().collect();
         v.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.name.cmp(&b.name)));
         v
+    }
+
+    /// The enabled providers in page order.
+    pub fn enabled(&self) -> Vec<&IdentityProvider> {
+        self.in_page_order().into_iter().filter(|p| p.enabled).collect()
     }
 }
 

@@ -56,6 +56,11 @@ pub async fn handle<R: Runtime>(server: &Server, rt: &R, req: &Request, path: &[
         }
         (["tenants", t, "workspaces", w, "clients"], "POST") => create_client(server, rt, req, t, w, now).await,
         (["tenants", t, "workspaces", w, "users"], "POST") => create_user(server, rt, req, t, w, now).await,
+        (["tenants", t, "workspaces", w, "identity-providers"], "PUT") => {
+            check_ids(&[t, w])?;
+            let doc = super::identity_providers::put_document(rt, server, t, w, json_body(req)?).await?;
+            Ok(Response::json_no_store(200, &doc))
+        }
         (["tenants", t, "workspaces", w, "keys", "rotate"], "POST") => {
             let cfg = existing_workspace(server, rt, t, w).await?;
             let kids = keys::rotate(rt.sql(), rt.entropy(), rt.master_secret(), t, w, now, cfg.max_signed_token_ttl() + 60).await?;
@@ -115,9 +120,18 @@ async fn create_client<R: Runtime>(server: &Server, rt: &R, req: &Request, t: &s
     Ok(Response::json_no_store(201, &out))
 }
 
+/// A user; `"pending": true` makes it as manual provisioning would, awaiting activation (for tests
+/// and scripts of the activation flow).
 async fn create_user<R: Runtime>(server: &Server, rt: &R, req: &Request, t: &str, w: &str, now: i64) -> Result<Response, OAuthError> {
     let cfg = existing_workspace(server, rt, t, w).await?;
-    let u: management::NewUser = json_body(req)?;
+    let mut body: serde_json::Value = json_body(req)?;
+    let pending = match body.as_object_mut().and_then(|o| o.remove("pending")) {
+        None => false,
+        Some(serde_json::Value::Bool(b)) => b,
+        Some(_) => return Err(OAuthError::invalid_request("pending must be a boolean")),
+    };
+    let mut u: management::NewUser = serde_json::from_value(body).map_err(|e| OAuthError::invalid_request(format!("invalid JSON: {e}")))?;
+    u.pending = pending;
     let user = management::create_user(rt.sql(), rt.entropy(), &cfg, t, w, u, now).await?;
     Ok(Response::json(201, &json!({ "id": user.id, "username": user.username, "claims": user.claims })))
 }

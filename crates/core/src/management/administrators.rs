@@ -94,7 +94,7 @@ pub async fn accept<R: Runtime>(server: &Server, rt: &R, req: &Request, now: i64
         Some(u) => u,
         None => {
             let cfg = server.workspace_config(rt, SYSTEM_TENANT, SYSTEM_WORKSPACE).await?.ok_or_else(invalid)?;
-            let new = users::NewUser { username: username.clone(), password: a.password, claims: serde_json::Map::new() };
+            let new = users::NewUser { username: username.clone(), password: a.password, claims: serde_json::Map::new(), pending: false };
             users::create_user(rt.sql(), rt.entropy(), &cfg, SYSTEM_TENANT, SYSTEM_WORKSPACE, new, now).await?
         }
     };

@@ -1,6 +1,8 @@
 //! The management API under `/api/...`: tenants (with licenses and feature flags), workspaces and
-//! their configuration (replace, RFC 6902 import, clone, key rotation), clients, the users of a
-//! workspace's identity pool, organizations and their templates, and workspace administrators.
+//! their configuration (replace, RFC 6902 import, clone, key rotation), identity providers, the
+//! authentication context's schema and claims lineage, clients, the users of a workspace's
+//! identity pool (and their links to providers), organizations and their templates, and workspace
+//! administrators.
 //!
 //! Calls carry access tokens issued by the system workspace `/system/system` (see [`access`]);
 //! the first system client comes from the root secret (`POST /api/bootstrap`). Errors are
@@ -13,8 +15,10 @@
 pub mod access;
 pub mod admin;
 mod administrators;
+mod authn_context;
 mod bootstrap;
 mod clients;
+pub(crate) mod identity_providers;
 pub mod json_patch;
 pub(crate) mod open_banking;
 mod organizations;
@@ -149,6 +153,36 @@ async fn route<R: Runtime>(server: &Server, rt: &R, req: &Request, path: &[&str]
             "POST" => workspaces::config_clone(&c, t, w).await,
             _ => not_allowed(m),
         },
+        ["tenants", t, "workspaces", w, "identity-providers"] => match m {
+            "GET" => identity_providers::list(&c, t, w).await,
+            "POST" => identity_providers::create(&c, t, w).await,
+            _ => not_allowed(m),
+        },
+        ["tenants", t, "workspaces", w, "identity-providers", id] => match m {
+            "GET" => identity_providers::get(&c, t, w, id).await,
+            "PUT" => identity_providers::replace(&c, t, w, id).await,
+            "PATCH" => identity_providers::patch(&c, t, w, id).await,
+            "DELETE" => identity_providers::delete(&c, t, w, id).await,
+            _ => not_allowed(m),
+        },
+        ["tenants", t, "workspaces", w, "authn-context"] => match m {
+            "GET" => authn_context::get(&c, t, w).await,
+            _ => not_allowed(m),
+        },
+        ["tenants", t, "workspaces", w, "authn-context", "attributes"] => match m {
+            "POST" => authn_context::add_attribute(&c, t, w).await,
+            _ => not_allowed(m),
+        },
+        ["tenants", t, "workspaces", w, "authn-context", "attributes", name] => match m {
+            "PUT" => authn_context::replace_attribute(&c, t, w, name).await,
+            "DELETE" => authn_context::delete_attribute(&c, t, w, name).await,
+            _ => not_allowed(m),
+        },
+        ["tenants", t, "workspaces", w, "claims"] => match m {
+            "GET" => authn_context::get_claims(&c, t, w).await,
+            "PUT" => authn_context::replace_claims(&c, t, w).await,
+            _ => not_allowed(m),
+        },
         ["tenants", t, "workspaces", w, "clients"] => match m {
             "GET" => clients::list(&c, t, w).await,
             "POST" => clients::create(&c, t, w).await,
@@ -181,6 +215,18 @@ async fn route<R: Runtime>(server: &Server, rt: &R, req: &Request, path: &[&str]
         },
         ["tenants", t, "workspaces", w, "users", id, "password-reset"] => match m {
             "POST" => users::start_reset(&c, t, w, id).await,
+            _ => not_allowed(m),
+        },
+        ["tenants", t, "workspaces", w, "users", id, "identities"] => match m {
+            "GET" => users::identities(&c, t, w, id).await,
+            _ => not_allowed(m),
+        },
+        ["tenants", t, "workspaces", w, "users", id, "identities", idp] => match m {
+            "DELETE" => users::unlink(&c, t, w, id, idp).await,
+            _ => not_allowed(m),
+        },
+        ["tenants", t, "workspaces", w, "users", id, "activate"] => match m {
+            "POST" => users::activate(&c, t, w, id).await,
             _ => not_allowed(m),
         },
         ["tenants", t, "servers", w, "open-banking-brasil", "consents"] => match m {

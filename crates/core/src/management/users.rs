@@ -11,7 +11,7 @@ use crate::http::Response;
 use crate::runtime::{Entropy, Runtime, SqlDatabase};
 use crate::engine::Server;
 use crate::store::management::{self as mstore, OneTime, UserRecord};
-use crate::store::{self, User};
+use crate::store::{self, federation, User};
 use crate::tokens::hash_secret_token;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -27,6 +27,11 @@ pub struct NewUser {
     pub password: Option<String>,
     #[serde(default)]
     pub claims: Map<String, Value>,
+    /// Made as if manual provisioning had made it: awaiting activation. Only the bootstrap API sets
+    /// it (its callers, tests and scripts, need a pending user without a provider); the management
+    /// API's body cannot carry it.
+    #[serde(skip)]
+    pub pending: bool,
 }
 
 pub fn check_password(p: &str) -> Result<(), OAuthError> {
@@ -61,18 +66,20 @@ pub async fn create_user(db: &impl SqlDatabase, entropy: &impl Entropy, cfg: &Wo
         None => None,
     };
     let user = User { id: crypto::random_id(entropy), username: username.clone(), password_hash, claims: u.claims, disabled: false };
-    if !store::insert_user(db, t, w, &user, now).await? {
+    let created_by = if u.pending { federation::CREATED_BY_PROVISIONING } else { federation::CREATED_BY_ADMINISTRATOR };
+    if !store::insert_user(db, t, w, &user, now, created_by, u.pending).await? {
         return Err(OAuthError::conflict(format!("user '{username}' already exists")));
     }
     Ok(user)
 }
 
-fn render(u: &User, created_at: i64, updated_at: i64) -> Value {
-    json!({ "id": u.id, "username": u.username, "claims": u.claims, "disabled": u.disabled, "has_password": u.password_hash.is_some(), "created_at": created_at, "updated_at": updated_at })
-}
-
 fn render_record(r: &UserRecord) -> Value {
-    render(&r.user, r.created_at, r.updated_at)
+    let (u, a) = (&r.user, &r.activity);
+    json!({
+        "id": u.id, "username": u.username, "claims": u.claims, "disabled": u.disabled, "has_password": u.password_hash.is_some(),
+        "created_at": r.created_at, "updated_at": r.updated_at,
+        "created_by": a.created_by, "pending": a.pending, "last_auth_at": a.last_auth_at, "last_idp": a.last_idp,
+    })
 }
 
 pub async fn create<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str) -> Result<Response, Problem> {
@@ -80,7 +87,9 @@ pub async fn create<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str) -> Result<Res
     let u: NewUser = json_body(c.req)?;
     let cfg = c.workspace(t, w).await?;
     let user = create_user(c.rt.sql(), c.rt.entropy(), &cfg, t, w, u, c.now).await?;
-    Ok(created(format!("/api/tenants/{t}/workspaces/{w}/users/{}", user.id), &render(&user, c.now, c.now)))
+    let activity = federation::Activity { created_by: federation::CREATED_BY_ADMINISTRATOR.into(), ..Default::default() };
+    let record = UserRecord { user, created_at: c.now, updated_at: c.now, activity };
+    Ok(created(format!("/api/tenants/{t}/workspaces/{w}/users/{}", record.user.id), &render_record(&record)))
 }
 
 /// Lists users; `?q=` searches by username prefix or exact email.
@@ -132,6 +141,36 @@ pub async fn delete<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) -> 
     load(c, t, w, id).await?;
     mstore::delete_user(c.rt.sql(), t, w, id, c.now).await?;
     Ok(no_content())
+}
+
+/// `GET .../users/{id}/identities`: the user's links to identity providers (one page: a user has at
+/// most one link per provider).
+pub async fn identities<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) -> Result<Response, Problem> {
+    c.allow(Need::workspace(MANAGE_USERS, t, w, true)).await?;
+    load(c, t, w, id).await?;
+    let links = federation::links_for_user(c.rt.sql(), t, w, id).await?;
+    Ok(Response::json_no_store(200, &json!({ "items": links, "next": null })))
+}
+
+/// `DELETE .../users/{id}/identities/{idp}`: the next sign-in through `idp` no longer finds this
+/// user by the link (matching or provisioning decide again).
+pub async fn unlink<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str, idp: &str) -> Result<Response, Problem> {
+    c.allow(Need::workspace(MANAGE_USERS, t, w, false)).await?;
+    load(c, t, w, id).await?;
+    if !federation::delete_link(c.rt.sql(), t, w, id, idp).await? {
+        return Err(Problem::not_found(format!("user '{id}' has no identity at provider '{idp}'")));
+    }
+    Ok(no_content())
+}
+
+/// `POST .../users/{id}/activate`: a user that manual provisioning made pending may sign in.
+pub async fn activate<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) -> Result<Response, Problem> {
+    c.allow(Need::workspace(MANAGE_USERS, t, w, false)).await?;
+    load(c, t, w, id).await?;
+    if !federation::activate(c.rt.sql(), t, w, id).await? {
+        return Err(Problem::conflict(format!("user '{id}' is not pending activation")));
+    }
+    Ok(Response::json_no_store(200, &render_record(&load(c, t, w, id).await?)))
 }
 
 #[derive(Deserialize)]

@@ -3,7 +3,7 @@
 //! RFC 6902 import; key rotation; and the config clone behind the `tree_dump_tenant` flag.
 
 use super::access::{Need, MANAGE_ORGANIZATIONS, MANAGE_WORKSPACES};
-use super::{check_new_id, created, existing_tenant, json_body, json_object_body, json_patch, no_content, page, page_response, Call, SYSTEM_TENANT, SYSTEM_WORKSPACE};
+use super::{check_new_id, created, existing_tenant, identity_providers, json_body, json_object_body, json_patch, no_content, page, page_response, Call, SYSTEM_TENANT, SYSTEM_WORKSPACE};
 use crate::config::{self, WorkspaceConfig};
 use crate::error::Problem;
 use crate::http::Response;
@@ -142,11 +142,13 @@ pub async fn update<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, kind: &str) -
     Ok(Response::json_no_store(200, &render(c, t, &e)))
 }
 
-/// Deletes a workspace with everything under it: clients, its identity pool's users, keys, grants.
+/// Deletes a workspace with everything under it: clients, its identity pool's users, keys, grants,
+/// its identity providers.
 pub async fn remove<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str) -> Result<(), Problem> {
     // Configuration first: from here on the protocol routes answer 404.
     c.rt.kv().delete(&config::workspace_key(t, w)).await?;
     c.server.forget_workspace(t, w);
+    identity_providers::remove_workspace(c.rt, c.server, t, w).await?;
     mstore::delete_workspace_data(c.rt.sql(), t, w).await?;
     Ok(())
 }
@@ -158,6 +160,9 @@ pub async fn delete<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, kind: &str) -
     }
     entry(c, t, w, kind).await?;
     remove(c, t, w).await?;
+    // Its users were an identity pool: the providers that sign users in there go too (AUT-6376).
+    // (A tenant's delete needs no such sweep: every workspace goes.)
+    identity_providers::remove_pointing_at(c.rt, c.server, t, w).await?;
     Ok(no_content())
 }
 
@@ -175,6 +180,17 @@ pub async fn write_config<R: Runtime>(rt: &R, t: &str, w: &str, kind: &str, cfg:
     mstore::index_workspace(rt.sql(), t, w, kind, &cfg.name, now).await?;
     rt.kv().put(&config::workspace_key(t, w), &json!(cfg).to_string()).await?;
     Ok(())
+}
+
+/// Changes part of the configuration (the authentication context, the claims lineage) along the
+/// path a replace takes: read fresh, changed, validated whole, stored with its index row, the
+/// isolate's copy dropped. A change that breaks a rule answers 400 and stores nothing.
+pub(crate) async fn change_config<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, change: impl FnOnce(&mut WorkspaceConfig) -> Result<(), Problem>) -> Result<WorkspaceConfig, Problem> {
+    let mut cfg = (*c.workspace(t, w).await?).clone();
+    change(&mut cfg)?;
+    cfg.validate()?;
+    store_config(c, t, w, &kind_of(c, t, w).await?, &cfg).await?;
+    Ok(cfg)
 }
 
 async fn kind_of<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str) -> Result<String, Problem> {

@@ -90,10 +90,18 @@ pub struct Activity {
 /// A user's operational attributes (a user older than them: made by an administrator, no sign-in known).
 pub async fn activity(db: &impl SqlDatabase, tenant: &str, workspace: &str, user_id: &str) -> Result<Activity, StoreError> {
     let rows = db.query(stmt(sql::ACTIVITY_GET, vec![tenant.into(), workspace.into(), user_id.into()])).await?;
-    Ok(match rows.first() {
-        Some(r) => Activity { created_by: text(r, "created_by")?, pending: r.int("pending").unwrap_or(0) != 0, last_auth_at: r.int("last_auth_at"), last_idp: r.text("last_idp") },
-        None => Activity { created_by: CREATED_BY_ADMINISTRATOR.into(), ..Activity::default() },
-    })
+    Ok(rows.first().map(activity_from_row).unwrap_or_else(|| activity_from_row(&crate::runtime::SqlRow::default())))
+}
+
+/// The operational attributes in a row (ACTIVITY_GET's, or a user record's outer join, whose
+/// columns are NULL when the user has no row: made by an administrator, no sign-in known).
+pub(super) fn activity_from_row(r: &crate::runtime::SqlRow) -> Activity {
+    Activity {
+        created_by: r.text("created_by").unwrap_or_else(|| CREATED_BY_ADMINISTRATOR.into()),
+        pending: r.int("pending").unwrap_or(0) != 0,
+        last_auth_at: r.int("last_auth_at"),
+        last_idp: r.text("last_idp"),
+    }
 }
 
 /// Activates a pending user; `false` when the user was not pending.

@@ -133,10 +133,12 @@ pub struct UserRecord {
     pub user: User,
     pub created_at: i64,
     pub updated_at: i64,
+    /// How the user came to be, pending activation, the last sign-in.
+    pub activity: super::federation::Activity,
 }
 
 fn user_record(r: &SqlRow) -> Result<UserRecord, StoreError> {
-    Ok(UserRecord { user: user_from_row(r)?, created_at: int(r, "created_at")?, updated_at: int(r, "updated_at")? })
+    Ok(UserRecord { user: user_from_row(r)?, created_at: int(r, "created_at")?, updated_at: int(r, "updated_at")?, activity: super::federation::activity_from_row(r) })
 }
 
 pub async fn get_user_record(db: &impl SqlDatabase, tenant: &str, workspace: &str, id: &str) -> Result<Option<UserRecord>, StoreError> {

@@ -210,10 +210,21 @@ pub const GRANTS_REVOKE_FOR_CLIENT: &str = "UPDATE grants SET revoked_at = ?4 WH
 pub const CONSENTS_DELETE_FOR_CLIENT: &str = "DELETE FROM consents WHERE tenant = ?1 AND workspace = ?2 AND client_id = ?3";
 
 // Users of a workspace's identity pool
-pub const USER_LIST: &str = "SELECT id, username, password_hash, claims, disabled, created_at, updated_at FROM users WHERE tenant = ?1 AND workspace = ?2 AND id > ?3 ORDER BY id LIMIT ?4";
+/// `SELECT` with a user's management columns and operational attributes (NULL when the user has no
+/// `user_activity` row), followed by the rest.
+macro_rules! user_record {
+    ($rest:literal) => {
+        concat!(
+            "SELECT u.id, u.username, u.password_hash, u.claims, u.disabled, u.created_at, u.updated_at, a.created_by, a.pending, a.last_auth_at, a.last_idp ",
+            "FROM users u LEFT JOIN user_activity a ON a.tenant = u.tenant AND a.workspace = u.workspace AND a.user_id = u.id ",
+            $rest
+        )
+    };
+}
+pub const USER_LIST: &str = user_record!("WHERE u.tenant = ?1 AND u.workspace = ?2 AND u.id > ?3 ORDER BY u.id LIMIT ?4");
 /// Search: a username prefix, or an exact email (claims.email), case-insensitively (usernames are lower-case).
-pub const USER_SEARCH: &str = "SELECT id, username, password_hash, claims, disabled, created_at, updated_at FROM users WHERE tenant = ?1 AND workspace = ?2 AND id > ?3 AND (substr(username, 1, length(?5)) = ?5 OR lower(json_extract(claims, '$.email')) = ?5) ORDER BY id LIMIT ?4";
-pub const USER_GET_FULL: &str = "SELECT id, username, password_hash, claims, disabled, created_at, updated_at FROM users WHERE tenant = ?1 AND workspace = ?2 AND id = ?3";
+pub const USER_SEARCH: &str = user_record!("WHERE u.tenant = ?1 AND u.workspace = ?2 AND u.id > ?3 AND (substr(u.username, 1, length(?5)) = ?5 OR lower(json_extract(u.claims, '$.email')) = ?5) ORDER BY u.id LIMIT ?4");
+pub const USER_GET_FULL: &str = user_record!("WHERE u.tenant = ?1 AND u.workspace = ?2 AND u.id = ?3");
 pub const USER_SET_CLAIMS: &str = "UPDATE users SET claims = ?4, updated_at = ?5 WHERE tenant = ?1 AND workspace = ?2 AND id = ?3 RETURNING id";
 pub const USER_SET_PASSWORD: &str = "UPDATE users SET password_hash = ?4, updated_at = ?5 WHERE tenant = ?1 AND workspace = ?2 AND id = ?3 RETURNING id";
 pub const USER_SET_DISABLED: &str = "UPDATE users SET disabled = ?4, updated_at = ?5 WHERE tenant = ?1 AND workspace = ?2 AND id = ?3 RETURNING id";
