@@ -11,8 +11,10 @@ import * as jose from "jose";
 /**
  * accounts: { id: claims } (every claim the provider may release, `sub` included).
  * clients: [{ client_id, client_secret?, token_endpoint_auth_method?, jwks_uri?, redirect_uris }].
+ * loginForm: the provider asks for a username on a page of its own (for browser tests), instead of
+ * signing in `setUser`'s account at once.
  */
-export async function startUpstream({ accounts, clients }) {
+export async function startUpstream({ accounts, clients, loginForm = false }) {
   const server = http.createServer();
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   const issuer = `http://127.0.0.1:${server.address().port}`;
@@ -36,14 +38,26 @@ export async function startUpstream({ accounts, clients }) {
   provider.on("server_error", (_ctx, err) => process.stderr.write(`[upstream] server_error: ${err?.stack ?? err}\n`));
 
   const state = { user: Object.keys(accounts)[0], mode: "normal", hits: {} };
-  // The login: whoever the test chose signs in and consents to what was asked.
+  // The login: whoever the test chose (or typed, with `loginForm`) signs in and consents to what was asked.
   async function interaction(req, res) {
     const details = await provider.interactionDetails(req, res);
     const { params, session } = details;
-    const grant = details.grantId ? await provider.Grant.find(details.grantId) : new provider.Grant({ accountId: state.user, clientId: params.client_id });
+    let user = state.user;
+    const needsLogin = !session?.accountId || details.prompt.name === "login";
+    if (loginForm && needsLogin) {
+      if (req.method !== "POST") {
+        res.writeHead(200, { "content-type": "text/html" });
+        return void res.end(`<!doctype html><html lang="en"><title>Upstream</title><main><h1>Upstream sign-in</h1><form method="post" action="/interaction/${details.uid}"><label for="login">Upstream username</label><input id="login" name="login" autocomplete="username"><button type="submit">Continue at Upstream</button></form></main></html>`);
+      }
+      let body = "";
+      for await (const c of req) body += c;
+      user = new URLSearchParams(body).get("login");
+      if (!accounts[user]) { res.writeHead(400); return void res.end("unknown user"); }
+    }
+    const grant = details.grantId ? await provider.Grant.find(details.grantId) : new provider.Grant({ accountId: user, clientId: params.client_id });
     grant.addOIDCScope(params.scope);
     const result = { consent: { grantId: await grant.save() } };
-    if (!session?.accountId || details.prompt.name === "login") result.login = { accountId: state.user };
+    if (needsLogin) result.login = { accountId: user };
     await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
   }
 

@@ -276,8 +276,10 @@ impl Response {
     }
 
     /// Records the error this response reports, for the adapter's log.
+    /// Attaches `e` for the failure log line, with the status this response really has (an error
+    /// sent to the client in a redirect is logged as the redirect it was).
     pub fn with_failure(mut self, e: &Error) -> Response {
-        self.failure = Some(Box::new(Failure::of(e)));
+        self.failure = Some(Box::new(Failure { status: self.status, ..Failure::of(e) }));
         self
     }
 

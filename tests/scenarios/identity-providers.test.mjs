@@ -1,0 +1,296 @@
+// Federated sign-in through identity providers, against panva's oidc-provider as the upstream:
+// the selection page and the ways around it (one provider and no password form, idp_hint, the
+// email domain), just-in-time provisioning (off, auto, manual), matching by link and by verified
+// email, the authentication context (a custom `crm_id` mapped from the provider into ID token and
+// userinfo claims, `auth_time` into the access token), SSO reuse without a call to the provider,
+// a provider that is down, slow or returns a bad ID token, and a tampered or replayed callback.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startTarget, Agent, pkce, form, basic } from "../support/target.mjs";
+import { decodeJwt } from "../support/signin.mjs";
+import { startUpstream } from "../support/upstream-idp.mjs";
+import { systemClient, api } from "../support/management.mjs";
+
+const RP = "https://rp.example/cb";
+const WORKSPACES = ["fed", "solo", "jit", "manual", "broken"];
+let t, up, base, secret, sys;
+const rpSecret = {};
+
+const accounts = {
+  alice: { email: "Alice@Corp.example", email_verified: true, name: "Alice Liddell", preferred_username: "alice", crm_id: "crm-0042" },
+  bob: { email: "bob@corp.example", email_verified: false, name: "Bob" },
+  carol: { email: "carol@corp.example", email_verified: true, name: "Carol" },
+  dave: { email: "dave@corp.example", email_verified: true, name: "Dave" },
+};
+
+const provider = (extra = {}) => ({
+  id: "corp", type: "oidc", name: "Corp SSO", issuer: up.issuer, client_id: "edgeauth", client_secret: secret,
+  scopes: ["openid", "email", "profile", "crm"], ...extra,
+});
+
+async function providers(ws, list) {
+  const r = await t.admin("PUT", `/admin/tenants/acme/workspaces/${ws}/identity-providers`, { version: 1, providers: list });
+  assert.equal(r.status, 200, r.text);
+}
+
+function authorizeUrl(ws, params = {}) {
+  const { verifier, challenge } = pkce();
+  const u = new URL(`${base}/acme/${ws}/authorize`);
+  for (const [k, v] of Object.entries({ response_type: "code", client_id: "rp", redirect_uri: RP, scope: "openid email profile crm", code_challenge: challenge, code_challenge_method: "S256", nonce: "n-1", ...params })) u.searchParams.set(k, v);
+  return { url: u.toString(), verifier };
+}
+
+/** Follows redirects (ours, the provider's) until one goes to the client or a page is shown. */
+async function follow(agent, url, init) {
+  let r = await agent.request(url, init);
+  for (let i = 0; i < 12 && [302, 303].includes(r.status); i++) {
+    const next = new URL(r.headers.get("location"), url).toString();
+    if (next.startsWith(RP)) return { r, location: new URL(next) };
+    url = next;
+    r = await agent.request(url);
+  }
+  return { r, location: null };
+}
+
+/** A whole federated sign-in as `user` at the provider; returns where the client was sent. */
+async function signIn(ws, user, { agent = new Agent(), params = {} } = {}) {
+  up.setUser(user);
+  const { url, verifier } = authorizeUrl(ws, { idp_hint: "corp", ...params });
+  const out = await follow(agent, url);
+  return { ...out, verifier, agent };
+}
+
+async function tokens(ws, location, verifier) {
+  const code = location.searchParams.get("code");
+  assert.ok(code, `no code: ${location}`);
+  const r = await form(`${base}/acme/${ws}/token`, { grant_type: "authorization_code", code, redirect_uri: RP, code_verifier: verifier }, { authorization: basic("rp", rpSecret[ws]) });
+  assert.equal(r.status, 200, r.text);
+  return r.json;
+}
+
+const context = {
+  authn_context: { attributes: [{ name: "crm_id", type: "string", description: "The CRM's customer number" }] },
+  claims: [
+    { claim: "crm_id", attribute: "crm_id", scopes: ["crm"], id_token: true, userinfo: true },
+    { claim: "authenticated_at", attribute: "auth_time", access_token: true },
+    { claim: "idp", attribute: "idp", access_token: true },
+  ],
+  scopes: {
+    openid: { description: "Sign you in" }, email: { claims: ["email", "email_verified"] }, profile: { claims: ["name", "preferred_username"] }, crm: { description: "Your CRM number" },
+  },
+};
+const crmMappings = [
+  { source: "email", target: "email", transform: { type: "lowercase" } },
+  { source: "email_verified", target: "email_verified" },
+  { source: "name", target: "name" },
+  { source: "preferred_username", target: "preferred_username" },
+  { source: "crm_id", target: "crm_id", transform: { type: "regex_extract", pattern: "^crm-(\\d+)$", group: 1 } },
+];
+
+before(async () => {
+  t = await startTarget();
+  base = t.base;
+  secret = "upstream-secret-0123456789abcdef";
+  up = await startUpstream({
+    accounts,
+    clients: [{ client_id: "edgeauth", client_secret: secret, redirect_uris: WORKSPACES.map((w) => `${base}/acme/${w}/idp/callback`) }],
+  });
+  for (const ws of WORKSPACES) {
+    await t.workspace("acme", ws, ws === "solo" ? { ...context, login: { password_enabled: false } } : context);
+    rpSecret[ws] = (await t.client("acme", ws, { client_id: "rp", redirect_uris: [RP], grant_types: ["authorization_code"], scope: "openid email profile crm", skip_consent: true })).client_secret;
+  }
+  await providers("fed", [
+    provider({ domains: ["corp.example"], mappings: crmMappings, order: 1 }),
+    provider({ id: "partner", name: "Partner", order: 2 }),
+  ]);
+  await providers("solo", [provider({ mappings: crmMappings })]);
+  await providers("jit", [provider({ mappings: crmMappings, provisioning: { mode: "auto", match_by: ["email"], update: "overwrite" } })]);
+  await providers("manual", [provider({ provisioning: { mode: "manual" } })]);
+  sys = await systemClient(t, { client_id: "ops" });
+});
+after(async () => {
+  await t?.stop();
+  await up?.stop();
+});
+
+test("the sign-in page lists the enabled providers beside the password form", async () => {
+  const agent = new Agent();
+  const r = await agent.request(authorizeUrl("fed").url);
+  assert.equal(r.status, 200);
+  assert.match(r.text_, /name="idp" value="corp"[^>]*>Sign in with Corp SSO/);
+  assert.match(r.text_, /name="idp" value="partner"/);
+  assert.match(r.text_, /name="password"/);
+  assert.ok(r.text_.indexOf('value="corp"') < r.text_.indexOf('value="partner"'), "in order");
+});
+
+test("choosing a provider signs in there; claims come from the context by the data lineage", async () => {
+  const agent = new Agent();
+  up.setUser("alice");
+  const { url, verifier } = authorizeUrl("fed");
+  const page = await agent.request(url);
+  const interaction = page.text_.match(/name="interaction" value="([^"]*)"/)[1];
+  const { location } = await follow(agent, `${base}/acme/fed/idp/start`, { method: "POST", form: { interaction, idp: "corp" } });
+  assert.ok(location, "back at the client");
+  assert.equal(location.searchParams.get("iss"), `${base}/acme/fed`);
+  const tk = await tokens("fed", location, verifier);
+  const id = decodeJwt(tk.id_token).payload;
+  assert.match(id.sub, /^x-corp-/, "JIT off: a subject derived from the provider's");
+  assert.equal(id.email, "alice@corp.example", "lower-cased by the mapping");
+  assert.equal(id.crm_id, "0042", "the custom attribute, extracted, as an ID token claim");
+  assert.equal(id.name, "Alice Liddell");
+  assert.equal(id.nonce, "n-1");
+  assert.equal(id.acr, "urn:edgeauth:acr:federated");
+  const at = decodeJwt(tk.access_token).payload;
+  assert.equal(at.authenticated_at, id.auth_time, "auth_time mapped into the access token (AUT-6868)");
+  assert.equal(at.auth_time, id.auth_time);
+  assert.equal(at.idp, "corp");
+  const ui = await fetch(`${base}/acme/fed/userinfo`, { headers: { authorization: `Bearer ${tk.access_token}` } });
+  assert.equal(ui.status, 200);
+  const info = await ui.json();
+  assert.equal(info.sub, id.sub);
+  assert.equal(info.crm_id, "0042", "and as a userinfo claim");
+  const users = await api(t, sys.token, "GET", "/api/tenants/acme/workspaces/fed/users");
+  assert.deepEqual(users.json.items, [], "JIT off writes no user");
+});
+
+test("with one provider and no password form the browser goes straight to it", async () => {
+  const r = await new Agent().request(authorizeUrl("solo").url);
+  assert.equal(r.status, 303);
+  const to = new URL(r.headers.get("location"));
+  assert.equal(to.origin + to.pathname, `${up.issuer}/auth`);
+  assert.equal(to.searchParams.get("code_challenge_method"), "S256");
+  assert.ok(to.searchParams.get("nonce") && to.searchParams.get("state"));
+  assert.equal(to.searchParams.get("redirect_uri"), `${base}/acme/solo/idp/callback`);
+  assert.match(r.headers.get("set-cookie") ?? "", /ea_fed=[^;]+;.*SameSite=Lax/);
+});
+
+test("idp_hint and the login_hint's email domain skip the selection page", async () => {
+  const hinted = await new Agent().request(authorizeUrl("fed", { idp_hint: "partner" }).url);
+  assert.equal(hinted.status, 303);
+  assert.ok(hinted.headers.get("location").startsWith(`${up.issuer}/auth?`));
+  const domain = await new Agent().request(authorizeUrl("fed", { login_hint: "someone@corp.example" }).url);
+  assert.equal(domain.status, 303);
+  assert.equal(new URL(domain.headers.get("location")).searchParams.get("login_hint"), "someone@corp.example");
+  const other = await new Agent().request(authorizeUrl("fed", { login_hint: "someone@else.example" }).url);
+  assert.equal(other.status, 200, "another domain: the page");
+  const unknown = await new Agent().request(authorizeUrl("fed", { idp_hint: "nobody" }).url);
+  assert.equal(unknown.status, 200, "an unknown hint: the page");
+});
+
+test("SSO: a second authorization in the session issues tokens with no call to the provider", async () => {
+  const first = await signIn("solo", "alice");
+  assert.ok(first.location);
+  const before = up.calls();
+  const again = await signIn("solo", "alice", { agent: first.agent });
+  assert.ok(again.location, "a code again");
+  assert.equal(up.calls(), before, "no request to the provider");
+  const tk = await tokens("solo", again.location, again.verifier);
+  assert.equal(decodeJwt(tk.id_token).payload.crm_id, "0042", "the session kept the context");
+});
+
+test("JIT auto: the first sign-in creates a user, later ones find it by its link", async () => {
+  const first = await signIn("jit", "carol");
+  const a = decodeJwt((await tokens("jit", first.location, first.verifier)).id_token).payload;
+  assert.doesNotMatch(a.sub, /^x-/, "a local user");
+  const second = await signIn("jit", "carol");
+  const b = decodeJwt((await tokens("jit", second.location, second.verifier)).id_token).payload;
+  assert.equal(b.sub, a.sub, "the same user, by its link");
+  const user = await api(t, sys.token, "GET", `/api/tenants/acme/workspaces/jit/users/${a.sub}`);
+  assert.equal(user.status, 200, user.text);
+  assert.equal(user.json.claims.email, "carol@corp.example", "the mapped attributes, kept on the user");
+  assert.equal(user.json.claims.crm_id, undefined, "only the attributes provisioning keeps");
+  assert.equal(user.json.has_password, false);
+  assert.equal(user.json.created_by, "provisioned");
+  assert.equal(user.json.last_idp, "corp");
+  assert.equal(user.json.last_auth_at, b.auth_time, "the last authentication, recorded with the grant");
+  const ids = await api(t, sys.token, "GET", `/api/tenants/acme/workspaces/jit/users/${a.sub}/identities`);
+  assert.deepEqual(ids.json.items.map((l) => [l.idp, l.subject]), [["corp", "carol"]]);
+});
+
+test("JIT: a verified email links an existing user; an unverified one never does; an ambiguous match is refused", async () => {
+  const existing = await t.user("acme", "jit", { username: "alice-local", password: "a-long-password-1", claims: { email: "alice@corp.example", email_verified: true } });
+  const linked = await signIn("jit", "alice");
+  const a = decodeJwt((await tokens("jit", linked.location, linked.verifier)).id_token).payload;
+  assert.equal(a.sub, existing.id, "matched by the verified email");
+
+  const bobLocal = await t.user("acme", "jit", { username: "bob-local", password: "a-long-password-1", claims: { email: "bob@corp.example", email_verified: true } });
+  const bob = await signIn("jit", "bob");
+  const b = decodeJwt((await tokens("jit", bob.location, bob.verifier)).id_token).payload;
+  assert.notEqual(b.sub, bobLocal.id, "the provider did not verify bob's email: no link, a new user");
+
+  await t.user("acme", "jit", { username: "dave-1", password: "a-long-password-1", claims: { email: "dave@corp.example" } });
+  await t.user("acme", "jit", { username: "dave-2", password: "a-long-password-1", claims: { email: "DAVE@corp.example" } });
+  const dave = await signIn("jit", "dave");
+  assert.equal(dave.location?.searchParams.get("error"), "access_denied", "two users have that email");
+  assert.ok(!dave.location.searchParams.get("code"));
+});
+
+test("JIT manual: the user is created pending, sees a page saying so, and signs in once activated", async () => {
+  const pending = await signIn("manual", "alice");
+  assert.equal(pending.location, null);
+  assert.equal(pending.r.status, 403);
+  assert.match(pending.r.text_, /awaits activation/);
+  assert.ok(sys, "a management client");
+  const list = await api(t, sys.token, "GET", "/api/tenants/acme/workspaces/manual/users");
+  const user = list.json.items.find((u) => u.claims?.email === "Alice@Corp.example" || u.username === "alice");
+  assert.ok(user, JSON.stringify(list.json));
+  assert.equal(user.pending, true);
+  assert.equal(user.created_by, "provisioned");
+  const again = await signIn("manual", "alice");
+  assert.equal(again.r.status, 403, "still pending");
+  const act = await api(t, sys.token, "POST", `/api/tenants/acme/workspaces/manual/users/${user.id}/activate`);
+  assert.equal(act.status, 200, act.text);
+  const active = await signIn("manual", "alice");
+  const id = decodeJwt((await tokens("manual", active.location, active.verifier)).id_token).payload;
+  assert.equal(id.sub, user.id);
+  const ids = await api(t, sys.token, "GET", `/api/tenants/acme/workspaces/manual/users/${user.id}/identities`);
+  assert.equal(ids.json.items[0].idp, "corp");
+});
+
+test("a provider that is down, slow or sends a bad ID token: an RFC 6749 error to the client, never a 5xx", async () => {
+  await providers("broken", [provider(), provider({ id: "gone", name: "Gone", issuer: "http://127.0.0.1:9" })]);
+  const down = await signIn("broken", "alice", { params: { idp_hint: "gone" } });
+  assert.equal(down.location?.searchParams.get("error"), "temporarily_unavailable", "discovery fails");
+  assert.equal(down.location.searchParams.get("state"), null);
+  for (const [mode, error] of [["slow", "temporarily_unavailable"], ["bad-signature", "access_denied"], ["bad-nonce", "access_denied"], ["bad-issuer", "access_denied"], ["bad-audience", "access_denied"]]) {
+    up.setMode(mode);
+    try {
+      const r = await signIn("broken", "alice", { params: { idp_hint: "corp", state: "s-1" } });
+      assert.equal(r.location?.searchParams.get("error"), error, mode);
+      assert.equal(r.location.searchParams.get("state"), "s-1", mode);
+      assert.ok(!r.location.searchParams.get("code"), mode);
+    } finally {
+      up.setMode("normal");
+    }
+  }
+});
+
+test("the callback refuses a tampered state, a replay, and another browser", async () => {
+  up.setUser("alice");
+  const agent = new Agent();
+  let r = await agent.request(authorizeUrl("solo").url);
+  let url = new URL(r.headers.get("location"));
+  // Through the provider, up to the redirect back to our callback.
+  for (let i = 0; i < 8; i++) {
+    r = await agent.request(url.toString());
+    url = new URL(r.headers.get("location"), url);
+    if (url.pathname.endsWith("/idp/callback")) break;
+  }
+  assert.ok(url.pathname.endsWith("/idp/callback"), url.toString());
+  const tampered = new URL(url);
+  const s = tampered.searchParams.get("state");
+  tampered.searchParams.set("state", s.slice(0, 20) + (s[20] === "A" ? "B" : "A") + s.slice(21));
+  const bad = await agent.request(tampered.toString());
+  assert.equal(bad.status, 400);
+  const stranger = await new Agent().request(url.toString());
+  assert.equal(stranger.status, 403, "not started in this browser");
+  const binding = agent.cookies.get("ea_fed");
+  const ok = await agent.request(url.toString());
+  assert.equal(ok.status, 303);
+  assert.ok(new URL(ok.headers.get("location")).searchParams.get("code"));
+  assert.ok(!agent.cookies.has("ea_fed"), "the binding cookie is cleared");
+  agent.cookies.set("ea_fed", binding);
+  const replay = await agent.request(url.toString());
+  assert.equal(replay.status, 400, "single use, even with the cookie");
+  assert.doesNotMatch(replay.text_, /code=/);
+});
