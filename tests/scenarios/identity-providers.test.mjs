@@ -6,13 +6,13 @@
 // a provider that is down, slow or returns a bad ID token, and a tampered or replayed callback.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startTarget, Agent, pkce, form, basic } from "../support/target.mjs";
+import { startTarget, Agent, pkce, form, basic, hidden } from "../support/target.mjs";
 import { decodeJwt } from "../support/signin.mjs";
 import { startUpstream } from "../support/upstream-idp.mjs";
 import { systemClient, api } from "../support/management.mjs";
 
 const RP = "https://rp.example/cb";
-const WORKSPACES = ["fed", "solo", "jit", "manual", "broken"];
+const WORKSPACES = ["fed", "solo", "jit", "manual", "broken", "portal"];
 let t, up, base, secret, sys;
 const rpSecret = {};
 
@@ -106,6 +106,10 @@ before(async () => {
   await providers("solo", [provider({ mappings: crmMappings })]);
   await providers("jit", [provider({ mappings: crmMappings, provisioning: { mode: "auto", match_by: ["email"], update: "overwrite" } })]);
   await providers("manual", [provider({ provisioning: { mode: "manual" } })]);
+  // Another workspace of the tenant as the provider: its users sign in there, with its password form.
+  await t.workspace("acme", "staff", { name: "Staff directory" });
+  await t.user("acme", "staff", { username: "erin", password: "a-long-password-1", claims: { email: "erin@staff.example", email_verified: true, name: "Erin" } });
+  await providers("portal", [{ id: "staff", type: "workspace", name: "Staff", workspace: "staff" }]);
   sys = await systemClient(t, { client_id: "ops" });
 });
 after(async () => {
@@ -294,3 +298,72 @@ test("the callback refuses a tampered state, a replay, and another browser", asy
   assert.equal(replay.status, 400, "single use, even with the cookie");
   assert.doesNotMatch(replay.text_, /code=/);
 });
+
+/** A cookie jar that keeps cookies per path, as browsers do (each workspace has its own `ea_session`). */
+class PathAgent extends Agent {
+  constructor() { super(); this.jar = new Map(); }
+  async request(url, { method = "GET", form, headers = {} } = {}) {
+    const path = new URL(url).pathname;
+    const h = { ...headers };
+    const send = [...this.jar].filter(([k]) => path.startsWith(k.split("|")[0])).map(([k, v]) => `${k.split("|")[1]}=${v}`);
+    if (send.length) h.cookie = send.join("; ");
+    let body;
+    if (form) { h["content-type"] = "application/x-www-form-urlencoded"; body = new URLSearchParams(form).toString(); }
+    const r = await fetch(url, { method, headers: h, body, redirect: "manual" });
+    for (const c of r.headers.getSetCookie()) {
+      const [pair, ...attrs] = c.split(";");
+      const i = pair.indexOf("=");
+      const name = pair.slice(0, i).trim(), value = pair.slice(i + 1).trim();
+      const p = attrs.map((a) => a.trim()).find((a) => /^path=/i.test(a))?.slice(5) ?? "/";
+      if (attrs.some((a) => /^\s*max-age=0\s*$/i.test(a)) || value === "") this.jar.delete(`${p}|${name}`); else this.jar.set(`${p}|${name}`, value);
+    }
+    r.text_ = await r.text();
+    return r;
+  }
+}
+
+test("another workspace as the provider: its password form, its consent, its real amr, no network hop", async () => {
+  const agent = new PathAgent();
+  const { url, verifier } = authorizeUrl("portal", { idp_hint: "staff" });
+  let r = await agent.request(url);
+  assert.equal(r.status, 303);
+  const out = new URL(r.headers.get("location"));
+  assert.equal(out.pathname, "/acme/staff/authorize");
+  assert.equal(out.searchParams.get("client_id"), "workspace:portal");
+  r = await agent.request(out.toString());
+  assert.match(r.text_, /name="password"/, `the staff workspace own sign-in page: ${r.status} ${r.headers.get("location")}`);
+  const interaction = hidden(r.text_, "interaction");
+  r = await agent.request(`${base}/acme/staff/login`, { method: "POST", form: { interaction, username: "erin", password: "a-long-password-1" } });
+  assert.match(r.text_, /Staff directory|portal/, "the consent page names the workspace asking");
+  r = await agent.request(`${base}/acme/staff/consent`, { method: "POST", form: { interaction: hidden(r.text_, "interaction"), decision: "allow" } });
+  assert.equal(r.status, 303);
+  const back = new URL(r.headers.get("location"));
+  assert.equal(back.pathname, "/acme/portal/idp/callback");
+  assert.equal(back.searchParams.get("iss"), `${base}/acme/staff`);
+  const { location } = await follow(agent, back.toString());
+  assert.ok(location?.searchParams.get("code"), String(location));
+  const id = decodeJwt((await tokens("portal", location, verifier)).id_token).payload;
+  assert.match(id.sub, /^x-staff-/);
+  assert.equal(id.email, "erin@staff.example");
+  assert.deepEqual(id.amr, ["pwd"], "the real amr of the sign-in at the other workspace");
+  assert.equal(id.iss, `${base}/acme/portal`);
+
+  // The other workspace's session answers the next sign-in: no page at all.
+  const again = authorizeUrl("portal", { idp_hint: "staff" });
+  const second = await follow(new PathAgentFrom(agent, "/acme/staff"), again.url);
+  assert.ok(second.location?.searchParams.get("code"), "straight through the staff session and its remembered consent");
+
+  // The virtual client exists only for this: the other workspace's token endpoint does not know it.
+  const direct = await form(`${base}/acme/staff/token`, { grant_type: "authorization_code", code: "x", redirect_uri: `${base}/acme/portal/idp/callback`, client_id: "workspace:portal", code_verifier: "x".repeat(43) });
+  assert.equal(direct.json?.error, "invalid_client");
+  // And a workspace that names no such provider gets no client at all.
+  const stranger = await new Agent().request(`${base}/acme/staff/authorize?response_type=code&client_id=workspace:fed&redirect_uri=${encodeURIComponent(`${base}/acme/fed/idp/callback`)}&scope=openid&code_challenge=${"a".repeat(43)}&code_challenge_method=S256`);
+  assert.equal(stranger.status, 400);
+});
+
+/** A fresh jar holding only `agent`'s cookies under `prefix` (a new browser session at the portal). */
+function PathAgentFrom(agent, prefix) {
+  const a = new PathAgent();
+  for (const [k, v] of agent.jar) if (k.startsWith(prefix)) a.jar.set(k, v);
+  return a;
+}

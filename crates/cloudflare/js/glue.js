@@ -39,9 +39,9 @@ export async function d1Batch(db, statements) {
  * (a `Content-Length` is not trusted). Resolves to `[status, Uint8Array]`. */
 // `headers` is a JSON object the engine built (`accept` always among them); `body` a Uint8Array or
 // undefined. No redirect is followed: a 3xx comes back as its status.
-export async function guardedFetch(method, url, headersJson, body, timeoutMs, maxBytes) {
+export async function guardedFetch(method, url, headersJson, requestBody, timeoutMs, maxBytes) {
   const signal = AbortSignal.timeout(timeoutMs);
-  const resp = await fetch(url, { method, redirect: "manual", signal, headers: JSON.parse(headersJson), body });
+  const resp = await fetch(url, { method, redirect: "manual", signal, headers: JSON.parse(headersJson), body: requestBody });
   const chunks = [];
   let size = 0;
   if (resp.body) {

@@ -260,9 +260,6 @@ impl IdentityProvider {
             }
             IdpType::Workspace => {
                 check(valid_identifier(&self.workspace) && self.workspace != own_workspace, &f("workspace"), "must name another workspace of this tenant")?;
-                // The type is part of the document's shape, but its sign-in is not built yet: a
-                // provider that cannot sign anyone in is refused rather than stored.
-                check(false, &f("type"), "'workspace' providers are not available yet")?;
             }
         }
         if self.kind != IdpType::Workspace {
@@ -270,8 +267,8 @@ impl IdentityProvider {
             let has_secret = self.client_secret.is_some() || self.client_secret_sealed.is_some();
             check(has_secret || self.token_endpoint_auth_method == ClientAuthMethod::PrivateKeyJwt, &f("client_secret"), "is required unless token_endpoint_auth_method is private_key_jwt")?;
             check(self.client_secret.as_ref().is_none_or(|s| !s.is_empty() && s.len() <= 512), &f("client_secret"), "must be 1-512 characters")?;
-            check(self.scopes.len() <= 20 && self.scopes.iter().all(|s| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b > 0x20 && b < 0x7f && b != b'"' && b != b'\\')), &f("scopes"), "must be at most 20 scope tokens")?;
         }
+        check(self.scopes.len() <= 20 && self.scopes.iter().all(|s| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b > 0x20 && b < 0x7f && b != b'"' && b != b'\\')), &f("scopes"), "must be at most 20 scope tokens")?;
         check(self.attributes.len() <= 50, &f("attributes"), "must be at most 50")?;
         for a in &self.attributes {
             a.validate(&f("attributes"))?;
@@ -301,10 +298,11 @@ impl IdentityProvider {
     }
 
     /// The scopes asked of the provider: the configured ones (`openid email profile` by default
-    /// for OpenID providers), with `openid` always there for them.
+    /// for OpenID providers and workspaces), with `openid` always there for them.
     pub fn requested_scopes(&self) -> String {
-        let mut s: Vec<&str> = if self.scopes.is_empty() && self.kind == IdpType::Oidc { vec!["openid", "email", "profile"] } else { self.scopes.iter().map(String::as_str).collect() };
-        if self.kind == IdpType::Oidc && !s.contains(&"openid") {
+        let openid = self.kind != IdpType::Oauth2;
+        let mut s: Vec<&str> = if self.scopes.is_empty() && openid { vec!["openid", "email", "profile"] } else { self.scopes.iter().map(String::as_str).collect() };
+        if openid && !s.contains(&"openid") {
             s.insert(0, "openid");
         }
         s.join(" ")
@@ -516,7 +514,7 @@ mod tests {
     #[test]
     fn a_workspace_provider_names_another_workspace() {
         let v = json!({ "id": "staff", "type": "workspace", "name": "Staff", "workspace": "staff" });
-        assert!(parse(v.clone()).unwrap_err().contains("not available yet"), "refused until its sign-in exists");
+        assert!(parse(v.clone()).is_ok());
         let mut same = v;
         same["workspace"] = json!("main");
         assert!(parse(same).unwrap_err().contains("another workspace"));

@@ -59,7 +59,9 @@ pub struct ProviderSignIn {
 /// The `acr` of a sign-in through a provider that named none.
 pub const FEDERATED_ACR: &str = "urn:edgeauth:acr:federated";
 
-/// The code exchange and everything after it, up to the mapped attributes.
+/// The code exchange and everything after it, up to the mapped attributes (OpenID and OAuth 2.0
+/// providers; a workspace provider's code is redeemed in-process by `oauth::authorize::upstream`,
+/// which then calls [`sign_in_from`]).
 pub async fn finish<R: Runtime>(ctx: &Ctx<'_, R>, idp: &IdentityProvider, code: &str, redirect_uri: &str, nonce: &str, verifier: &str) -> Result<ProviderSignIn, FederationError> {
     let ep = upstream::endpoints(ctx, idp).await?;
     let answer = upstream::exchange(ctx, idp, &ep, code, redirect_uri, verifier).await?;
@@ -74,16 +76,25 @@ pub async fn finish<R: Runtime>(ctx: &Ctx<'_, R>, idp: &IdentityProvider, code: 
             (Some(claims), info)
         }
         IdpType::Oauth2 => (None, Some(upstream::userinfo(ctx, &idp.userinfo_endpoint, &answer.access_token).await?)),
-        IdpType::Workspace => return Err(FederationError::Ours("a workspace provider has no code exchange".into())),
+        IdpType::Workspace => return Err(FederationError::Ours("a workspace provider's code is redeemed in-process".into())),
     };
     let source = mapping::source_attributes(id_claims.as_ref(), userinfo.as_ref()).map_err(|e| FederationError::Rejected(e.0))?;
-    let subject_key = if idp.kind == IdpType::Oauth2 && !idp.subject_attribute.is_empty() { idp.subject_attribute.as_str() } else if idp.kind == IdpType::Oauth2 { "id" } else { "sub" };
+    sign_in_from(ctx, idp, &source)
+}
+
+/// The provider's subject, its attributes mapped into the context, and its `amr`/`acr`.
+pub fn sign_in_from<R: Runtime>(ctx: &Ctx<'_, R>, idp: &IdentityProvider, source: &Map<String, Value>) -> Result<ProviderSignIn, FederationError> {
+    let subject_key = match idp.kind {
+        IdpType::Oauth2 if !idp.subject_attribute.is_empty() => idp.subject_attribute.as_str(),
+        IdpType::Oauth2 => "id",
+        _ => "sub",
+    };
     let subject = match source.get(subject_key).or_else(|| source.get("sub")) {
         Some(Value::String(s)) if !s.is_empty() && s.len() <= 255 => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
         _ => return Err(FederationError::Rejected(format!("the provider named no user ({subject_key})"))),
     };
-    let attributes = mapping::map_attributes(idp, &ctx.config.authn_context, &source).map_err(|e| FederationError::Mapping(e.0))?;
+    let attributes = mapping::map_attributes(idp, &ctx.config.authn_context, source).map_err(|e| FederationError::Mapping(e.0))?;
     let amr = source.get("amr").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default();
     let acr = source.get("acr").and_then(Value::as_str).map(str::to_string);
     Ok(ProviderSignIn { subject, attributes, amr, acr })

@@ -85,18 +85,20 @@ pub fn discovered(doc: &Value, issuer: &str) -> Result<Endpoints, FederationErro
 
 /// Where the browser goes: the provider's authorization endpoint with code + PKCE (S256) + state,
 /// and a nonce for OpenID providers.
-pub fn authorization_url(ep: &Endpoints, idp: &IdentityProvider, redirect_uri: &str, state: &str, nonce: &str, challenge: &str, login_hint: Option<&str>) -> String {
+/// `client_id`: ours at the provider (a workspace provider's: the virtual client it knows us by).
+#[allow(clippy::too_many_arguments)]
+pub fn authorization_url(ep: &Endpoints, idp: &IdentityProvider, client_id: &str, redirect_uri: &str, state: &str, nonce: &str, challenge: &str, login_hint: Option<&str>) -> String {
     let scope = idp.requested_scopes();
     let mut params = vec![
         ("response_type", "code"),
-        ("client_id", idp.client_id.as_str()),
+        ("client_id", client_id),
         ("redirect_uri", redirect_uri),
         ("scope", scope.as_str()),
         ("state", state),
         ("code_challenge", challenge),
         ("code_challenge_method", "S256"),
     ];
-    if idp.kind == IdpType::Oidc {
+    if idp.kind != IdpType::Oauth2 {
         params.push(("nonce", nonce));
         if let Some(h) = login_hint {
             params.push(("login_hint", h));

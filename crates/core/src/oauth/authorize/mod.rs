@@ -99,6 +99,9 @@ pub async fn handle<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Response {
 /// The client named by `client_id` must exist.
 async fn known_client<R: Runtime>(ctx: &Ctx<'_, R>, params: &Params) -> Result<Client, OAuthError> {
     let client_id = params.get("client_id").ok_or_else(|| OAuthError::invalid_request("client_id is missing"))?;
+    if let Some(c) = upstream::workspace_client(ctx, client_id).await? {
+        return Ok(c);
+    }
     let client = ctx.client(client_id).await?.ok_or_else(|| OAuthError::invalid_client("unknown client").with_status(400))?;
     Ok(client.client.clone())
 }
@@ -199,5 +202,8 @@ fn step_response<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, result: Result<Res
 }
 
 async fn load_client<R: Runtime>(ctx: &Ctx<'_, R>, client_id: &str) -> Result<Client, OAuthError> {
+    if let Some(c) = upstream::workspace_client(ctx, client_id).await? {
+        return Ok(c);
+    }
     Ok(store::get_client(ctx.db(), &ctx.tenant, &ctx.workspace, client_id).await?.ok_or_else(|| OAuthError::invalid_request("the client no longer exists"))?.client)
 }

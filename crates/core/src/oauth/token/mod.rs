@@ -38,6 +38,15 @@ pub async fn handle<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
     Ok(Response::json_no_store(200, &body))
 }
 
+/// A code redemption inside the deployment, for a workspace that signs its users in through
+/// another (`oauth::authorize::upstream`): no network hop and no client authentication, because
+/// the client is the virtual one that only this path can name (the token endpoint finds no such
+/// client, so nobody can redeem its codes there). PKCE and the redirect URI are checked as always.
+pub async fn redeem_internal<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, code: &str, redirect_uri: &str, verifier: &str) -> Result<Value, OAuthError> {
+    let form = crate::http::form_encode([("grant_type", GRANT_AUTHORIZATION_CODE), ("code", code), ("redirect_uri", redirect_uri), ("code_verifier", verifier)]);
+    authorization_code::grant(ctx, client, &crate::http::Params::parse(&form)?).await
+}
+
 fn refresh_allowed<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client) -> bool {
     client.allows_grant(GRANT_REFRESH_TOKEN) && ctx.config.grant_enabled(GRANT_REFRESH_TOKEN)
 }
