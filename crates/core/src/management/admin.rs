@@ -1,6 +1,6 @@
 //! Bootstrap administration under `/admin/...`, authenticated with the root secret (a Worker secret
 //! / Spin variable). It creates tenants, workspaces (with fresh signing keys), clients and users,
-//! and rotates keys: enough to run the server and its tests. The management API (`/api/...`,
+//! replaces a workspace's identity providers, and rotates keys: enough to run the server and its tests. The management API (`/api/...`,
 //! `crate::management`) does all of this and more with tokens issued by the system workspace.
 
 use crate::config::client::Client;
