@@ -1,6 +1,6 @@
 //! Bootstrap administration under `/admin/...`, authenticated with the root secret (a Worker secret
 //! / Spin variable). It creates tenants, workspaces (with fresh signing keys), clients and users,
-//! and rotates keys: enough to run the server and its tests. The management API (`/api/...`,
+//! replaces a workspace's identity providers, and rotates keys: enough to run the server and its tests. The management API (`/api/...`,
 //! `crate::management`) does all of this and more with tokens issued by the system workspace.
 
 use crate::config::client::Client;
@@ -9,12 +9,13 @@ use crate::crypto;
 use crate::error::OAuthError;
 use crate::http::{Request, Response};
 use crate::jose::keys;
-use crate::runtime::{Clock, Runtime};
+use crate::runtime::{Clock, Runtime, SqlDatabase};
+use crate::store::federation;
 use crate::engine::Server;
 use crate::management;
 use super::{tenants, workspaces};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 pub(crate) fn authorize_root<R: Runtime>(rt: &R, req: &Request) -> Result<(), OAuthError> {
     let Some(root) = rt.root_secret().filter(|r| r.len() >= 16) else {
@@ -120,18 +121,39 @@ async fn create_client<R: Runtime>(server: &Server, rt: &R, req: &Request, t: &s
     Ok(Response::json_no_store(201, &out))
 }
 
-/// A user; `"pending": true` makes it as manual provisioning would, awaiting activation (for tests
-/// and scripts of the activation flow).
+/// A user. Two aids for tests and scripts of the federation's management, which otherwise need a
+/// provider to sign in through: `"pending": true` makes the user as manual provisioning would
+/// (awaiting activation), and `"identities": [{"idp", "subject"}]` links it to providers of the
+/// workspace as a sign-in would.
 async fn create_user<R: Runtime>(server: &Server, rt: &R, req: &Request, t: &str, w: &str, now: i64) -> Result<Response, OAuthError> {
     let cfg = existing_workspace(server, rt, t, w).await?;
-    let mut body: serde_json::Value = json_body(req)?;
-    let pending = match body.as_object_mut().and_then(|o| o.remove("pending")) {
+    let mut body: Value = json_body(req)?;
+    let (pending, identities) = match body.as_object_mut() {
+        Some(o) => (o.remove("pending"), o.remove("identities")),
+        None => (None, None),
+    };
+    let pending = match pending {
         None => false,
-        Some(serde_json::Value::Bool(b)) => b,
+        Some(Value::Bool(b)) => b,
         Some(_) => return Err(OAuthError::invalid_request("pending must be a boolean")),
     };
+    let identities: Vec<NewLink> = serde_json::from_value(identities.unwrap_or_else(|| json!([]))).map_err(|e| OAuthError::invalid_request(format!("identities: {e}")))?;
+    let providers = server.identity_providers(rt, t, w).await?;
+    if let Some(l) = identities.iter().find(|l| providers.get(&l.idp).is_none() || l.subject.is_empty() || l.subject.len() > 255) {
+        return Err(OAuthError::invalid_request(format!("identities: '{}' is no identity provider of the workspace, or the subject is not 1-255 characters", l.idp)));
+    }
     let mut u: management::NewUser = serde_json::from_value(body).map_err(|e| OAuthError::invalid_request(format!("invalid JSON: {e}")))?;
     u.pending = pending;
     let user = management::create_user(rt.sql(), rt.entropy(), &cfg, t, w, u, now).await?;
+    if !identities.is_empty() {
+        rt.sql().batch(identities.iter().map(|l| federation::insert_link(t, w, &l.idp, &l.subject, &user.id, now)).collect()).await?;
+    }
     Ok(Response::json(201, &json!({ "id": user.id, "username": user.username, "claims": user.claims })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewLink {
+    idp: String,
+    subject: String,
 }

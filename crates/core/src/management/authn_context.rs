@@ -155,7 +155,7 @@ mod tests {
         q.mappings.clear();
         q.provisioning.match_by = vec!["crm_id".into()];
         let providers = IdentityProviders { providers: vec![p, q], ..Default::default() };
-        assert_eq!(users_of("crm_id", &[rule.clone()], &providers), ["claim rule 'crm'", "identity provider 'corp'", "identity provider 'other'"]);
+        assert_eq!(users_of("crm_id", std::slice::from_ref(&rule), &providers), ["claim rule 'crm'", "identity provider 'corp'", "identity provider 'other'"]);
         assert!(users_of("tier", &[rule], &providers).is_empty());
     }
 
