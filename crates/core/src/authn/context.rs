@@ -157,11 +157,13 @@ mod tests {
 
     #[test]
     fn rules_add_claims_per_target_and_scope() {
-        let mut cfg = WorkspaceConfig::default();
-        cfg.claims = vec![
-            ClaimRule { claim: "crm".into(), attribute: "crm_id".into(), scopes: vec!["crm".into()], id_token: true, access_token: false, userinfo: true },
-            ClaimRule { claim: "auth_at".into(), attribute: "auth_time".into(), scopes: vec![], id_token: false, access_token: true, userinfo: false },
-        ];
+        let cfg = WorkspaceConfig {
+            claims: vec![
+                ClaimRule { claim: "crm".into(), attribute: "crm_id".into(), scopes: vec!["crm".into()], id_token: true, access_token: false, userinfo: true },
+                ClaimRule { claim: "auth_at".into(), attribute: "auth_time".into(), scopes: vec![], id_token: false, access_token: true, userinfo: false },
+            ],
+            ..WorkspaceConfig::default()
+        };
         let mut u = user();
         u.claims.insert("auth_time".into(), json!(1700));
         assert!(claims_for(&cfg, &u, "openid", ClaimTarget::IdToken).get("crm").is_none(), "not under this scope");

@@ -132,7 +132,8 @@ async fn provision<R: Runtime>(ctx: &Ctx<'_, R>, idp: &IdentityProvider, subject
             _ => format!("{}-{}", idp.id, &crypto::random_id(ctx.rt.entropy())[..12]).to_lowercase(),
         };
         let user = User { id: crypto::random_id(ctx.rt.entropy()), username, password_hash: None, claims: claims.clone(), disabled: false };
-        if links::provision_user(db, t, w, &user, (&idp.id, subject), pending, &roles, ctx.now).await.map_err(failed)? {
+        let made = links::Provisioned { user: &user, link: (&idp.id, subject), pending, roles: &roles };
+        if links::provision_user(db, t, w, made, ctx.now).await.map_err(failed)? {
             return Ok(if pending { Resolved::Pending } else { Resolved::Local(user.id) });
         }
     }

@@ -2,7 +2,7 @@
 //! came to be, pending activation, last authentication), for `federation` and the management API.
 
 use super::{int, sql, stmt, text, user_from_row, User};
-use crate::runtime::{SqlDatabase, SqlValue, Statement, StoreError};
+use crate::runtime::{SqlDatabase, Statement, StoreError};
 use serde_json::Value;
 
 /// The local user linked to `subject` at provider `idp`, in pool `workspace`.
@@ -118,18 +118,27 @@ pub fn delete_for_user(tenant: &str, workspace: &str, user_id: &str) -> Vec<Stat
     ]
 }
 
-/// A user created by provisioning, its link and its operational attributes (pending, for manual
-/// provisioning), and any administrator roles, in one transaction. `Ok(false)`: the username was
-/// taken meanwhile, and nothing was written.
-pub async fn provision_user(db: &impl SqlDatabase, tenant: &str, workspace: &str, user: &User, link: (&str, &str), pending: bool, roles: &[(String, String, String)], now: i64) -> Result<bool, StoreError> {
-    let claims = Value::Object(user.claims.clone()).to_string();
+/// A user made by just-in-time provisioning, with what comes with it.
+pub struct Provisioned<'a> {
+    pub user: &'a User,
+    /// The provider and its subject, linked to the user.
+    pub link: (&'a str, &'a str),
+    /// Manual provisioning: the user awaits an administrator.
+    pub pending: bool,
+    /// Administrator roles granted with it: `(tenant, workspace, role)`.
+    pub roles: &'a [(String, String, String)],
+}
+
+/// The user, its link, its operational attributes and any roles, in one transaction.
+/// `Ok(false)`: the username was taken meanwhile, and nothing was written.
+pub async fn provision_user(db: &impl SqlDatabase, tenant: &str, workspace: &str, p: Provisioned<'_>, now: i64) -> Result<bool, StoreError> {
     let mut stmts = vec![
-        stmt(sql::USER_INSERT, vec![tenant.into(), workspace.into(), (&user.id).into(), user.username.to_lowercase().into(), SqlValue::Null, claims.into(), now.into()]),
-        insert_link(tenant, workspace, link.0, link.1, &user.id, now),
-        insert_activity(tenant, workspace, &user.id, CREATED_BY_PROVISIONING, pending, None),
+        super::user_insert(tenant, workspace, p.user, now),
+        insert_link(tenant, workspace, p.link.0, p.link.1, &p.user.id, now),
+        insert_activity(tenant, workspace, &p.user.id, CREATED_BY_PROVISIONING, p.pending, None),
     ];
-    for (t, w, role) in roles {
-        stmts.push(stmt(sql::ADMIN_ROLE_UPSERT, vec![t.into(), w.into(), (&user.id).into(), role.into(), now.into()]));
+    for (t, w, role) in p.roles {
+        stmts.push(stmt(sql::ADMIN_ROLE_UPSERT, vec![t.into(), w.into(), (&p.user.id).into(), role.into(), now.into()]));
     }
     match db.batch(stmts).await {
         Ok(_) => Ok(true),

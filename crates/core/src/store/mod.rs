@@ -97,16 +97,16 @@ pub async fn get_user_by_username(db: &impl SqlDatabase, tenant: &str, workspace
     rows.first().map(user_from_row).transpose()
 }
 
+/// The insert of a user (usernames are stored lower-cased).
+fn user_insert(tenant: &str, workspace: &str, u: &User, now: i64) -> Statement {
+    let claims = Value::Object(u.claims.clone()).to_string();
+    stmt(sql::USER_INSERT, vec![tenant.into(), workspace.into(), (&u.id).into(), u.username.to_lowercase().into(), u.password_hash.clone().into(), claims.into(), now.into()])
+}
+
 /// A user with its operational attributes (`created_by`, `pending`: see [`federation`]), in one
 /// transaction. `Ok(false)` when the username is taken, and nothing was written.
 pub async fn insert_user(db: &impl SqlDatabase, tenant: &str, workspace: &str, u: &User, now: i64, created_by: &str, pending: bool) -> Result<bool, StoreError> {
-    let claims = Value::Object(u.claims.clone()).to_string();
-    let r = db
-        .batch(vec![
-            stmt(sql::USER_INSERT, vec![tenant.into(), workspace.into(), (&u.id).into(), u.username.to_lowercase().into(), u.password_hash.clone().into(), claims.into(), now.into()]),
-            federation::insert_activity(tenant, workspace, &u.id, created_by, pending, None),
-        ])
-        .await;
+    let r = db.batch(vec![user_insert(tenant, workspace, u, now), federation::insert_activity(tenant, workspace, &u.id, created_by, pending, None)]).await;
     match r {
         Ok(_) => Ok(true),
         Err(e) if is_unique_violation(&e) => Ok(false),

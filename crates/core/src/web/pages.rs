@@ -120,6 +120,7 @@ pub struct ProviderChoice<'a> {
 
 /// The sign-in page: one button per identity provider (a form post to `providers_action`, so
 /// no JavaScript is needed), then the password form when the workspace has one.
+#[allow(clippy::too_many_arguments)]
 pub fn login(locale: Locale, action: &str, interaction: &str, login_hint: Option<&str>, error: Option<&str>, providers: &[ProviderChoice<'_>], providers_action: &str, password: bool) -> Response {
     let t = |k| text(locale, k);
     let error = error.map(|e| format!("<p class=\"error\" role=\"alert\" id=\"login-error\">{}</p>", escape(e))).unwrap_or_default();
