@@ -37,6 +37,7 @@ before(async () => {
     version: 1,
     providers: [{
       id: "corp", type: "oidc", name: "Corp SSO", issuer: up.issuer, client_id: "edgeauth", client_secret: UPSTREAM_SECRET, scopes: ["openid", "email", "profile", "crm"],
+      attributes: [{ name: "crm_id", type: "string" }],
       mappings: [{ source: "email", target: "email" }, { source: "name", target: "name" }, { source: "crm_id", target: "crm_id" }],
       provisioning: { mode: "auto", match_by: ["email"] },
     }],

@@ -80,7 +80,7 @@ test("invalid providers are refused with the field named, and nothing is written
     [corp({ id: "u", domains: [], issuer: "https://admin@idp.corp.example" }), "identity_providers.u.issuer"],
     [corp({ id: "h", domains: [], issuer: "http://idp.public.example" }), "identity_providers.h.issuer"],
     [corp({ id: "d", domains: ["corp.example"] }), "identity_providers.d.domains"],
-    [corp({ id: "m", domains: [], mappings: [{ source: "crm", target: "no_such_attribute" }] }), "identity_providers.m.mappings.target"],
+    [corp({ id: "m", domains: [], attributes: [{ name: "crm", type: "string" }], mappings: [{ source: "crm", target: "no_such_attribute" }] }), "identity_providers.m.mappings.target"],
     [corp({ id: "s", domains: [], client_secret: undefined, client_secret_sealed: "v1.planted" }), "identity_providers.client_secret_sealed"],
     [corp({ id: "n", domains: [], client_secret: undefined }), "identity_providers.n.client_secret"],
     [{ ...staff, id: "w1", workspace: "missing" }, "identity_providers.w1.workspace"],
@@ -171,11 +171,11 @@ test("deleting a workspace deletes its providers and the providers that sign use
   await call("POST", "/api/tenants/acme/workspaces", { id: "pool" });
   await call("POST", P("pool"), corp());
   await call("POST", P("other"), { ...staff, id: "to-pool", workspace: "pool" });
-  await call("POST", P("main"), { ...staff, id: "pool", workspace: "pool" });
-  const u = await t.user("acme", "main", { username: "pooled", identities: [{ idp: "pool", subject: "p-1" }] });
+  await call("POST", P("main"), { ...staff, id: "to-pool", workspace: "pool" });
+  const u = await t.user("acme", "main", { username: "pooled", identities: [{ idp: "to-pool", subject: "p-1" }] });
   assert.equal((await api(t, sys.token, "DELETE", `${W("pool")}`)).status, 204);
   assert.deepEqual((await call("GET", P("other"))).items.map((p) => p.id), ["corp"]);
-  assert.ok(!(await call("GET", P("main"))).items.some((p) => p.id === "pool"));
+  assert.ok(!(await call("GET", P("main"))).items.some((p) => p.id === "to-pool"));
   assert.deepEqual((await call("GET", `${W("main")}/users/${u.id}/identities`)).items, [], "their links went too");
   // A workspace made again under the name starts with no providers.
   await call("POST", "/api/tenants/acme/workspaces", { id: "pool" });
@@ -219,7 +219,7 @@ test("the authentication context: custom attributes added, changed and deleted; 
   assertProblem(assert, refused, 409, "conflict");
   assert.match(refused.json.detail, /claim rule 'crm'/);
   await call("PUT", `${W("ctx")}/claims`, []);
-  await call("POST", P("ctx"), corp({ mappings: [{ source: "crm", target: "crm_id" }] }));
+  await call("POST", P("ctx"), corp({ attributes: [{ name: "crm", type: "string" }], mappings: [{ source: "crm", target: "crm_id" }] }));
   refused = await api(t, sys.token, "DELETE", `${C}/attributes/crm_id`);
   assertProblem(assert, refused, 409, "conflict");
   assert.match(refused.json.detail, /identity provider 'corp'/);

@@ -28,14 +28,14 @@ const provider = (extra = {}) => ({
   scopes: ["openid", "email", "profile", "crm"], ...extra,
 });
 
-async function providers(ws, list) {
-  const r = await t.admin("PUT", `/admin/tenants/acme/workspaces/${ws}/identity-providers`, { version: 1, providers: list });
+async function providers(ws, list, tenant = "acme") {
+  const r = await t.admin("PUT", `/admin/tenants/${tenant}/workspaces/${ws}/identity-providers`, { version: 1, providers: list });
   assert.equal(r.status, 200, r.text);
 }
 
-function authorizeUrl(ws, params = {}) {
+function authorizeUrl(ws, params = {}, tenant = "acme") {
   const { verifier, challenge } = pkce();
-  const u = new URL(`${base}/acme/${ws}/authorize`);
+  const u = new URL(`${base}/${tenant}/${ws}/authorize`);
   for (const [k, v] of Object.entries({ response_type: "code", client_id: "rp", redirect_uri: RP, scope: "openid email profile crm", code_challenge: challenge, code_challenge_method: "S256", nonce: "n-1", ...params })) u.searchParams.set(k, v);
   return { url: u.toString(), verifier };
 }
@@ -79,6 +79,7 @@ const context = {
     openid: { description: "Sign you in" }, email: { claims: ["email", "email_verified"] }, profile: { claims: ["name", "preferred_username"] }, crm: { description: "Your CRM number" },
   },
 };
+const crmAttributes = [{ name: "crm_id", type: "string", description: "The CRM's customer number, as crm-NNNN" }];
 const crmMappings = [
   { source: "email", target: "email", transform: { type: "lowercase" } },
   { source: "email_verified", target: "email_verified" },
@@ -93,18 +94,18 @@ before(async () => {
   secret = "upstream-secret-0123456789abcdef";
   up = await startUpstream({
     accounts,
-    clients: [{ client_id: "edgeauth", client_secret: secret, redirect_uris: WORKSPACES.map((w) => `${base}/acme/${w}/idp/callback`) }],
+    clients: [{ client_id: "edgeauth", client_secret: secret, redirect_uris: [...WORKSPACES.map((w) => `${base}/acme/${w}/idp/callback`), `${base}/system/system/idp/callback`] }],
   });
   for (const ws of WORKSPACES) {
     await t.workspace("acme", ws, ws === "solo" ? { ...context, login: { password_enabled: false } } : context);
     rpSecret[ws] = (await t.client("acme", ws, { client_id: "rp", redirect_uris: [RP], grant_types: ["authorization_code"], scope: "openid email profile crm", skip_consent: true })).client_secret;
   }
   await providers("fed", [
-    provider({ domains: ["corp.example"], mappings: crmMappings, order: 1 }),
+    provider({ domains: ["corp.example"], attributes: crmAttributes, mappings: crmMappings, order: 1 }),
     provider({ id: "partner", name: "Partner", order: 2 }),
   ]);
-  await providers("solo", [provider({ mappings: crmMappings })]);
-  await providers("jit", [provider({ mappings: crmMappings, provisioning: { mode: "auto", match_by: ["email"], update: "overwrite" } })]);
+  await providers("solo", [provider({ attributes: crmAttributes, mappings: crmMappings })]);
+  await providers("jit", [provider({ attributes: crmAttributes, mappings: crmMappings, provisioning: { mode: "auto", match_by: ["email"], update: "overwrite" } })]);
   await providers("manual", [provider({ provisioning: { mode: "manual" } })]);
   // Another workspace of the tenant as the provider: its users sign in there, with its password form.
   await t.workspace("acme", "staff", { name: "Staff directory" });
@@ -367,3 +368,22 @@ function PathAgentFrom(agent, prefix) {
   for (const [k, v] of agent.jar) if (k.startsWith(prefix)) a.jar.set(k, v);
   return a;
 }
+
+test("JIT into the administrators' pool grants the configured roles (AUT-9331)", async () => {
+  await providers("system", [provider({ provisioning: { mode: "auto", admin_roles: [{ tenant: "acme", workspace: "fed", role: "manager" }] } })], "system");
+  const console_ = await t.client("system", "system", { client_id: "console", redirect_uris: [RP], grant_types: ["authorization_code"], scope: "openid", skip_consent: true });
+  up.setUser("carol");
+  const { url, verifier } = authorizeUrl("system", { idp_hint: "corp", scope: "openid", client_id: "console" }, "system");
+  const { location } = await follow(new Agent(), url);
+  assert.ok(location?.searchParams.get("code"), String(location));
+  const r = await form(`${base}/system/system/token`, { grant_type: "authorization_code", code: location.searchParams.get("code"), redirect_uri: RP, code_verifier: verifier }, { authorization: basic("console", console_.client_secret) });
+  assert.equal(r.status, 200, r.text);
+  const person = r.json.access_token;
+  const admins = await api(t, sys.token, "GET", "/api/tenants/acme/workspaces/fed/administrators");
+  const me = admins.json.items.find((a) => a.user_id === decodeJwt(person).payload.sub);
+  assert.equal(me?.role, "manager", JSON.stringify(admins.json));
+  // The provisioned administrator uses the role: users yes (manager), the configuration no.
+  assert.equal((await api(t, person, "GET", "/api/tenants/acme/workspaces/fed/users")).status, 200);
+  assert.equal((await api(t, person, "GET", "/api/tenants/acme/workspaces/fed/config")).status, 403);
+  assert.equal((await api(t, person, "GET", "/api/tenants/acme/workspaces/jit/users")).status, 403, "no role elsewhere");
+});

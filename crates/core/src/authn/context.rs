@@ -62,18 +62,6 @@ pub fn subject(user: Option<User>, context: Option<&AuthnContext>) -> Option<Use
     }
 }
 
-/// The context of a password sign-in: the user's stored attributes and the sign-in's facts.
-pub fn of_pool_user(user: &User, auth_time: i64, amr: &[String], acr: &str) -> Map<String, Value> {
-    let mut m = user.claims.clone();
-    m.insert("sub".into(), json!(user.id));
-    m.entry("preferred_username").or_insert_with(|| json!(user.username));
-    m.insert("idp".into(), json!(POOL));
-    m.insert("auth_time".into(), json!(auth_time));
-    m.insert("amr".into(), json!(amr));
-    m.insert("acr".into(), json!(acr));
-    m
-}
-
 /// The user with the sign-in's facts as attributes (`auth_time`, `amr`, `acr`, `idp`), so the
 /// data lineage can map them into claims (AUT-6868: `auth_time` into access tokens).
 pub fn with_auth_facts(mut user: User, auth_time: i64, amr: &[String], acr: &str, idp: &str) -> User {

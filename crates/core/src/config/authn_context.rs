@@ -24,6 +24,18 @@ pub enum DataType {
 }
 
 impl DataType {
+    /// Whether `v` is a value of this type (a `date-time` is a string here; the schema checks its form).
+    pub fn accepts(self, v: &Value) -> bool {
+        match self {
+            DataType::String | DataType::DateTime => v.is_string(),
+            DataType::Number => v.is_number(),
+            DataType::Integer => v.is_i64() || v.is_u64() || v.as_f64().is_some_and(|f| f.fract() == 0.0),
+            DataType::Boolean => v.is_boolean(),
+            DataType::Object => v.is_object(),
+            DataType::Array => v.is_array(),
+        }
+    }
+
     /// The JSON Schema of one value of this type (`items` for an array).
     fn schema(self, items: Option<DataType>) -> Value {
         match self {

@@ -277,6 +277,8 @@ impl IdentityProvider {
         for m in &self.mappings {
             let source_needed = !matches!(m.transform, Transform::Constant { .. });
             check(!source_needed || attribute_path(&m.source), &f("mappings.source"), "must be an attribute name (a.b for a member)")?;
+            let top = m.source.split('.').next().unwrap_or("");
+            check(!source_needed || self.source_type(top).is_some(), &f("mappings.source"), "must be a predefined source attribute of the provider's type or one declared in its attributes")?;
             check(attribute_name(&m.target), &f("mappings.target"), "must be an attribute name")?;
             match &m.transform {
                 Transform::RegexExtract { pattern, group } => {
@@ -306,6 +308,11 @@ impl IdentityProvider {
             s.insert(0, "openid");
         }
         s.join(" ")
+    }
+
+    /// The type of source attribute `name`: declared in `attributes`, or predefined for the type.
+    pub fn source_type(&self, name: &str) -> Option<DataType> {
+        self.attributes.iter().find(|a| a.name == name).map(|a| a.data_type).or_else(|| predefined_source_attributes(self.kind).iter().find(|(n, _)| *n == name).map(|(_, t)| *t))
     }
 
     /// Whether `email`'s domain is one of this provider's.
@@ -468,6 +475,7 @@ mod tests {
             (json!({ "mappings": [{ "source": "email", "target": "email", "transform": { "type": "regex_extract", "pattern": "(" } }] }), "bad regex"),
             (json!({ "mappings": [{ "source": "email", "target": "e", "transform": { "type": "regex_extract", "pattern": "a", "group": 1 } }] }), "no such group"),
             (json!({ "provisioning": { "admin_roles": [{ "tenant": "t", "workspace": "w", "role": "owner" }] } }), "unknown role"),
+            (json!({ "mappings": [{ "source": "crm_id", "target": "crm_id" }] }), "a source attribute nobody declared"),
         ] {
             let mut v = oidc();
             for (k, val) in patch.as_object().unwrap() {

@@ -90,6 +90,14 @@ pub fn map_attributes(idp: &IdentityProvider, schema: &AuthnContextConfig, sourc
     } else {
         &idp.mappings
     };
+    // The provider's custom source attributes have declared types: a value of another type is refused.
+    for a in &idp.attributes {
+        if let Some(v) = source.get(&a.name).filter(|v| !v.is_null()) {
+            if !a.data_type.accepts(v) {
+                return Err(MappingError(format!("source attribute {} is not of its declared type", a.name)));
+            }
+        }
+    }
     let mut out = Map::new();
     for m in mappings {
         if matches!(m.target.as_str(), "sub" | "idp" | "amr" | "acr" | "auth_time") {
@@ -124,7 +132,7 @@ mod tests {
     use serde_json::json;
 
     fn idp(mappings: Value) -> IdentityProvider {
-        serde_json::from_value(json!({ "id": "corp", "type": "oidc", "name": "Corp", "issuer": "https://idp.example", "client_id": "c", "client_secret": "s", "mappings": mappings })).unwrap()
+        serde_json::from_value(json!({ "id": "corp", "type": "oidc", "name": "Corp", "issuer": "https://idp.example", "client_id": "c", "client_secret": "s", "mappings": mappings, "attributes": [{ "name": "custom", "type": "object" }, { "name": "score", "type": "integer" }] })).unwrap()
     }
 
     fn obj(v: Value) -> Map<String, Value> {
@@ -163,6 +171,8 @@ mod tests {
         assert!(map_attributes(&wrong_type, &schema, &source).unwrap_err().0.contains("/email"), "a boolean is not an email");
         let undeclared = idp(json!([{ "source": "email", "target": "nickname" }]));
         assert!(map_attributes(&undeclared, &schema, &source).is_err(), "an attribute outside the schema");
+        let mistyped = obj(json!({ "sub": "a1", "score": "high" }));
+        assert!(map_attributes(&idp(json!([])), &schema, &mistyped).unwrap_err().0.contains("score"), "a custom source attribute of another type than declared");
     }
 
     #[test]
