@@ -330,4 +330,11 @@ pub trait Runtime {
     fn public_origin(&self) -> Option<&str> {
         None
     }
+    /// Whether nothing of the engine's state outlives a request (Spin instantiates the component
+    /// for every request, so the per-isolate caches are always cold). Then a workspace's signing
+    /// keys are read from a key-value copy of their rows (one key-value read) instead of the SQL
+    /// table, whose first statement on a fresh connection also parses the whole schema.
+    fn instance_per_request(&self) -> bool {
+        false
+    }
 }

@@ -130,6 +130,8 @@ struct Counting<'a> {
     sql: CountingSql<'a>,
     sessions: CountingSessions<'a, <NativeRuntime as Runtime>::Sessions>,
     counters: CountingCounters<'a, <NativeRuntime as Runtime>::Counters>,
+    /// Reports itself as a runtime that instantiates per request (as Spin does).
+    per_request: bool,
 }
 
 impl<'a> Counting<'a> {
@@ -140,6 +142,7 @@ impl<'a> Counting<'a> {
             sql: CountingSql(inner.sql(), tally),
             sessions: CountingSessions(inner.sessions(), tally),
             counters: CountingCounters(inner.counters(), tally),
+            per_request: false,
         }
     }
 }
@@ -183,6 +186,9 @@ impl<'a> Runtime for Counting<'a> {
     }
     fn root_secret(&self) -> Option<&str> {
         self.inner.root_secret()
+    }
+    fn instance_per_request(&self) -> bool {
+        self.per_request
     }
 }
 
@@ -379,4 +385,44 @@ fn unknown_kids_reload_the_keys_at_most_once_per_interval() {
     assert_eq!(first.sql_round_trips, 1, "the first unknown kid reloads the keys: {first:?}");
     let next = h.counted(|| (2..20).for_each(|i| userinfo(&forged(i))));
     assert_eq!(next.sql_round_trips, 0, "later unknown kids in the interval read nothing: {next:?}");
+}
+
+/// Where every request has a fresh instance (Spin), the keys come from their key-value copy: the
+/// JWKS and a token then read no SQL (a fresh connection's first statement parses the schema),
+/// a rotation drops the copy so the next request sees the new keys, and a copy older than the
+/// configuration cache's lifetime is rebuilt from the table.
+#[test]
+fn per_request_instances_read_keys_from_their_key_value_copy() {
+    let native = NativeRuntime::new().unwrap().with_root_secret(ROOT);
+    let tally = Tally::default();
+    // A fresh Server per call: nothing cached survives, as in a Spin instance.
+    let fresh = || {
+        let mut rt = Counting::new(&native, &tally);
+        rt.per_request = true;
+        Harness { rt, tally: &tally, server: Server::new() }
+    };
+    fresh().admin("PUT", "/admin/tenants/acme", json!({"name": "Acme"}));
+    fresh().admin("PUT", "/admin/tenants/acme/workspaces/main", json!({}));
+    let jwks = || {
+        let r = fresh().call("GET", "/acme/main/jwks", vec![], vec![]);
+        assert_eq!(r.status, 200);
+        json_of(&r)["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    let h = fresh();
+    let first = h.counted(|| assert_eq!(jwks().len(), 3));
+    assert_eq!((first.sql_reads, first.kv_writes), (1, 1), "the first JWKS reads the table and writes the copy: {first:?}");
+    let second = h.counted(|| assert_eq!(jwks().len(), 3));
+    assert_eq!((second.sql_reads, second.sql_round_trips, second.kv_writes), (0, 0, 0), "the copy serves the next instance: {second:?}");
+    let before = jwks();
+
+    let rotated = fresh().admin("POST", "/admin/tenants/acme/workspaces/main/keys/rotate", json!({}));
+    let active: Vec<String> = rotated["active_kids"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_string()).collect();
+    let after = jwks();
+    assert_eq!(after.len(), 6, "retired keys stay published: {after:?}");
+    assert!(active.iter().all(|k| after.contains(k)) && before.iter().all(|k| after.contains(k)));
+
+    // A stale copy (older than CONFIG_CACHE_TTL_MS) is not served.
+    let stale = json!({ "built_at_ms": 0, "rows": [] }).to_string();
+    block_on(native.kv().put("keys/acme/main", &stale)).unwrap();
+    assert_eq!(jwks().len(), 6);
 }

@@ -249,6 +249,31 @@ async fn main() -> Result<()> {
     let mut cache = wasmtime::CacheConfig::new();
     cache.with_directory(component.source.parent().unwrap_or(std::path::Path::new(".")).join("wasmtime-cache"));
     config.cache(Some(wasmtime::Cache::new(cache)?));
+    // As Spin does (spin-core's default configuration): the pooling instance allocator, so a
+    // per-request instance takes its linear memory, tables and async stack from slots reserved at
+    // start instead of mapping and unmapping them (with a TLB shootdown) for every request. Spin's
+    // limits, except the number of slots: 1000 there, enough for this host's concurrency here.
+    let mut pooling = wasmtime::PoolingAllocationConfig::default();
+    pooling
+        .total_component_instances(128)
+        .total_core_instances(256)
+        .total_memories(256)
+        .total_tables(512)
+        .total_stacks(128)
+        .max_component_instance_size(10 << 20)
+        .max_core_instance_size(10 << 20)
+        .max_core_instances_per_component(200)
+        .max_memories_per_component(32)
+        .max_tables_per_component(20)
+        .table_elements(100_000)
+        .max_memory_size(4 << 30)
+        .linear_memory_keep_resident(2 << 20)
+        .table_keep_resident(1 << 19);
+    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));
+    // For `perf` (bench/spin.mjs with BENCH_PROFILE): /tmp/perf-PID.map names the compiled functions.
+    if std::env::var_os("WASMTIME_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     let engine = Engine::new(&config)?;
     let wasm = Component::from_file(&engine, &component.source).with_context(|| format!("loading {}", component.source.display()))?;
     let mut linker: Linker<State> = Linker::new(&engine);

@@ -13,7 +13,7 @@ use edgeauth_core::runtime::{self as rt, SqlRow, SqlValue, Statement, StoreError
 use edgeauth_core::store::counters::SqlCounterStore;
 use edgeauth_core::store::sessions::SqlSessionStore;
 use edgeauth_core::{OAuthError, Server};
-use spin_sdk::http::{IntoResponse, Request, Response};
+use spin_sdk::http::{Fields, OutgoingBody, OutgoingResponse, Request, ResponseOutparam};
 use spin_sdk::http_component;
 use spin_sdk::{key_value, sqlite, variables};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -28,7 +28,7 @@ thread_local! {
 }
 
 #[http_component]
-async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
+async fn handle(req: Request, out: ResponseOutparam) {
     let mut core_req = translate_request(req);
     // Spin sees no TLS: a certificate comes only from a trusted front end's header, when the
     // `client_cert_header` variable names one (empty by default: never read).
@@ -49,12 +49,57 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
             OAuthError::server_error(e).into_response()
         }
     };
-    let mut out = Response::builder();
-    out.status(resp.status);
-    for (name, value) in &resp.headers {
-        out.header(name.as_str(), value.as_str());
+    send(out, resp);
+}
+
+/// Hands the host the whole response at once: the body (with its `content-length`) is written and
+/// finished before the response is set, so the host has head and body when it starts writing and
+/// sends them in one write. Setting the response first (the SDK's way) lets the host write the head
+/// alone, then the body and, without a length, the chunked terminator: small writes after the
+/// first wait for its ACK (Nagle), which the client delays by up to 40 ms (delayed ACK).
+fn send(out: ResponseOutparam, resp: edgeauth_core::Response) {
+    let mut fields: Vec<(String, Vec<u8>)> = resp.headers.into_iter().map(|(n, v)| (n, v.into_bytes())).collect();
+    if !matches!(resp.status, 100..=199 | 204 | 304) {
+        fields.push(("content-length".to_string(), resp.body.len().to_string().into_bytes()));
     }
-    Ok(out.body(resp.body).build())
+    let response = match Fields::from_list(&fields) {
+        Ok(headers) => OutgoingResponse::new(headers),
+        Err(e) => {
+            eprintln!("edgeauth: a response header was refused: {e:?}");
+            let response = OutgoingResponse::new(Fields::new());
+            let _ = response.set_status_code(500);
+            ResponseOutparam::set(out, response);
+            return;
+        }
+    };
+    let _ = response.set_status_code(resp.status);
+    let Ok(body) = response.body() else { return ResponseOutparam::set(out, response) };
+    let Ok(stream) = body.write() else { return ResponseOutparam::set(out, response) };
+    // As much as the host takes without waiting for a reader: all of it for any body this server
+    // sends (wasmtime's wasi:http takes up to 1 MiB a write).
+    let mut rest: &[u8] = &resp.body;
+    while let Ok(permit @ 1..) = stream.check_write() {
+        let n = rest.len().min(permit as usize);
+        if n == 0 || stream.write(&rest[..n]).is_err() {
+            break;
+        }
+        rest = &rest[n..];
+    }
+    if rest.is_empty() {
+        drop(stream);
+        let _ = OutgoingBody::finish(body, None);
+        ResponseOutparam::set(out, response);
+        return;
+    }
+    // A host with a smaller buffer: the rest once the response is on its way.
+    ResponseOutparam::set(out, response);
+    for chunk in rest.chunks(4096) {
+        if stream.blocking_write_and_flush(chunk).is_err() {
+            return;
+        }
+    }
+    drop(stream);
+    let _ = OutgoingBody::finish(body, None);
 }
 
 fn translate_request(req: Request) -> edgeauth_core::Request {
@@ -101,7 +146,8 @@ struct SpinRuntime {
     entropy: WasiEntropy,
     signer: &'static PureRustSigner<WasiEntropy>,
     master_secret: Vec<u8>,
-    root_secret: Option<String>,
+    /// Read on first use: only the bootstrap API asks.
+    root_secret: std::cell::OnceCell<Option<String>>,
     public_origin: Option<String>,
 }
 
@@ -109,16 +155,15 @@ impl SpinRuntime {
     fn open() -> Result<SpinRuntime, StoreError> {
         let master = variables::get("master_secret").map_err(|_| StoreError::new("the master_secret variable is not set"))?;
         let master_secret = b64url_decode(master.trim()).filter(|k| k.len() >= 32).ok_or_else(|| StoreError::new("master_secret must be base64url of at least 32 bytes"))?;
-        let root_secret = variables::get("root_secret").ok().filter(|s| !s.is_empty());
         // Required in production (see the README): without it the issuer follows the Host header.
         let public_origin = match variables::get("public_origin").ok().filter(|s| !s.is_empty()) {
             Some(o) => Some(edgeauth_core::urls::public_origin(&o).map_err(|e| StoreError::new(format!("the public_origin variable {e}")))?),
             None => None,
         };
-        let sql = Sqlite(std::rc::Rc::new(sqlite::Connection::open_default().map_err(store_err)?));
-        // Spin opens a new connection per instance and sets no busy timeout: without one, a
-        // request that meets another instance's write lock would fail at once instead of waiting.
-        sql.run(&Statement { sql: BUSY_TIMEOUT, params: vec![] })?;
+        // Opened on the first statement: most requests run none (discovery, JWKS, a token from
+        // cached keys), and opening costs the host a file open and, on the first statement, a
+        // parse of the whole schema.
+        let sql = Sqlite(std::rc::Rc::new(std::cell::OnceCell::new()));
         Ok(SpinRuntime {
             kv: Kv(key_value::Store::open_default().map_err(store_err)?),
             sessions: SqlSessionStore { db: sql.clone() },
@@ -129,7 +174,7 @@ impl SpinRuntime {
             entropy: WasiEntropy,
             signer: SIGNER.with(|s| *s),
             master_secret,
-            root_secret,
+            root_secret: std::cell::OnceCell::new(),
             public_origin,
         })
     }
@@ -173,10 +218,13 @@ impl rt::Runtime for SpinRuntime {
         &self.master_secret
     }
     fn root_secret(&self) -> Option<&str> {
-        self.root_secret.as_deref()
+        self.root_secret.get_or_init(|| variables::get("root_secret").ok().filter(|s| !s.is_empty())).as_deref()
     }
     fn public_origin(&self) -> Option<&str> {
         self.public_origin.as_deref()
+    }
+    fn instance_per_request(&self) -> bool {
+        true
     }
 }
 
@@ -217,9 +265,9 @@ impl rt::KvStore for Kv {
 }
 
 /// Spin SQLite carries the core's statements unchanged. Cloning shares the connection, so the
-/// session store and the runtime use one.
+/// session store and the runtime use one; it is opened on the first statement.
 #[derive(Clone)]
-struct Sqlite(std::rc::Rc<sqlite::Connection>);
+struct Sqlite(std::rc::Rc<std::cell::OnceCell<sqlite::Connection>>);
 
 fn to_spin(v: &SqlValue) -> sqlite::Value {
     match v {
@@ -230,9 +278,20 @@ fn to_spin(v: &SqlValue) -> sqlite::Value {
 }
 
 impl Sqlite {
+    fn conn(&self) -> Result<&sqlite::Connection, StoreError> {
+        if let Some(c) = self.0.get() {
+            return Ok(c);
+        }
+        let c = sqlite::Connection::open_default().map_err(store_err)?;
+        // Spin opens a new connection per instance and sets no busy timeout: without one, a
+        // request that meets another instance's write lock would fail at once instead of waiting.
+        c.execute(BUSY_TIMEOUT, &[]).map_err(sql_err)?;
+        Ok(self.0.get_or_init(|| c))
+    }
+
     fn run(&self, stmt: &Statement) -> Result<Vec<SqlRow>, StoreError> {
         let params: Vec<sqlite::Value> = stmt.params.iter().map(to_spin).collect();
-        let result = self.0.execute(stmt.sql, &params).map_err(sql_err)?;
+        let result = self.conn()?.execute(stmt.sql, &params).map_err(sql_err)?;
         Ok(result
             .rows
             .iter()
@@ -265,19 +324,20 @@ impl rt::SqlDatabase for Sqlite {
     }
     async fn batch(&self, stmts: Vec<Statement>) -> Result<Vec<Vec<SqlRow>>, StoreError> {
         // IMMEDIATE takes the write lock up front, so two instances' batches never interleave.
-        self.0.execute("BEGIN IMMEDIATE", &[]).map_err(sql_err)?;
+        let conn = self.conn()?;
+        conn.execute("BEGIN IMMEDIATE", &[]).map_err(sql_err)?;
         let mut results = Vec::with_capacity(stmts.len());
         for stmt in &stmts {
             match self.run(stmt) {
                 Ok(rows) => results.push(rows),
                 Err(e) => {
-                    let _ = self.0.execute("ROLLBACK", &[]);
+                    let _ = conn.execute("ROLLBACK", &[]);
                     return Err(e);
                 }
             }
         }
-        self.0.execute("COMMIT", &[]).map_err(|e| {
-            let _ = self.0.execute("ROLLBACK", &[]);
+        conn.execute("COMMIT", &[]).map_err(|e| {
+            let _ = conn.execute("ROLLBACK", &[]);
             sql_err(e)
         })?;
         Ok(results)

@@ -116,7 +116,12 @@ impl Server {
                 return Ok(k);
             }
         }
-        let ks = Arc::new(keys::load(rt.sql(), rt.master_secret(), tenant, workspace, (now_ms / 1000) as i64).await?);
+        let ks = if rt.instance_per_request() {
+            keys::load_through_kv(rt, tenant, workspace, now_ms, force).await?
+        } else {
+            keys::load(rt.sql(), tenant, workspace, (now_ms / 1000) as i64).await?
+        };
+        let ks = Arc::new(ks);
         self.keys.put(key, ks.clone(), now_ms);
         Ok(ks)
     }

@@ -10,8 +10,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 
-use p256::ecdsa::signature::{Signer as _, Verifier as _};
-use p256::ecdsa::{Signature as EcSignature, SigningKey as EcSigningKey, VerifyingKey as EcVerifyingKey};
+use p256::ecdsa::signature::Verifier as _;
+use p256::ecdsa::{Signature as EcSignature, VerifyingKey as EcVerifyingKey};
 use p256::elliptic_curve::sec1::EncodedPoint;
 // p256 and rsa share the `pkcs8` crate, so these traits serve both key types.
 use rsa::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
@@ -182,13 +182,31 @@ struct CachedKey {
 }
 
 enum PrivateKey {
-    Ec(EcSigningKey),
+    /// The secret scalar alone: p256's `SigningKey` derives the public key when it is built, and
+    /// `SecretKey`'s PKCS#8 decoding derives it again to check the stored copy: two scalar
+    /// multiplications, each as costly as the signature itself (~1 ms in wasm), for a key that
+    /// comes out of our own authenticated seal. On Spin every request parses its key afresh.
+    Ec(p256::NonZeroScalar),
     Rsa(Box<RsaPrivateKey>),
+}
+
+/// The secret scalar of a P-256 PKCS#8 key (RFC 5915 inside RFC 5208), not checked against the
+/// public key the encoding may carry.
+fn ec_secret_scalar(der: &[u8]) -> Option<p256::NonZeroScalar> {
+    use p256::pkcs8::der::Decode as _;
+    let info = p256::pkcs8::PrivateKeyInfo::try_from(der).ok()?;
+    let curve = info.algorithm.parameters_oid().ok()?;
+    if info.algorithm.oid != p256::elliptic_curve::ALGORITHM_OID || curve != <p256::NistP256 as p256::pkcs8::AssociatedOid>::OID {
+        return None;
+    }
+    let ec = sec1::EcPrivateKey::from_der(info.private_key).ok()?;
+    let bytes: [u8; 32] = ec.private_key.try_into().ok()?;
+    Option::from(p256::NonZeroScalar::from_repr(bytes.into()))
 }
 
 impl PrivateKey {
     fn from_pkcs8(der: &[u8]) -> Result<Self, StoreError> {
-        if let Ok(key) = EcSigningKey::from_pkcs8_der(der) {
+        if let Some(key) = ec_secret_scalar(der) {
             return Ok(PrivateKey::Ec(key));
         }
         RsaPrivateKey::from_pkcs8_der(der)
@@ -224,8 +242,12 @@ impl<E: Entropy> PureRustSigner<E> {
         let mut rng = EntropyRng::new(&self.entropy);
         let rsa_failed = |e: rsa::Error| StoreError::new(format!("RSA signing failed: {e}"));
         match (alg, key) {
-            (Alg::ES256, PrivateKey::Ec(key)) => {
-                let sig: EcSignature = key.sign(message);
+            (Alg::ES256, PrivateKey::Ec(d)) => {
+                // What p256's SigningKey::sign does: RFC 6979 deterministic nonce over SHA-256(message).
+                use ecdsa::hazmat::SignPrimitive as _;
+                use sha2::Digest as _;
+                let z = Sha256::digest(message);
+                let (sig, _) = d.as_ref().try_sign_prehashed_rfc6979::<Sha256>(&z, &[]).map_err(|e| StoreError::new(format!("ES256 signing failed: {e}")))?;
                 Ok(sig.to_bytes().to_vec()) // JWS form: r || s, 32 bytes each
             }
             (Alg::RS256, PrivateKey::Rsa(key)) => key
@@ -774,6 +796,21 @@ mod tests {
         assert!(block_on(s.sign(Alg::RS256, &es.kid, &es.pkcs8_der, b"m")).is_err());
         assert!(block_on(s.sign(Alg::ES256, "a2", &a2_pkcs8(), b"m")).is_err());
         assert!(block_on(s.sign(Alg::ES256, "junk", b"not a key", b"m")).is_err());
+    }
+
+    #[test]
+    fn es256_from_the_secret_scalar_signs_as_p256s_signing_key_does() {
+        use p256::ecdsa::signature::Signer as _;
+        use p256::pkcs8::DecodePrivateKey as _;
+        let s = signer();
+        for seed in [1u64, 2, 3] {
+            let k = generate_key(Alg::ES256, &TestEntropy::new(seed)).unwrap();
+            let reference: EcSignature = p256::ecdsa::SigningKey::from_pkcs8_der(&k.pkcs8_der).unwrap().sign(b"message");
+            let ours = block_on(s.sign(Alg::ES256, &k.kid, &k.pkcs8_der, b"message")).unwrap();
+            assert_eq!(ours, reference.to_bytes().to_vec());
+        }
+        // Another curve's key is not taken for a P-256 one.
+        assert!(ec_secret_scalar(&a2_pkcs8()).is_none());
     }
 
     #[test]

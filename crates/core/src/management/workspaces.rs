@@ -58,6 +58,7 @@ async fn entry<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, kind: &str) -> Res
 pub async fn insert<R: Runtime>(rt: &R, t: &str, w: &str, kind: &str, cfg: &WorkspaceConfig, now: i64) -> Result<(), Problem> {
     let new_keys = if store::list_keys(rt.sql(), t, w, now).await?.is_empty() { keys::generate(rt.entropy(), rt.master_secret(), t, w, now)? } else { Vec::new() };
     mstore::insert_workspace(rt.sql(), t, w, kind, &cfg.name, now, &new_keys).await?;
+    keys::forget_snapshot(rt, t, w).await?;
     if let Err(e) = rt.kv().put(&config::workspace_key(t, w), &json!(cfg).to_string()).await {
         mstore::delete_workspace_data(rt.sql(), t, w).await?;
         return Err(e.into());
@@ -150,6 +151,7 @@ pub async fn remove<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str) -> Result<(),
     c.server.forget_workspace(t, w);
     identity_providers::remove_workspace(c.rt, c.server, t, w).await?;
     mstore::delete_workspace_data(c.rt.sql(), t, w).await?;
+    keys::forget_snapshot(c.rt, t, w).await?;
     Ok(())
 }
 
@@ -249,6 +251,7 @@ pub async fn rotate_keys<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str) -> Resul
     c.allow(Need::workspace(MANAGE_WORKSPACES, t, w, false)).await?;
     let cfg = c.workspace(t, w).await?;
     let kids = keys::rotate(c.rt.sql(), c.rt.entropy(), c.rt.master_secret(), t, w, c.now, cfg.max_signed_token_ttl() + 60).await?;
+    keys::forget_snapshot(c.rt, t, w).await?;
     c.server.forget_workspace(t, w);
     Ok(Response::json_no_store(200, &json!({ "active_kids": kids })))
 }

@@ -117,7 +117,7 @@ pub async fn insert_user(db: &impl SqlDatabase, tenant: &str, workspace: &str, u
 // ---------------------------------------------------------------------------------------------
 // Signing keys
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct KeyRow {
     pub kid: String,
     pub alg: String,

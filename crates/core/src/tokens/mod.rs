@@ -28,7 +28,7 @@ pub struct Authentication {
 pub async fn sign<R: Runtime>(ctx: &Ctx<'_, R>, alg: Alg, typ: Option<&str>, claims: &Value) -> Result<String, OAuthError> {
     let keys = ctx.keys().await?;
     let key = keys.active(alg).ok_or_else(|| OAuthError::server_error(format!("no active {} key", alg.as_str())))?;
-    Ok(jose::sign_jwt(ctx.rt.signer(), alg, &key.kid, &key.pkcs8, typ, claims).await?)
+    Ok(jose::sign_jwt(ctx.rt.signer(), alg, &key.kid, key.pkcs8(ctx.rt.master_secret())?, typ, claims).await?)
 }
 
 /// Checks a JWT this workspace signed: signature by a published key, issuer, and (unless

@@ -1,0 +1,160 @@
+// The Spin benchmark: edgeauth's release Spin component (target/wasm32-wasip2/release/edgeauth_spin.wasm)
+// served by the Spin test host (crates/spin-host: wasmtime, a fresh instance per request as Spin
+// makes one), against the floor, a minimal spin-sdk 5.2 component answering a fixed JSON body
+// (bench/spin-floor), served by the same host binary in the same run. Run it through
+// bench/run-spin.sh (installs wrk, builds both components and the host).
+//
+// Each workload runs BENCH_ROUNDS rounds (default 3), each round loading edgeauth then the floor;
+// the table shows the median of the rounds. Environment: see bench/common.mjs; BENCH_JSON (a path:
+// also write the results there). BENCH_PROFILE=<dir> records `perf` profiles of edgeauth's host
+// during the first round (the host is started with WASMTIME_PERFMAP=1 then, so the component's
+// functions have names).
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir, cpus } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { gzipSync } from "node:zlib";
+import {
+  ROOT, DURATION, WARMUP, ROUNDS, CONNECTIONS, ONLY, PROFILE, REDIRECT_URI, VERIFIER, log, fetchRetry, Agent, basic, must,
+  decodeJwtHeader, setUpEdgeauth, authorizeUrl, edgeauthCode, redeem, load, median,
+} from "./common.mjs";
+
+const HOST = join(ROOT, "target/debug/edgeauth-spin-host");
+const COMPONENT = join(ROOT, "target/wasm32-wasip2/release/edgeauth_spin.wasm");
+const FLOOR_MANIFEST = join(ROOT, "bench/spin-floor/spin.toml");
+const FLOOR = join(ROOT, "target/bench-floor/wasm32-wasip2/release/edgeauth_bench_floor.wasm");
+for (const f of [HOST, COMPONENT, FLOOR]) must(existsSync(f), `missing ${f}: run bench/run-spin.sh`);
+
+const stateDir = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "edgeauth-spin-bench-"));
+const masterSecret = randomBytes(32).toString("base64url");
+const rootSecret = randomBytes(24).toString("base64url");
+const children = [];
+const problems = [];
+
+/** Starts edgeauth-spin-host on a free loopback port; resolves with its base URL and pid. */
+async function startHost(name, args, env = {}) {
+  const child = spawn(HOST, ["--listen", "127.0.0.1:0", ...args], {
+    cwd: ROOT, env: { ...process.env, ...(PROFILE ? { WASMTIME_PERFMAP: "1" } : {}), ...env }, stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  createInterface({ input: child.stderr }).on("line", (l) => { if (problems.length < 20) problems.push(`${name}: ${l}`); });
+  const line = await new Promise((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout });
+    rl.once("line", (l) => { rl.close(); resolve(l); });
+    child.once("exit", (code) => reject(new Error(`${name}: edgeauth-spin-host exited with ${code}: ${problems.join("\n")}`)));
+  });
+  return { name, base: line.replace(/^listening on /, "").trim(), pid: child.pid };
+}
+
+const cleanup = async () => {
+  for (const c of children) {
+    if (c.exitCode === null) await new Promise((resolve) => { c.once("exit", resolve); c.kill("SIGTERM"); });
+  }
+  rmSync(stateDir, { recursive: true, force: true });
+};
+process.on("SIGINT", () => cleanup().then(() => process.exit(130)));
+process.on("SIGTERM", () => cleanup().then(() => process.exit(143)));
+
+const sizes = (path) => { const b = readFileSync(path); return { raw_kb: b.length / 1024, gzip_kb: gzipSync(b, { level: 9 }).length / 1024 }; };
+
+try {
+  const migrations = readdirSync(join(ROOT, "migrations")).filter((f) => f.endsWith(".sql")).sort().flatMap((f) => ["--sqlite", `@${join(ROOT, "migrations", f)}`]);
+  log("edgeauth: start the Spin test host, set up through the bootstrap API");
+  const ea = await startHost("edgeauth", ["--from", join(ROOT, "spin.toml"), "--state-dir", stateDir, ...migrations], {
+    SPIN_VARIABLE_MASTER_SECRET: masterSecret, SPIN_VARIABLE_ROOT_SECRET: rootSecret,
+  });
+  const base = ea.base;
+  ea.issuer = `${base}/bench/es`;
+  const eaSecrets = await setUpEdgeauth(base, rootSecret);
+  const eaAgent = new Agent();
+  // Sign in once (Argon2id) and consent once per client; later authorizations ride the SSO session.
+  await edgeauthCode(eaAgent, ea.issuer, "web", "openid profile email");
+  await edgeauthCode(eaAgent, ea.issuer, "app", "openid profile email offline_access");
+
+  log("floor: start the same host with the minimal component");
+  const floor = await startHost("floor", ["--from", FLOOR_MANIFEST]);
+  floor.name = "floor (minimal spin-sdk component)";
+  const floorSpec = { url: `${floor.base}/floor`, script: "plain.lua", args: ["GET"], headers: {} };
+  must((await fetchRetry(floorSpec.url)).status === 200, "the floor does not answer 200");
+
+  let seedFiles = 0;
+  const seedFile = (name, tokens) => { const p = join(stateDir, `${name}-${seedFiles++}`); writeFileSync(p, tokens.join("\n") + "\n"); return p; };
+  const seeds = async (n) => {
+    const out = [];
+    for (let i = 0; i < n; i++) out.push((await redeem(`${ea.issuer}/token`, basic("app", eaSecrets["es/app"]), await edgeauthCode(eaAgent, ea.issuer, "app", "openid profile email offline_access"))).refresh_token);
+    must(out.every(Boolean), "a seed code flow gave no refresh token");
+    return out;
+  };
+  const form = "application/x-www-form-urlencoded";
+  const cc = (ws, secret) => ({ url: `${base}/bench/${ws}/token`, script: "plain.lua", args: ["POST", "grant_type=client_credentials&scope=api"], headers: { Authorization: basic("svc", secret), "Content-Type": form } });
+  const authorizePath = () => { const u = new URL(authorizeUrl(`${ea.issuer}/authorize`, "web", "openid profile email")); return u.pathname + u.search; };
+  const workloads = [
+    { name: "discovery", ea: { url: `${ea.issuer}/.well-known/openid-configuration`, script: "plain.lua", args: ["GET"], headers: {} } },
+    { name: "jwks", ea: { url: `${ea.issuer}/jwks`, script: "plain.lua", args: ["GET"], headers: {} } },
+    { name: "client_credentials ES256", ea: cc("es", eaSecrets["es/svc"]), check: "ES256" },
+    { name: "client_credentials PS256", ea: cc("ps", eaSecrets["ps/svc"]), check: "PS256" },
+    {
+      name: "refresh (rotation)",
+      ea: async () => ({ url: `${ea.issuer}/token`, script: "refresh.lua", headers: { Authorization: basic("app", eaSecrets["es/app"]), "Content-Type": form }, args: [seedFile("refresh", await seeds(2 * CONNECTIONS))] }),
+    },
+    {
+      name: "code flow (authorize+token+userinfo)", unit: "flow",
+      ea: () => ({ url: `${ea.issuer}/authorize`, script: "codeflow.lua", headers: {}, args: [authorizePath(), "/bench/es/token", "/bench/es/userinfo", basic("web", eaSecrets["es/web"]), eaAgent.header(), `&redirect_uri=${encodeURIComponent(REDIRECT_URI)}&code_verifier=${VERIFIER}`] }),
+    },
+  ].filter((w) => !ONLY || ONLY.has(w.name.split(" ")[0]) || ONLY.has(w.name));
+
+  const formats = {};
+  for (const w of workloads.filter((w) => w.check)) {
+    const r = await fetchRetry(w.ea.url, { method: "POST", headers: { authorization: w.ea.headers.Authorization, "content-type": form }, body: w.ea.args[1] });
+    const j = await r.json();
+    must(r.status === 200, `${w.name}: ${r.status} ${JSON.stringify(j)}`);
+    const h = decodeJwtHeader(j.access_token);
+    must(h.alg === w.check && /^at\+jwt$/i.test(h.typ), `${w.name}: access token header ${JSON.stringify(h)}`);
+    formats[w.name] = `${h.typ} ${h.alg}`;
+  }
+
+  const results = [];
+  for (const w of workloads) {
+    const rounds = { ea: [], floor: [] };
+    for (let i = 0; i < ROUNDS; i++) {
+      log(`${w.name}: edgeauth, round ${i + 1}/${ROUNDS} (${WARMUP} s warm-up, ${DURATION} s load)`);
+      const profileAs = PROFILE && i === 0 ? "spin-" + w.name.split(" (")[0].replace(/ /g, "-") : null;
+      rounds.ea.push(await load(ea.pid, w.ea, w.unit, profileAs));
+      log(`${w.name}: floor, round ${i + 1}/${ROUNDS}`);
+      rounds.floor.push(await load(floor.pid, floorSpec, "request", null));
+    }
+    results.push({ name: w.name, unit: w.unit ?? "request", ea: median(rounds.ea), floor: median(rounds.floor), rounds });
+  }
+
+  // ---- report ----
+  const f = (x, d = 0) => (x === undefined || Number.isNaN(x) ? "-" : x.toFixed(d));
+  const range = (xs, d) => { const s = [...xs].sort((a, b) => a - b); return s.length > 1 ? `${f(s[0], d)}-${f(s[s.length - 1], d)}` : f(s[0], d); };
+  const lines = [];
+  const p = (s = "") => lines.push(s);
+  p("## edgeauth on Spin (edgeauth-spin-host: wasmtime, one instance per request) vs the floor (a minimal spin-sdk 5.2 component), one run");
+  p("");
+  p(`machine: ${cpus().length} x ${cpus()[0]?.model ?? "?"}; wrk 1 thread, ${CONNECTIONS} connections, ${DURATION} s per load after ${WARMUP} s warm-up, ${ROUNDS} rounds alternating edgeauth and the floor, medians shown (ranges over the rounds in brackets); loopback`);
+  p("CPU = utime+stime from /proc of the host process serving it (all its threads) over the load, divided by the units served");
+  p("");
+  p("| workload | server | units/s | p50 ms | p99 ms | CPU ms/unit | errors | throughput / floor (same round) |");
+  p("|---|---|---:|---:|---:|---:|---:|---:|");
+  for (const r of results) {
+    const ratios = r.rounds.ea.map((x, i) => x.requests_per_s / r.rounds.floor[i].requests_per_s);
+    p(`| ${r.name}${r.unit === "flow" ? " (unit: flow, 3 requests)" : ""} | edgeauth | ${f(r.ea.units_per_s)} (${range(r.rounds.ea.map((x) => x.units_per_s))}) | ${f(r.ea.p50_ms, 2)} | ${f(r.ea.p99_ms, 2)} (${range(r.rounds.ea.map((x) => x.p99_ms), 1)}) | ${f(r.ea.cpu_ms_per_unit, 3)} | ${r.ea.errors} | ${f(median(ratios.map((x) => ({ x }))).x, 2)} (${range(ratios, 2)}) |`);
+    p(`| | floor | ${f(r.floor.units_per_s)} | ${f(r.floor.p50_ms, 2)} | ${f(r.floor.p99_ms, 2)} | ${f(r.floor.cpu_ms_per_unit, 3)} | ${r.floor.errors} | |`);
+  }
+  p("");
+  p("The ratio is of requests per second (for the code flow, its 3 requests per flow), edgeauth's over the floor's in the same round; the median round and the range.");
+  p("Token formats checked before the loads: " + Object.entries(formats).map(([k, v]) => `${k}: ${v}`).join("; "));
+  const c = sizes(COMPONENT), fl = sizes(FLOOR);
+  p(`components: edgeauth ${f(c.raw_kb)} KB raw, ${f(c.gzip_kb)} KB gzip (-9); floor ${f(fl.raw_kb)} KB raw, ${f(fl.gzip_kb)} KB gzip`);
+  const high = results.filter((r) => r.unit === "request" && r.ea.p99_ms > 10).map((r) => `${r.name} ${f(r.ea.p99_ms, 1)} ms`);
+  p(`p99 above 10 ms (single-request workloads): ${high.length ? high.join("; ") : "none"}`);
+  if (problems.length) p(`host log: ${problems.slice(0, 5).join(" | ")}`);
+  console.log(lines.join("\n"));
+  if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ component: c, floor: fl, formats, results }, null, 2));
+} finally {
+  await cleanup();
+}
