@@ -6,7 +6,7 @@
 // a provider that is down, slow or returns a bad ID token, and a tampered or replayed callback.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startTarget, Agent, pkce, form, basic, hidden } from "../support/target.mjs";
+import { startTarget, Agent, pkce, form, basic, hidden, parseSetCookie } from "../support/target.mjs";
 import { decodeJwt } from "../support/signin.mjs";
 import { startUpstream } from "../support/upstream-idp.mjs";
 import { systemClient, api } from "../support/management.mjs";
@@ -312,11 +312,8 @@ class PathAgent extends Agent {
     if (form) { h["content-type"] = "application/x-www-form-urlencoded"; body = new URLSearchParams(form).toString(); }
     const r = await fetch(url, { method, headers: h, body, redirect: "manual" });
     for (const c of r.headers.getSetCookie()) {
-      const [pair, ...attrs] = c.split(";");
-      const i = pair.indexOf("=");
-      const name = pair.slice(0, i).trim(), value = pair.slice(i + 1).trim();
-      const p = attrs.map((a) => a.trim()).find((a) => /^path=/i.test(a))?.slice(5) ?? "/";
-      if (attrs.some((a) => /^\s*max-age=0\s*$/i.test(a)) || value === "") this.jar.delete(`${p}|${name}`); else this.jar.set(`${p}|${name}`, value);
+      const { name, value, path: p, expired } = parseSetCookie(c);
+      if (expired) this.jar.delete(`${p}|${name}`); else this.jar.set(`${p}|${name}`, value);
     }
     r.text_ = await r.text();
     return r;

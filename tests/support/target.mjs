@@ -65,6 +65,15 @@ export function pkce() {
 
 export const basic = (id, secret) => "Basic " + Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64");
 
+/** A `Set-Cookie` header's name, value and path, and whether it removes the cookie. */
+export function parseSetCookie(header) {
+  const [pair, ...attrs] = header.split(";");
+  const i = pair.indexOf("=");
+  const name = pair.slice(0, i).trim(), value = pair.slice(i + 1).trim();
+  const path = attrs.map((a) => a.trim()).find((a) => /^path=/i.test(a))?.slice(5) ?? "/";
+  return { name, value, path, expired: attrs.some((a) => /^\s*max-age=0\s*$/i.test(a)) || value === "" };
+}
+
 /** A browser without a browser: a cookie jar over fetch, redirects not followed. */
 export class Agent {
   constructor() { this.cookies = new Map(); }
@@ -76,10 +85,7 @@ export class Agent {
     if (form) { h["content-type"] = "application/x-www-form-urlencoded"; body = new URLSearchParams(form).toString(); }
     const r = await fetch(url, { method, headers: h, body, redirect: "manual" });
     for (const c of r.headers.getSetCookie()) {
-      const [pair, ...attrs] = c.split(";");
-      const i = pair.indexOf("=");
-      const name = pair.slice(0, i).trim(), value = pair.slice(i + 1).trim();
-      const expired = attrs.some((a) => /^\s*max-age=0\s*$/i.test(a)) || value === "";
+      const { name, value, expired } = parseSetCookie(c);
       if (expired) this.cookies.delete(name); else this.cookies.set(name, value);
     }
     r.text_ = await r.text();
