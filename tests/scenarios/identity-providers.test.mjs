@@ -12,7 +12,7 @@ import { startUpstream } from "../support/upstream-idp.mjs";
 import { systemClient, api } from "../support/management.mjs";
 
 const RP = "https://rp.example/cb";
-const WORKSPACES = ["fed", "solo", "jit", "manual", "broken", "portal"];
+const WORKSPACES = ["fed", "solo", "jit", "manual", "broken", "portal", "brief"];
 let t, up, base, secret, sys;
 const rpSecret = {};
 
@@ -107,6 +107,7 @@ before(async () => {
   await providers("solo", [provider({ attributes: crmAttributes, mappings: crmMappings })]);
   await providers("jit", [provider({ attributes: crmAttributes, mappings: crmMappings, provisioning: { mode: "auto", match_by: ["email"], update: "overwrite" } })]);
   await providers("manual", [provider({ provisioning: { mode: "manual" } })]);
+  await providers("brief", [provider({ session_ttl: 0 })]);
   // Another workspace of the tenant as the provider: its users sign in there, with its password form.
   await t.workspace("acme", "staff", { name: "Staff directory" });
   await t.user("acme", "staff", { username: "erin", password: "a-long-password-1", claims: { email: "erin@staff.example", email_verified: true, name: "Erin" } });
@@ -383,4 +384,26 @@ test("JIT into the administrators' pool grants the configured roles (AUT-9331)",
   assert.equal((await api(t, person, "GET", "/api/tenants/acme/workspaces/fed/users")).status, 200);
   assert.equal((await api(t, person, "GET", "/api/tenants/acme/workspaces/fed/config")).status, 403);
   assert.equal((await api(t, person, "GET", "/api/tenants/acme/workspaces/jit/users")).status, 403, "no role elsewhere");
+});
+
+test("a provider may allow no session: every authorization goes back to it; a password sign-in records its last authentication", async () => {
+  const agent = new Agent();
+  const first = await signIn("brief", "alice", { agent });
+  assert.ok(first.location?.searchParams.get("code"));
+  assert.ok(!agent.cookies.has("ea_session"), "no session cookie");
+  const before = up.calls();
+  const again = await signIn("brief", "alice", { agent });
+  assert.ok(again.location?.searchParams.get("code"));
+  assert.ok(up.calls() > before, "back to the provider");
+
+  const ada = await t.user("acme", "brief", { username: "ada", password: "a-long-password-1", claims: { email: "ada@example.com" } });
+  const pw = new Agent();
+  const { url } = authorizeUrl("brief");
+  const page = await pw.request(url);
+  const r = await pw.request(`${base}/acme/brief/login`, { method: "POST", form: { interaction: hidden(page.text_, "interaction"), username: "ada", password: "a-long-password-1" } });
+  assert.equal(r.status, 303, r.text_);
+  const user = await api(t, sys.token, "GET", `/api/tenants/acme/workspaces/brief/users/${ada.id}`);
+  assert.equal(user.json.last_idp, "pool");
+  assert.equal(user.json.created_by, "administrator");
+  assert.ok(Math.abs(user.json.last_auth_at - Date.now() / 1000) < 120, JSON.stringify(user.json));
 });
