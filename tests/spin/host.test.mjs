@@ -84,8 +84,12 @@ test("the manifest's stores are the ones served: an ungranted or unconfigured la
     writeFileSync(join(dir, "spin.toml"), manifest.replace(`sqlite_databases = ["default"]`, `sqlite_databases = []`));
     const s = await startSpin({ rootSecret, migrations: false, extraArgs: ["--from", join(dir, "spin.toml")] });
     try {
+      // The database is opened on the first statement: a request that needs none (discovery of a
+      // tenant that does not exist) answers without it, and the first that does fails.
       const meta = await fetch(`${s.base}/acme/main/.well-known/openid-configuration`);
-      assert.equal(meta.status, 500);
+      assert.equal(meta.status, 404);
+      const write = await fetch(`${s.base}/admin/tenants/acme`, { method: "PUT", headers: { authorization: `Bearer ${rootSecret}`, "content-type": "application/json" }, body: JSON.stringify({ name: "acme" }) });
+      assert.equal(write.status, 500);
     } finally {
       await assert.rejects(s.stop(), /AccessDenied/);
     }
