@@ -11,10 +11,9 @@
 // functions have names).
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, cpus } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { gzipSync } from "node:zlib";
 import {
   ROOT, DURATION, WARMUP, ROUNDS, CONNECTIONS, ONLY, PROFILE, REDIRECT_URI, VERIFIER, log, fetchRetry, Agent, basic, must,
@@ -32,22 +31,28 @@ const stateDir = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir()
 const masterSecret = randomBytes(32).toString("base64url");
 const rootSecret = randomBytes(24).toString("base64url");
 const children = [];
-const problems = [];
+const hostLogs = [];
+/** What the hosts logged, but for wrk closing its connections mid-request when a load ends (hyper and the SDK say so). */
+const problems = () => hostLogs.flatMap(({ name, log }) => (existsSync(log) ? readFileSync(log, "utf8").split("\n") : [])
+  .filter((l) => l && !/^listening on |connection error: hyper::Error\(IncompleteMessage\)|Could not set `ResponseOutparam`|^StreamError::Closed$/.test(l)).map((l) => `${name}: ${l}`));
 
 /** Starts edgeauth-spin-host on a free loopback port; resolves with its base URL and pid. */
 async function startHost(name, args, env = {}) {
+  // The host's output (and the component's) goes to a file, not a pipe: this process blocks in
+  // wrk (execFileSync) during every load and drains no pipe meanwhile, and a host whose stderr is
+  // full stops answering (its connection-error lines block a worker thread on the write).
+  const log = join(stateDir, `${name.replace(/\W+/g, "-")}.log`);
+  const out = openSync(log, "w");
   const child = spawn(HOST, ["--listen", "127.0.0.1:0", ...args], {
-    cwd: ROOT, env: { ...process.env, ...(PROFILE ? { WASMTIME_PERFMAP: "1" } : {}), ...env }, stdio: ["ignore", "pipe", "pipe"],
+    cwd: ROOT, env: { ...process.env, ...(PROFILE ? { WASMTIME_PERFMAP: "1" } : {}), ...env }, stdio: ["ignore", out, out],
   });
   children.push(child);
-  // wrk closes its connections mid-request when a load ends: hyper and the SDK say so; not a problem.
-  createInterface({ input: child.stderr }).on("line", (l) => { if (problems.length < 20 && !/connection error: hyper::Error\(IncompleteMessage\)|Could not set `ResponseOutparam`/.test(l)) problems.push(`${name}: ${l}`); });
-  const line = await new Promise((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout });
-    rl.once("line", (l) => { rl.close(); resolve(l); });
-    child.once("exit", (code) => reject(new Error(`${name}: edgeauth-spin-host exited with ${code}: ${problems.join("\n")}`)));
-  });
-  return { name, base: line.replace(/^listening on /, "").trim(), pid: child.pid };
+  hostLogs.push({ name, log });
+  for (const t0 = Date.now(); ; await new Promise((r) => setTimeout(r, 50))) {
+    const listening = readFileSync(log, "utf8").match(/^listening on (\S+)$/m);
+    if (listening) return { name, base: listening[1], pid: child.pid };
+    if (child.exitCode !== null || Date.now() - t0 > 120000) throw new Error(`${name}: edgeauth-spin-host did not start: ${readFileSync(log, "utf8").slice(-2000)}`);
+  }
 }
 
 const cleanup = async () => {
@@ -188,7 +193,8 @@ try {
   p(`components: ${servers.map((s) => { const c = sizes(s.component); return `${s.name} ${f(c.raw_kb)} KB raw, ${f(c.gzip_kb)} KB gzip (-9)`; }).join("; ")}; floor ${f(fl.raw_kb)} KB raw, ${f(fl.gzip_kb)} KB gzip`);
   const high = results.filter((r) => r.unit === "request" && median(r.rounds.edgeauth).p99_ms > 10).map((r) => `${r.name} ${f(median(r.rounds.edgeauth).p99_ms, 1)} ms`);
   p(`p99 above 10 ms (single-request workloads): ${high.length ? high.join("; ") : "none"}`);
-  if (problems.length) p(`host log: ${problems.slice(0, 5).join(" | ")}`);
+  const logged = problems();
+  if (logged.length) p(`host log (${logged.length} lines): ${logged.slice(0, 5).join(" | ")}`);
   console.log(lines.join("\n"));
   if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ floor: fl, formats, results }, null, 2));
 } finally {
