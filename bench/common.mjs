@@ -187,7 +187,9 @@ export function wrk(url, script, args, headers, seconds) {
   const out = execFileSync("wrk", argv, { env: { ...process.env, BENCH_LUA_DIR: LUA }, timeout: (seconds + 30) * 1000 }).toString();
   const line = out.split("\n").find((l) => l.startsWith("BENCH "));
   must(line, `wrk printed no result:\n${out}`);
-  return JSON.parse(line.slice(6));
+  const r = JSON.parse(line.slice(6));
+  if (r.requests === 0) log(`wrk completed no request against ${url}:\n${out}`);
+  return r;
 }
 
 /** `spec` is a load description, or an async function that makes a fresh one (the refresh grant

@@ -25,6 +25,7 @@ fi
 
 if [ "${BENCH_SKIP_BUILD:-}" != 1 ]; then
   ./scripts/build-spin.sh
+  cargo build --quiet --profile spin-bench -p edgeauth-spin-host --bin edgeauth-spin-host
   FLOOR=target/bench-floor/wasm32-wasip2/release/edgeauth_bench_floor.wasm
   rm -f "$FLOOR"
   cargo build --quiet --release --target wasm32-wasip2 --manifest-path bench/spin-floor/Cargo.toml --target-dir target/bench-floor

@@ -160,9 +160,8 @@ impl SpinRuntime {
             Some(o) => Some(edgeauth_core::urls::public_origin(&o).map_err(|e| StoreError::new(format!("the public_origin variable {e}")))?),
             None => None,
         };
-        // Opened on the first statement: most requests run none (discovery, JWKS, a token from
-        // cached keys), and opening costs the host a file open and, on the first statement, a
-        // parse of the whole schema.
+        // Opened on the first statement: discovery and JWKS run none, and opening costs the host
+        // a file open and, on the first statement, a parse of the whole schema.
         let sql = Sqlite(std::rc::Rc::new(std::cell::OnceCell::new()));
         Ok(SpinRuntime {
             kv: Kv(key_value::Store::open_default().map_err(store_err)?),

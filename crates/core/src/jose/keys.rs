@@ -123,7 +123,7 @@ fn key_set(tenant: &str, workspace: &str, rows: Vec<KeyRow>) -> KeySet {
         let seal_context = seal_context(tenant, workspace, &r.kid);
         keys.push(SigningKey { kid: r.kid, alg, public_jwk: r.public_jwk, retired: r.retired_at.is_some(), sealed: r.private_key, seal_context, pkcs8: OnceLock::new() });
     }
-    let jwks_json = json!({ "keys": keys.iter().map(|k| &k.public_jwk).collect::<Vec<_>>() }).to_string();
+    let jwks_json = serde_json::to_string(&json!({ "keys": keys.iter().map(|k| &k.public_jwk).collect::<Vec<_>>() })).expect("a JSON value always serializes");
     KeySet { keys, jwks_json }
 }
 

@@ -12,7 +12,11 @@ use serde_json::json;
 /// the current one (a reloaded configuration is a new `Arc`; the cached one is held, so its
 /// address cannot be reused).
 pub fn metadata<R: Runtime>(ctx: &Ctx<'_, R>) -> Response {
-    let document = ctx.server.discovery_document(&ctx.issuer, &ctx.config, ctx.rt.clock().now_ms(), || build_metadata(ctx).to_string());
+    let document = ctx.server.discovery_document(&ctx.issuer, &ctx.config, ctx.rt.clock().now_ms(), || {
+        // serde_json's writer, not `Value`'s Display (a formatter adapter per token): on Spin the
+        // document is built for every request.
+        serde_json::to_string(&build_metadata(ctx)).expect("a JSON value always serializes")
+    });
     Response::new(200)
         .with_header("content-type", "application/json")
         .with_header("cache-control", "public, max-age=60")
