@@ -12,7 +12,7 @@ import { startUpstream } from "../support/upstream-idp.mjs";
 import { systemClient, api } from "../support/management.mjs";
 
 const RP = "https://rp.example/cb";
-const WORKSPACES = ["fed", "solo", "jit", "manual", "broken", "portal", "brief"];
+const WORKSPACES = ["fed", "solo", "jit", "manual", "broken", "portal", "brief", "plain"];
 let t, up, base, secret, sys;
 const rpSecret = {};
 
@@ -108,6 +108,15 @@ before(async () => {
   await providers("jit", [provider({ attributes: crmAttributes, mappings: crmMappings, provisioning: { mode: "auto", match_by: ["email"], update: "overwrite" } })]);
   await providers("manual", [provider({ provisioning: { mode: "manual" } })]);
   await providers("brief", [provider({ session_ttl: 0 })]);
+  // The same upstream as a plain OAuth 2.0 provider (the GitHub style): its endpoints configured,
+  // no ID token read, the user from its user endpoint.
+  await providers("plain", [{
+    id: "corp", type: "oauth2", name: "Corp OAuth", client_id: "edgeauth", client_secret: secret, scopes: ["openid", "email", "profile"],
+    authorization_endpoint: `${up.issuer}/auth`, token_endpoint: `${up.issuer}/token`, userinfo_endpoint: `${up.issuer}/me`, subject_attribute: "sub",
+    attributes: [{ name: "preferred_username", type: "string" }],
+    mappings: [{ source: "email", target: "email", transform: { type: "lowercase" } }, { source: "preferred_username", target: "preferred_username" }],
+    provisioning: { mode: "auto" },
+  }]);
   // Another workspace of the tenant as the provider: its users sign in there, with its password form.
   await t.workspace("acme", "staff", { name: "Staff directory" });
   await t.user("acme", "staff", { username: "erin", password: "a-long-password-1", claims: { email: "erin@staff.example", email_verified: true, name: "Erin" } });
@@ -406,4 +415,20 @@ test("a provider may allow no session: every authorization goes back to it; a pa
   assert.equal(user.json.last_idp, "pool");
   assert.equal(user.json.created_by, "administrator");
   assert.ok(Math.abs(user.json.last_auth_at - Date.now() / 1000) < 120, JSON.stringify(user.json));
+});
+
+test("an OAuth 2.0 provider: its user endpoint names the user; no nonce, no ID token", async () => {
+  const before = up.hits["/me"] ?? 0;
+  const { url, verifier } = authorizeUrl("plain", { idp_hint: "corp" });
+  const agent = new Agent();
+  const first = await agent.request(url);
+  const out = new URL(first.headers.get("location"));
+  assert.equal(out.searchParams.get("nonce"), null, "no nonce for a plain OAuth 2.0 provider");
+  up.setUser("alice");
+  const { location } = await follow(agent, out.toString());
+  const id = decodeJwt((await tokens("plain", location, verifier)).id_token).payload;
+  assert.equal(id.email, "alice@corp.example");
+  assert.equal(id.preferred_username, "alice");
+  assert.doesNotMatch(id.sub, /^x-/, "provisioned");
+  assert.equal(up.hits["/me"], before + 1, "one call to the user endpoint");
 });
