@@ -297,8 +297,11 @@ test("the callback refuses a tampered state, a replay, and another browser", asy
   tampered.searchParams.set("state", s.slice(0, 20) + (s[20] === "A" ? "B" : "A") + s.slice(21));
   const bad = await agent.request(tampered.toString());
   assert.equal(bad.status, 400);
+  assert.match(bad.text_, /<code>invalid_request<\/code>/);
   const stranger = await new Agent().request(url.toString());
   assert.equal(stranger.status, 403, "not started in this browser");
+  assert.match(stranger.text_, /<code>access_denied<\/code>/);
+  assert.ok(!stranger.headers.getSetCookie().some((c) => c.startsWith("ea_session=")), "no session for the stranger");
   const binding = agent.cookies.get("ea_fed");
   const ok = await agent.request(url.toString());
   assert.equal(ok.status, 303);
@@ -307,6 +310,8 @@ test("the callback refuses a tampered state, a replay, and another browser", asy
   agent.cookies.set("ea_fed", binding);
   const replay = await agent.request(url.toString());
   assert.equal(replay.status, 400, "single use, even with the cookie");
+  assert.match(replay.text_, /already completed/);
+  assert.ok(!replay.headers.getSetCookie().some((c) => c.startsWith("ea_session=")), "a replay starts no session");
   assert.doesNotMatch(replay.text_, /code=/);
 });
 

@@ -268,7 +268,7 @@ impl IdentityProvider {
             check(has_secret || self.token_endpoint_auth_method == ClientAuthMethod::PrivateKeyJwt, &f("client_secret"), "is required unless token_endpoint_auth_method is private_key_jwt")?;
             check(self.client_secret.as_ref().is_none_or(|s| !s.is_empty() && s.len() <= 512), &f("client_secret"), "must be 1-512 characters")?;
         }
-        check(self.scopes.len() <= 20 && self.scopes.iter().all(|s| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b > 0x20 && b < 0x7f && b != b'"' && b != b'\\')), &f("scopes"), "must be at most 20 scope tokens")?;
+        check(self.scopes.len() <= 20 && self.scopes.iter().all(|s| s.len() <= 128 && super::scope_token(s)), &f("scopes"), "must be at most 20 scope tokens")?;
         check(self.attributes.len() <= 50, &f("attributes"), "must be at most 50")?;
         for a in &self.attributes {
             a.validate(&f("attributes"))?;

@@ -38,6 +38,12 @@ pub fn workspace_key(tenant: &str, workspace: &str) -> String {
     format!("workspaces/{tenant}/{workspace}")
 }
 
+/// A scope token (RFC 6749 §3.3: printable ASCII but space, `"` and `\\`), as scopes are named
+/// here and as an identity provider's scopes are sent to it.
+pub fn scope_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b > 0x20 && b < 0x7f && b != b'"' && b != b'\\')
+}
+
 /// Tenant and workspace identifiers appear in URLs, KV keys and cookie paths: keep them plain.
 pub fn valid_identifier(id: &str) -> bool {
     (1..=63).contains(&id.len())
@@ -298,7 +304,7 @@ impl WorkspaceConfig {
         check((60..=30 * 86400).contains(&self.session_ttl), "session_ttl", "must be between 60 seconds and 30 days")?;
         check(self.scopes.contains_key("openid"), "scopes", "must define 'openid'")?;
         for (name, s) in &self.scopes {
-            check(!name.is_empty() && name.bytes().all(|b| b > 0x20 && b < 0x7f && b != b'"' && b != b'\\'), "scopes", "has a name that is not a valid scope token")?;
+            check(scope_token(name), "scopes", "has a name that is not a valid scope token")?;
             for c in &s.claims {
                 check(!c.is_empty() && c.len() <= 64, "scopes.claims", "has an empty or over-long claim name")?;
             }
