@@ -182,6 +182,7 @@ struct WorkerRuntime {
     master_secret: Vec<u8>,
     root_secret: Option<String>,
     public_origin: Option<String>,
+    extension_hosts: Option<String>,
 }
 
 impl WorkerRuntime {
@@ -207,6 +208,7 @@ impl WorkerRuntime {
             master_secret,
             root_secret,
             public_origin,
+            extension_hosts: env_string(env, "EXTENSION_HOSTS").filter(|s| !s.trim().is_empty()),
         })
     }
 }
@@ -253,6 +255,9 @@ impl rt::Runtime for WorkerRuntime {
     }
     fn public_origin(&self) -> Option<&str> {
         self.public_origin.as_deref()
+    }
+    fn extension_hosts(&self) -> Option<&str> {
+        self.extension_hosts.as_deref()
     }
 }
 

@@ -33,6 +33,7 @@ pub mod config;
 pub mod crypto;
 pub mod engine;
 pub mod error;
+pub mod extensions;
 pub mod federation;
 /// Crate-private parsers for the fuzz targets (`fuzz/`); only under `cargo fuzz` (`--cfg fuzzing`).
 #[cfg(fuzzing)]

@@ -115,12 +115,17 @@ async fn fetch_json<R: Runtime>(rt: &R, url: &str) -> Result<Value, FetchError> 
 /// the limits, `accept: application/json` added. Returns the status and the body if it is JSON,
 /// whatever the status (an OAuth error answer is JSON with a 400).
 pub async fn send_json<R: Runtime>(rt: &R, method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Result<(u16, Option<Value>), FetchError> {
+    send_json_within(rt, method, url, headers, body, LIMITS).await
+}
+
+/// [`send_json`] within tighter limits (a post-authentication extension: at most 2 s).
+pub async fn send_json_within<R: Runtime>(rt: &R, method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>, limits: FetchLimits) -> Result<(u16, Option<Value>), FetchError> {
     let parsed = urls::web_url(url).map_err(FetchError::Refused)?;
     let mut all: Vec<(&str, &str)> = vec![("accept", "application/json")];
     all.extend(headers.iter().filter(|(k, _)| !k.eq_ignore_ascii_case("accept")));
     let req = OutboundRequest { method, url: parsed.as_str(), headers: &all, body };
-    let (status, body) = rt.fetch().send(req, LIMITS).await.map_err(|e| FetchError::Transport(e.message().to_string()))?;
-    if body.len() > LIMITS.max_bytes {
+    let (status, body) = rt.fetch().send(req, limits).await.map_err(|e| FetchError::Transport(e.message().to_string()))?;
+    if body.len() > limits.max_bytes {
         // The runtime should have stopped reading; refuse all the same.
         return Err(FetchError::Transport("the body is over the size limit".into()));
     }

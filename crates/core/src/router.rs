@@ -81,6 +81,7 @@ impl Server {
                     (["consent"], "POST") => Ok(authorize::consent::post(&ctx, req).await),
                     (["idp", "start"], "POST") => Ok(authorize::upstream::choose(&ctx, req).await),
                     (["idp", "callback"], "GET") => Ok(authorize::upstream::callback(&ctx, req).await),
+                    (["extensions", "resume"], "GET" | "POST") => Ok(authorize::extensions::resume(&ctx, req).await),
                     (["token"], "POST") => token::handle(&ctx, req).await,
                     (["userinfo"], "GET" | "POST") => userinfo::handle(&ctx, req).await,
                     (["introspect"], "POST") => introspection::handle(&ctx, req).await,
@@ -90,7 +91,7 @@ impl Server {
                     (["app", "consents", "withdraw"], "POST") => Ok(account::withdraw_consent(&ctx, req).await),
                     (
                         [".well-known", "openid-configuration"] | ["jwks"] | ["authorize"] | ["par"] | ["login"] | ["consent"] | ["token"] | ["userinfo"] | ["introspect"] | ["revoke"]
-                        | ["logout"] | ["app"] | ["app", "consents", "withdraw"] | ["idp", "start"] | ["idp", "callback"],
+                        | ["logout"] | ["app"] | ["app", "consents", "withdraw"] | ["idp", "start"] | ["idp", "callback"] | ["extensions", "resume"],
                         _,
                     ) => Err(OAuthError::method_not_allowed(format!("{m} is not allowed here"))),
                     _ => Err(OAuthError::not_found(format!("no endpoint at {}", req.path))),

@@ -330,6 +330,12 @@ pub trait Runtime {
     fn public_origin(&self) -> Option<&str> {
         None
     }
+    /// The hosts post-authentication extensions may reach (`EXTENSION_HOSTS` on Workers, the
+    /// `extension_hosts` Spin variable, `--extension-hosts` natively): comma-separated names,
+    /// `*.suffix` for subdomains. `None`: any host the URL rules accept.
+    fn extension_hosts(&self) -> Option<&str> {
+        None
+    }
     /// Whether nothing of the engine's state outlives a request (Spin instantiates the component
     /// for every request, so the per-isolate caches are always cold). Then a workspace's signing
     /// keys are read from a key-value copy of their rows (one key-value read) instead of the SQL

@@ -111,8 +111,37 @@ pub fn origin_of(url: &Url) -> String {
     url.origin().ascii_serialization()
 }
 
+/// Whether the deployment's allow-list (`EXTENSION_HOSTS`: comma-separated host names, `*.suffix`
+/// for any subdomain of `suffix`) lets the server reach `url`'s host. No list, or an empty one:
+/// every host the URL rules accept.
+pub fn host_allowed(list: Option<&str>, url: &Url) -> bool {
+    let Some(list) = list.map(str::trim).filter(|l| !l.is_empty()) else { return true };
+    let Some(host) = url.host_str().map(|h| h.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase()) else { return false };
+    list.split([',', ' ']).map(str::trim).filter(|p| !p.is_empty()).any(|p| {
+        let p = p.to_ascii_lowercase();
+        match p.strip_prefix("*.") {
+            Some(suffix) => host.len() > suffix.len() + 1 && host.ends_with(suffix) && host[..host.len() - suffix.len()].ends_with('.'),
+            None => host == p,
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_extension_host_list_matches_hosts_and_subdomains() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        assert!(host_allowed(None, &u("https://any.example/")));
+        assert!(host_allowed(Some(" "), &u("https://any.example/")));
+        assert!(host_allowed(Some("a.example, B.example"), &u("https://b.example:8443/x")));
+        assert!(host_allowed(Some("*.bank.example"), &u("https://risk.bank.example/")));
+        assert!(!host_allowed(Some("*.bank.example"), &u("https://bank.example/")));
+        assert!(!host_allowed(Some("*.bank.example"), &u("https://evilbank.example/")));
+        assert!(!host_allowed(Some("a.example"), &u("https://a.example.evil.example/")));
+        assert!(host_allowed(Some("127.0.0.1"), &u("http://127.0.0.1:9999/cb")));
+        assert!(host_allowed(Some("::1"), &u("http://[::1]:9999/cb")));
+    }
+
     use super::*;
 
     #[test]

@@ -149,6 +149,8 @@ struct SpinRuntime {
     /// Read on first use: only the bootstrap API asks.
     root_secret: std::cell::OnceCell<Option<String>>,
     public_origin: Option<String>,
+    /// Read on first use: only a sign-in with extensions and a configuration write ask.
+    extension_hosts: std::cell::OnceCell<Option<String>>,
 }
 
 impl SpinRuntime {
@@ -175,6 +177,7 @@ impl SpinRuntime {
             master_secret,
             root_secret: std::cell::OnceCell::new(),
             public_origin,
+            extension_hosts: std::cell::OnceCell::new(),
         })
     }
 }
@@ -221,6 +224,9 @@ impl rt::Runtime for SpinRuntime {
     }
     fn public_origin(&self) -> Option<&str> {
         self.public_origin.as_deref()
+    }
+    fn extension_hosts(&self) -> Option<&str> {
+        self.extension_hosts.get_or_init(|| variables::get("extension_hosts").ok().filter(|s| !s.trim().is_empty())).as_deref()
     }
     fn instance_per_request(&self) -> bool {
         true

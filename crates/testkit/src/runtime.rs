@@ -25,6 +25,7 @@ pub struct NativeRuntime {
     master_secret: Vec<u8>,
     root_secret: Option<String>,
     public_origin: Option<String>,
+    extension_hosts: Option<String>,
 }
 
 // Fails to compile if a field ever stops being shareable across threads.
@@ -61,6 +62,7 @@ impl NativeRuntime {
             master_secret,
             root_secret: None,
             public_origin: None,
+            extension_hosts: None,
         }
     }
 
@@ -73,6 +75,12 @@ impl NativeRuntime {
     /// Fixes the issuer's origin and refuses requests for other hosts (see `Runtime::public_origin`).
     pub fn with_public_origin(mut self, origin: impl Into<String>) -> NativeRuntime {
         self.public_origin = Some(origin.into());
+        self
+    }
+
+    /// Limits the hosts extensions may reach (see `Runtime::extension_hosts`).
+    pub fn with_extension_hosts(mut self, hosts: impl Into<String>) -> NativeRuntime {
+        self.extension_hosts = Some(hosts.into());
         self
     }
 
@@ -132,6 +140,9 @@ impl Runtime for NativeRuntime {
     }
     fn public_origin(&self) -> Option<&str> {
         self.public_origin.as_deref()
+    }
+    fn extension_hosts(&self) -> Option<&str> {
+        self.extension_hosts.as_deref()
     }
 }
 

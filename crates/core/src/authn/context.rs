@@ -48,9 +48,14 @@ pub fn subject(user: Option<User>, context: Option<&AuthnContext>) -> Option<Use
     match context {
         None => user.filter(|u| !u.disabled),
         Some(c) if c.local_user => user.filter(|u| !u.disabled).map(|mut u| {
-            // The provider's statement at sign-in stands over what the pool stored.
+            // The provider's statement at sign-in (or an extension's change) stands over what the
+            // pool stored; an extension's `null` removes the stored attribute.
             for (k, v) in &c.attributes {
-                u.claims.insert(k.clone(), v.clone());
+                if v.is_null() {
+                    u.claims.remove(k);
+                } else {
+                    u.claims.insert(k.clone(), v.clone());
+                }
             }
             u
         }),

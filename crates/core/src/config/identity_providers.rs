@@ -369,7 +369,7 @@ pub fn attribute_name(n: &str) -> bool {
     (1..=64).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') && !n.starts_with('-')
 }
 
-fn attribute_path(p: &str) -> bool {
+pub(crate) fn attribute_path(p: &str) -> bool {
     p.len() <= 128 && p.split('.').count() <= 4 && p.split('.').all(attribute_name)
 }
 

@@ -4,6 +4,7 @@
 
 pub mod authn_context;
 pub mod client;
+pub mod extensions;
 pub mod identity_providers;
 mod profile;
 
@@ -230,6 +231,9 @@ pub struct WorkspaceConfig {
     /// the scopes name (`scopes.*.claims`), as always.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub claims: Vec<authn_context::ClaimRule>,
+    /// Post-authentication extensions, run in `order` after every sign-in and before consent.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extensions: Vec<extensions::Extension>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -278,6 +282,7 @@ impl Default for WorkspaceConfig {
             response_type_code_id_token: None,
             authn_context: Default::default(),
             claims: Vec::new(),
+            extensions: Vec::new(),
         }
     }
 }
@@ -321,6 +326,8 @@ impl WorkspaceConfig {
             check(ok, "mtls_issuer", "must be an https URL (plain http only to loopback) without userinfo, a trailing slash, query or fragment")?;
         }
         self.authn_context.validate(&self.claims)?;
+        // The deployment's host allow-list is applied where the configuration is stored.
+        extensions::validate_all(&self.extensions, None)?;
         self.validate_profile()
     }
 

@@ -8,6 +8,7 @@ use super::access::{Need, MANAGE_WORKSPACES};
 use super::workspaces::change_config;
 use super::{created, json_body, json_object_body, no_content, Call};
 use crate::config::authn_context::{is_predefined, AttributeDef, AuthnContextConfig, ClaimRule};
+use crate::config::extensions::Extension;
 use crate::config::identity_providers::{self as idps, IdentityProviders};
 use crate::error::{OAuthError, Problem};
 use crate::http::Response;
@@ -80,10 +81,12 @@ pub async fn replace_attribute<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, na
     Ok(Response::json_no_store(200, &render_attribute(&a)))
 }
 
-/// Who uses context attribute `name`: claim rules and the workspace's providers (a mapping's
-/// target, provisioning's `match_by` and `user_attributes`), in words for a 409.
-fn users_of(name: &str, rules: &[ClaimRule], providers: &IdentityProviders) -> Vec<String> {
+/// Who uses context attribute `name`: claim rules, the workspace's providers (a mapping's
+/// target, provisioning's `match_by` and `user_attributes`) and its extensions (a transform's
+/// target), in words for a 409.
+fn users_of(name: &str, rules: &[ClaimRule], providers: &IdentityProviders, extensions: &[Extension]) -> Vec<String> {
     let mut out: Vec<String> = rules.iter().filter(|r| r.attribute == name).map(|r| format!("claim rule '{}'", r.claim)).collect();
+    out.extend(extensions.iter().filter(|e| e.mappings.iter().any(|m| m.target == name)).map(|e| format!("extension '{}'", e.id)));
     for p in &providers.providers {
         let p_uses = p.mappings.iter().any(|m| m.target == name) || p.provisioning.match_by.iter().any(|a| a == name) || p.provisioning.user_attributes.iter().any(|a| a == name);
         if p_uses {
@@ -106,7 +109,7 @@ pub async fn delete_attribute<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, nam
         if cfg.authn_context.attributes.len() == before {
             return Err(unknown(name));
         }
-        match users_of(name, &cfg.claims, &providers).as_slice() {
+        match users_of(name, &cfg.claims, &providers, &cfg.extensions).as_slice() {
             [] => Ok(()),
             users => Err(Problem::conflict(format!("'{name}' is in use by {}: change those first", users.join(", ")))),
         }
@@ -155,8 +158,9 @@ mod tests {
         q.mappings.clear();
         q.provisioning.match_by = vec!["crm_id".into()];
         let providers = IdentityProviders { providers: vec![p, q], ..Default::default() };
-        assert_eq!(users_of("crm_id", std::slice::from_ref(&rule), &providers), ["claim rule 'crm'", "identity provider 'corp'", "identity provider 'other'"]);
-        assert!(users_of("tier", &[rule], &providers).is_empty());
+        let ext: Extension = serde_json::from_value(json!({ "id": "crm", "type": "transform", "order": 1, "mappings": [{ "target": "crm_id", "transform": { "type": "constant", "value": "x" } }] })).unwrap();
+        assert_eq!(users_of("crm_id", std::slice::from_ref(&rule), &providers, std::slice::from_ref(&ext)), ["claim rule 'crm'", "extension 'crm'", "identity provider 'corp'", "identity provider 'other'"]);
+        assert!(users_of("tier", &[rule], &providers, &[ext]).is_empty());
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod access;
 pub mod admin;
 mod administrators;
 mod authn_context;
+mod extensions;
 mod bootstrap;
 mod clients;
 pub(crate) mod identity_providers;
@@ -163,6 +164,17 @@ async fn route<R: Runtime>(server: &Server, rt: &R, req: &Request, path: &[&str]
             "PUT" => identity_providers::replace(&c, t, w, id).await,
             "PATCH" => identity_providers::patch(&c, t, w, id).await,
             "DELETE" => identity_providers::delete(&c, t, w, id).await,
+            _ => not_allowed(m),
+        },
+        ["tenants", t, "workspaces", w, "extensions"] => match m {
+            "GET" => extensions::list(&c, t, w).await,
+            "POST" => extensions::create(&c, t, w).await,
+            _ => not_allowed(m),
+        },
+        ["tenants", t, "workspaces", w, "extensions", id] => match m {
+            "GET" => extensions::get(&c, t, w, id).await,
+            "PUT" => extensions::replace(&c, t, w, id).await,
+            "DELETE" => extensions::delete(&c, t, w, id).await,
             _ => not_allowed(m),
         },
         ["tenants", t, "workspaces", w, "authn-context"] => match m {

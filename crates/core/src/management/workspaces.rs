@@ -56,6 +56,7 @@ async fn entry<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, kind: &str) -> Res
 /// the configuration is what makes the workspace answer (and it never answers without keys).
 /// When the configuration cannot be written, what SQL holds for the workspace is removed again.
 pub async fn insert<R: Runtime>(rt: &R, t: &str, w: &str, kind: &str, cfg: &WorkspaceConfig, now: i64) -> Result<(), Problem> {
+    deployment_allows(rt, cfg)?;
     let new_keys = if store::list_keys(rt.sql(), t, w, now).await?.is_empty() { keys::generate(rt.entropy(), rt.master_secret(), t, w, now)? } else { Vec::new() };
     mstore::insert_workspace(rt.sql(), t, w, kind, &cfg.name, now, &new_keys).await?;
     keys::forget_snapshot(rt, t, w).await?;
@@ -179,9 +180,15 @@ async fn store_config<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, kind: &str,
 /// Replaces an existing workspace's configuration: the index row (its name) first, the
 /// configuration last, so a failed index write changes nothing.
 pub async fn write_config<R: Runtime>(rt: &R, t: &str, w: &str, kind: &str, cfg: &WorkspaceConfig, now: i64) -> Result<(), Problem> {
+    deployment_allows(rt, cfg)?;
     mstore::index_workspace(rt.sql(), t, w, kind, &cfg.name, now).await?;
     rt.kv().put(&config::workspace_key(t, w), &json!(cfg).to_string()).await?;
     Ok(())
+}
+
+/// The rules of a configuration that depend on the deployment: the hosts extensions may reach.
+fn deployment_allows<R: Runtime>(rt: &R, cfg: &WorkspaceConfig) -> Result<(), Problem> {
+    Ok(crate::config::extensions::validate_all(&cfg.extensions, rt.extension_hosts())?)
 }
 
 /// Changes part of the configuration (the authentication context, the claims lineage) along the

@@ -69,6 +69,9 @@ pub fn text(locale: Locale, key: &str) -> &'static str {
             "Your account was created and an administrator must activate it before you can sign in. Try again once you are told it is active.",
             "Sua conta foi criada e um administrador precisa ativá-la antes que você possa entrar. Tente novamente quando for avisado de que ela está ativa.",
         ),
+        "extension_denied_title" => ("You cannot continue", "Não é possível continuar"),
+        "extension_failed" => ("The sign-in could not be completed. Try again later.", "Não foi possível concluir a entrada. Tente novamente mais tarde."),
+        "back_to_app" => ("Return to the application", "Voltar ao aplicativo"),
         _ => ("", ""),
     };
     match locale {
@@ -162,6 +165,14 @@ pub fn login(locale: Locale, action: &str, interaction: &str, login_hint: Option
 pub fn pending_activation(locale: Locale) -> Response {
     let body = format!("<h1>{}</h1><p role=\"alert\">{}</p>", text(locale, "pending_title"), text(locale, "pending_text"));
     Response::html(403, document(locale, text(locale, "pending_title"), &body))
+}
+
+/// A post-authentication extension refused the sign-in: why, and the way back to the
+/// application (the link carries its `access_denied`).
+pub fn extension_denied(locale: Locale, reason: &str, back: &str) -> Response {
+    let title = text(locale, "extension_denied_title");
+    let body = format!("<h1>{title}</h1><p class=\"error\" role=\"alert\">{}</p><p><a href=\"{}\">{}</a></p>", escape(reason), escape(back), text(locale, "back_to_app"));
+    Response::html(403, document(locale, title, &body))
 }
 
 pub fn consent(locale: Locale, action: &str, interaction: &str, client_name: &str, scopes: &[(String, String)]) -> Response {

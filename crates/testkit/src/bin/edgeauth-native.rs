@@ -23,6 +23,7 @@ fn run() -> Result<(), String> {
     let mut root_secret = None;
     let mut db = None;
     let mut public_origin = None;
+    let mut extension_hosts = None;
     let mut options = ServeOptions::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -32,6 +33,7 @@ fn run() -> Result<(), String> {
             "--root-secret" => root_secret = Some(value()?),
             "--db" => db = Some(value()?),
             "--public-origin" => public_origin = Some(edgeauth_core::urls::public_origin(&value()?).map_err(|e| format!("--public-origin {e}"))?),
+            "--extension-hosts" => extension_hosts = Some(value()?),
             "--test-controls" => options.test_controls = true,
             "--client-cert-header" => options.client_cert_header = Some(value()?.to_ascii_lowercase()),
             _ => return Err(format!("unknown argument {arg}")),
@@ -48,6 +50,10 @@ fn run() -> Result<(), String> {
     };
     let runtime = match public_origin {
         Some(o) => runtime.with_public_origin(o),
+        None => runtime,
+    };
+    let runtime = match extension_hosts {
+        Some(h) => runtime.with_extension_hosts(h),
         None => runtime,
     };
     let listener = TcpListener::bind(("127.0.0.1", port)).map_err(|e| format!("cannot listen: {e}"))?;

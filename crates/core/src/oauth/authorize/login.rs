@@ -1,7 +1,7 @@
 //! The login step: the page that asks for credentials, and its form post, which checks them,
 //! starts the SSO session and continues the authorization.
 
-use super::{after_login, step_response, AuthRequest};
+use super::{step_response, AuthRequest};
 use crate::authn::throttle::{self, Guard, Verdict};
 use crate::authn::{password, session};
 use crate::engine::Ctx;
@@ -66,7 +66,5 @@ async fn post_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
         return Ok(show(ctx, req, &ar, Some(pages::text(locale, "invalid_credentials"))).await);
     };
     guard.succeeded(ctx).await?;
-    let (session, set_cookie) = session::start(ctx, req, session::SignIn::password(ctx, &user.id)).await?;
-    let resp = after_login(ctx, req, &ar, &client, &session).await;
-    Ok(forms::with_cookie(resp, set_cookie))
+    super::extensions::signed_in(ctx, req, &ar, &client, session::SignIn::password(ctx, &user.id), Some(&user)).await
 }

@@ -2,9 +2,11 @@
 //! The request is checked in order: client and redirect_uri first (failures are shown, never
 //! redirected), then the pipeline of `request.rs` (failures go back to the client in the
 //! authorization response, in the response mode it asked for, JARM included), then SSO session,
-//! login (`login.rs`), consent (`consent.rs`), and issuing (`response.rs`).
+//! login (`login.rs`, or an identity provider: `upstream.rs`), the post-authentication extensions
+//! (`extensions.rs`), consent (`consent.rs`), and issuing (`response.rs`).
 
 pub mod consent;
+pub mod extensions;
 pub mod login;
 pub mod request;
 pub mod response;

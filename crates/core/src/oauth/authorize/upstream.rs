@@ -10,8 +10,8 @@
 //! redirect back (a cross-site navigation). A journey is used once (its id is consumed like a
 //! client assertion's `jti`).
 
-use super::{after_login, load_client, respond, AuthRequest};
-use crate::authn::session::{self, SignIn};
+use super::{load_client, respond, AuthRequest};
+use crate::authn::session::SignIn;
 use crate::config::client::Client;
 use crate::config::identity_providers::{IdentityProvider, IdpType};
 use crate::config::valid_identifier;
@@ -204,9 +204,9 @@ async fn finish<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, j: &Journey) -> Res
     };
     let acr = sign_in.acr.clone().unwrap_or_else(|| FEDERATED_ACR.to_string());
     let context = federation::context_of(idp, &sign_in, &sub, local, ctx.now, &acr);
-    let (session, set_cookie) = session::start(ctx, req, SignIn { user_id: sub, amr: sign_in.amr.clone(), acr, context: Some(context), lifetime: idp.session_ttl }).await?;
     let client = load_client(ctx, &j.ar.client_id).await?;
-    Ok(forms::with_cookie(after_login(ctx, req, &j.ar, &client, &session).await, set_cookie))
+    let sign_in = SignIn { user_id: sub, amr: sign_in.amr.clone(), acr, context: Some(context), lifetime: idp.session_ttl };
+    super::extensions::signed_in(ctx, req, &j.ar, &client, sign_in, None).await
 }
 
 // ---------------------------------------------------------------------------------------------
