@@ -17,6 +17,7 @@ export const COMPATIBILITY_DATE = readFileSync(join(ROOT, "wrangler.toml"), "utf
  * Miniflare's (v4-style) options serving the bundle as the worker "edgeauth" on 127.0.0.1, a free port.
  * - masterSecret, rootSecret: the MASTER_SECRET and ROOT_SECRET bindings, passed as given.
  * - clientCertHeader: the optional CLIENT_CERT_HEADER variable; absent when not given (as undeployed).
+ * - extensionHosts: the optional EXTENSION_HOSTS variable (the hosts extensions may reach).
  * - cf: the `request.cf` of every HTTP request (an object or a JSON file's path); false is
  *   miniflare's built-in blob.
  * - handleStructuredLogs: the caller's view of the worker's log lines.
@@ -24,7 +25,7 @@ export const COMPATIBILITY_DATE = readFileSync(join(ROOT, "wrangler.toml"), "utf
  * - directSocket: also open a socket straight to the worker (`mf.unsafeGetDirectURL("edgeauth")`),
  *   skipping miniflare's entry worker, as bare `workerd serve` would.
  */
-export function edgeauthOptions({ masterSecret, rootSecret, clientCertHeader, publicOrigin, cf = false, handleStructuredLogs, persistencePath, directSocket = false }) {
+export function edgeauthOptions({ masterSecret, rootSecret, clientCertHeader, publicOrigin, extensionHosts, cf = false, handleStructuredLogs, persistencePath, directSocket = false }) {
   return {
     cf,
     host: "127.0.0.1",
@@ -47,7 +48,7 @@ export function edgeauthOptions({ masterSecret, rootSecret, clientCertHeader, pu
         d1Databases: ["DB"],
         // SSO sessions and throttle counters (one class, named apart; see crates/cloudflare/src/lib.rs).
         durableObjects: { SESSIONS: { className: "SsoSessionObject", useSQLite: true } },
-        bindings: { MASTER_SECRET: masterSecret, ROOT_SECRET: rootSecret, ...(clientCertHeader ? { CLIENT_CERT_HEADER: clientCertHeader } : {}), ...(publicOrigin ? { PUBLIC_ORIGIN: publicOrigin } : {}) },
+        bindings: { MASTER_SECRET: masterSecret, ROOT_SECRET: rootSecret, ...(clientCertHeader ? { CLIENT_CERT_HEADER: clientCertHeader } : {}), ...(publicOrigin ? { PUBLIC_ORIGIN: publicOrigin } : {}), ...(extensionHosts ? { EXTENSION_HOSTS: extensionHosts } : {}) },
       },
     ],
   };

@@ -7,11 +7,11 @@ import { collectFailure } from "./failures.mjs";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
-export async function startNative({ rootSecret, clientCertHeader, publicOrigin }) {
+export async function startNative({ rootSecret, clientCertHeader, publicOrigin, extensionHosts }) {
   // CARGO_TARGET_DIR, when set, is where cargo put the binary (a second checkout's own build).
   const bin = `${process.env.CARGO_TARGET_DIR ?? `${ROOT}target`}/debug/edgeauth-native`;
   if (!existsSync(bin)) throw new Error("no native server: cargo build -p edgeauth-testkit --bin edgeauth-native");
-  const args = ["--port", "0", "--root-secret", rootSecret, "--test-controls", ...(clientCertHeader ? ["--client-cert-header", clientCertHeader] : []), ...(publicOrigin ? ["--public-origin", publicOrigin] : [])];
+  const args = ["--port", "0", "--root-secret", rootSecret, "--test-controls", ...(clientCertHeader ? ["--client-cert-header", clientCertHeader] : []), ...(publicOrigin ? ["--public-origin", publicOrigin] : []), ...(extensionHosts ? ["--extension-hosts", extensionHosts] : [])];
   const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
   const complaints = [];
   const failures = [];

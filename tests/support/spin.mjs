@@ -28,11 +28,12 @@ export function migrationArgs() {
  * The component's stderr is collected: a line from the adapter (`edgeauth:`) or a wasm trap fails
  * the test file at stop(), as the worker target does with workerd's log.
  */
-export async function startSpin({ rootSecret, masterSecret = randomBytes(32).toString("base64url"), allowLoopback = true, migrations = true, extraArgs = [], clientCertHeader, publicOrigin }) {
+export async function startSpin({ rootSecret, masterSecret = randomBytes(32).toString("base64url"), allowLoopback = true, migrations = true, extraArgs = [], clientCertHeader, publicOrigin, extensionHosts }) {
   for (const f of [SPIN_HOST, SPIN_COMPONENT]) if (!existsSync(f)) throw new Error(`missing ${f}: build with scripts/build-spin.sh`);
   const env = { ...process.env, SPIN_VARIABLE_ROOT_SECRET: rootSecret ?? "" };
   if (clientCertHeader) env.SPIN_VARIABLE_CLIENT_CERT_HEADER = clientCertHeader;
   if (publicOrigin) env.SPIN_VARIABLE_PUBLIC_ORIGIN = publicOrigin;
+  if (extensionHosts) env.SPIN_VARIABLE_EXTENSION_HOSTS = extensionHosts;
   if (masterSecret !== null) env.SPIN_VARIABLE_MASTER_SECRET = masterSecret;
   else delete env.SPIN_VARIABLE_MASTER_SECRET;
   const args = ["--from", join(ROOT, "spin.toml"), "--listen", "127.0.0.1:0", "--test-controls", ...(migrations ? migrationArgs() : []), ...extraArgs];

@@ -26,7 +26,7 @@ function statements(sql) {
  * `dispatchFetch(url, init)` sends one request through miniflare's API, where `init.cf` replaces the
  * whole `cf` object for that request.
  */
-export async function startWorker({ rootSecret, masterSecret = randomBytes(32).toString("base64url"), clientCertHeader, publicOrigin, cf = false }) {
+export async function startWorker({ rootSecret, masterSecret = randomBytes(32).toString("base64url"), clientCertHeader, publicOrigin, extensionHosts, cf = false }) {
   // The worker logs only when something is wrong (a misconfiguration, WebCrypto refusing a key):
   // any such line fails the test file at stop().
   const complaints = [];
@@ -39,6 +39,7 @@ export async function startWorker({ rootSecret, masterSecret = randomBytes(32).t
         rootSecret,
         clientCertHeader,
         publicOrigin,
+        extensionHosts,
         cf,
         handleStructuredLogs: ({ level, message }) => {
           if (collectFailure(message, failures, complaints)) return;

@@ -38,7 +38,7 @@ async fn parse<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, body: Value) -> Re
     if !e.idps.is_empty() {
         let providers = idps::load(c.rt.kv(), t, w).await?;
         if let Some(missing) = e.idps.iter().find(|i| i.as_str() != POOL && providers.get(i).is_none()) {
-            return Err(OAuthError::invalid_configuration(&format!("extensions.{}.idps", e.id), &format!("names '{missing}', which is not an identity provider of this workspace (nor `pool`)")).into());
+            return Err(OAuthError::invalid_configuration(&format!("extensions.{}.idps", e.id), &format!("names '{missing}', which is not an identity provider of this workspace (nor `pool`)")));
         }
     }
     Ok(e)
@@ -66,7 +66,7 @@ pub async fn replace<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) ->
     match body.get("id") {
         None => body["id"] = json!(id),
         Some(v) if v.as_str() == Some(id) => {}
-        Some(_) => return Err(OAuthError::invalid_configuration("extensions.id", "an id cannot change (add the new extension, then delete this one)").into()),
+        Some(_) => return Err(OAuthError::invalid_configuration("extensions.id", "an id cannot change (add the new extension, then delete this one)")),
     }
     let e = parse(c, t, w, body).await?;
     change_config(c, t, w, |cfg| {

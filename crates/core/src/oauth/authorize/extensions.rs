@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 const JOURNEY_COOKIE: &str = "ea_ext";
+const JOURNEY_COOKIE_SET: &str = "ea_ext=";
 /// Browsers keep cookies up to about 4 KB; a journey that would not fit is a failure of the extension.
 const MAX_COOKIE_VALUE: usize = 3800;
 
@@ -152,15 +153,17 @@ async fn redirect_out<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequ
     Ok(Response::redirect(&location).with_header("set-cookie", cookie))
 }
 
-/// GET or POST /extensions/resume: the application's result.
+/// GET or POST /extensions/resume: the application's result. The journey's cookie is cleared
+/// once the journey is over (the sign-in goes on, or is denied); a refused result leaves it, so
+/// the application's genuine result still completes the sign-in.
 pub async fn resume<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Response {
-    let clear = forms::cookie(ctx, JOURNEY_COOKIE, "", 0, "Lax");
-    let resp = match resume_inner(ctx, req).await {
-        Ok(r) => r,
+    match resume_inner(ctx, req).await {
+        // A later `redirect` in the chain sets the cookie anew: then it stays.
+        Ok(r) if r.headers.iter().any(|(k, v)| k == "set-cookie" && v.starts_with(JOURNEY_COOKIE_SET)) => r,
+        Ok(r) => r.with_header("set-cookie", forms::cookie(ctx, JOURNEY_COOKIE, "", 0, "Lax")),
         Err(e) if e.code == "server_error" => e.into_response(),
         Err(e) => e.into_page(forms::locale(ctx, req, None)),
-    };
-    resp.with_header("set-cookie", clear)
+    }
 }
 
 async fn resume_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Response, OAuthError> {
