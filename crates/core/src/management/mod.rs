@@ -54,7 +54,7 @@ pub(crate) async fn existing_tenant<R: Runtime>(c: &Call<'_, R>, t: &str) -> Res
 }
 
 /// The OpenAPI 3.1 description of this API (also at `/api/openapi.json`).
-pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+pub const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.min.json"));
 
 /// One management call: who makes it, and the runtime it runs on.
 pub(crate) struct Call<'a, R: Runtime> {
@@ -351,4 +351,15 @@ pub(crate) fn no_content() -> Response {
 
 pub(crate) fn created(location: String, body: &Value) -> Response {
     Response::json_no_store(201, body).with_header("location", location)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_served_document_is_the_repository_one_minified() {
+        let served: serde_json::Value = serde_json::from_str(super::OPENAPI_JSON).unwrap();
+        let pretty: serde_json::Value = serde_json::from_str(include_str!("openapi.json")).unwrap();
+        assert_eq!(served, pretty);
+        assert!(super::OPENAPI_JSON.len() < include_str!("openapi.json").len() * 3 / 4);
+    }
 }
