@@ -160,6 +160,10 @@ test("a second authorization in the session keeps the extension's attributes wit
 test("the customer's service denies: a page with its reason, access_denied for the client, no session", async () => {
   const { r, agent } = await signIn("deny");
   assertDenied(r, agent, /Your subscription has expired\./);
+  const users = await api(t, sys.token, "GET", "/api/tenants/acme/workspaces/deny/users");
+  assert.equal(users.json.items[0].last_auth_at ?? null, null, "no sign-in was recorded");
+  const signedIn = await api(t, sys.token, "GET", "/api/tenants/acme/workspaces/enrich/users");
+  assert.ok(signedIn.json.items[0].last_auth_at, "where one succeeded, it was");
 });
 
 for (const [name, mode] of [
