@@ -3,6 +3,7 @@
 //! authorization flow (`oauth::authorize::login`); this room holds what they check and record.
 
 pub mod context;
+pub mod otp;
 pub mod password;
 pub mod session;
 pub mod throttle;
