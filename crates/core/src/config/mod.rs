@@ -6,6 +6,7 @@ pub mod authn_context;
 pub mod client;
 pub mod identity_providers;
 mod profile;
+pub mod registration;
 
 pub use profile::{Profile, ACR_BR_LOA2, ACR_BR_LOA3, FAPI_BR_ACCESS_TOKEN_TTL};
 
@@ -230,6 +231,9 @@ pub struct WorkspaceConfig {
     /// the scopes name (`scopes.*.claims`), as always.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub claims: Vec<authn_context::ClaimRule>,
+    /// Dynamic client registration (RFC 7591/7592 at `/fdx/dcr/register`); off by default.
+    #[serde(skip_serializing_if = "registration::DcrConfig::is_default")]
+    pub dcr: registration::DcrConfig,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -278,6 +282,7 @@ impl Default for WorkspaceConfig {
             response_type_code_id_token: None,
             authn_context: Default::default(),
             claims: Vec::new(),
+            dcr: Default::default(),
         }
     }
 }
@@ -321,6 +326,7 @@ impl WorkspaceConfig {
             check(ok, "mtls_issuer", "must be an https URL (plain http only to loopback) without userinfo, a trailing slash, query or fragment")?;
         }
         self.authn_context.validate(&self.claims)?;
+        self.dcr.validate()?;
         self.validate_profile()
     }
 
