@@ -19,6 +19,7 @@ use crate::outbound::{self, FetchError};
 use crate::runtime::Runtime;
 use crate::store::registration::{self as registrations, Registration};
 use crate::store::{self, StoredClient};
+use crate::tokens::access_token::bearer_token as bearer;
 use serde_json::{json, Map, Value};
 
 /// Claims of a software statement that describe the JWT, not the client: never metadata.
@@ -42,18 +43,6 @@ pub async fn handle<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, rest: &[&str]) 
         ([id], "DELETE") => delete(ctx, req, id).await,
         ([] | [_], m) => Err(OAuthError::method_not_allowed(format!("{m} is not allowed here"))),
         _ => Err(OAuthError::not_found(format!("no endpoint at {}", req.path))),
-    }
-}
-
-/// The `Authorization: Bearer` token (RFC 6750 §2.1; these endpoints take no form body).
-fn bearer(req: &Request) -> Result<String, OAuthError> {
-    let token = req.header("authorization").and_then(|h| {
-        let (scheme, value) = h.split_once(' ')?;
-        scheme.eq_ignore_ascii_case("bearer").then(|| value.trim().to_string())
-    });
-    match token {
-        Some(t) if !t.is_empty() => Ok(t),
-        _ => Err(OAuthError::invalid_request("a bearer token is required").with_status(401).with_bearer_challenge()),
     }
 }
 
