@@ -101,14 +101,20 @@ async fn verified_statement<R: Runtime>(ctx: &Ctx<'_, R>, jwt: &str) -> Result<M
         Err(FetchError::Store(e)) => return Err(OAuthError::server_error(e)),
         Err(e) => return Err(bad("the software statement's issuer keys could not be fetched").with_cause(crate::error::Cause::Internal(e.to_string()))),
     }
-    let claims = jws.claims.as_object().cloned().unwrap_or_default();
+    statement_metadata(jws.claims.as_object().cloned().unwrap_or_default(), ctx.now)
+}
+
+/// A verified statement's metadata: refused when it says no expiry, has expired, or is not valid
+/// yet; the claims that describe the JWT itself are dropped.
+fn statement_metadata(claims: Map<String, Value>, now: i64) -> Result<Map<String, Value>, OAuthError> {
+    let bad = OAuthError::invalid_software_statement;
     let time = |n: &str| claims.get(n).and_then(Value::as_i64);
     match time("exp") {
         None => return Err(bad("the software statement has no exp")),
-        Some(exp) if exp <= ctx.now => return Err(bad("the software statement has expired")),
+        Some(exp) if exp <= now => return Err(bad("the software statement has expired")),
         Some(_) => {}
     }
-    if time("nbf").is_some_and(|t| t > ctx.now + CLOCK_SKEW_SECS) || time("iat").is_some_and(|t| t > ctx.now + CLOCK_SKEW_SECS) {
+    if time("nbf").is_some_and(|t| t > now + CLOCK_SKEW_SECS) || time("iat").is_some_and(|t| t > now + CLOCK_SKEW_SECS) {
         return Err(bad("the software statement is not valid yet"));
     }
     Ok(claims.into_iter().filter(|(k, _)| !JWT_CLAIMS.contains(&k.as_str())).collect())
@@ -207,4 +213,24 @@ async fn delete<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, id: &str) -> Result
     let (existing, _, _) = registered(ctx, req, id).await?;
     remove_client(ctx.rt, ctx.server, &ctx.tenant, &ctx.workspace, &existing.client.client_id, ctx.now).await?;
     Ok(Response::new(204).with_header("cache-control", "no-store"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn a_statement_must_be_current_and_gives_only_metadata() {
+        let now = 1_000_000;
+        let ok = statement_metadata(claims(json!({"iss": "d", "exp": now + 60, "iat": now, "jti": "j", "client_name": "Shop", "software_id": "s"})), now).unwrap();
+        assert_eq!(Value::Object(ok), json!({"client_name": "Shop", "software_id": "s"}));
+        for bad in [json!({"client_name": "x"}), json!({"exp": now}), json!({"exp": "soon"}), json!({"exp": now + 60, "nbf": now + 61 + CLOCK_SKEW_SECS}), json!({"exp": now + 60, "iat": now + 3600})] {
+            assert_eq!(statement_metadata(claims(bad.clone()), now).unwrap_err().code, "invalid_software_statement", "{bad}");
+        }
+        assert!(statement_metadata(claims(json!({"exp": now + 60, "nbf": now + CLOCK_SKEW_SECS})), now).is_ok(), "a little clock skew is tolerated");
+    }
 }
