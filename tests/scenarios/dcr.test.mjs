@@ -430,6 +430,18 @@ test("the management API: DCR settings validated like the configuration; initial
   assertProblem(assert, await api(t, noClients.token, "POST", IAT, {}), 403, "forbidden");
 });
 
+test("a deleted workspace takes its registrations and initial access tokens with it", async () => {
+  issuers.temp = await t.workspace("acme", "temp", { dcr: { enabled: true } });
+  const iat = await call("POST", "/api/tenants/acme/workspaces/temp/dcr/initial-access-tokens", { max_uses: 5 });
+  const c = (await register("temp", { grant_types: ["client_credentials"], scope: "openid" }, { token: iat.token })).json;
+  assert.equal((await api(t, sys.token, "DELETE", "/api/tenants/acme/workspaces/temp")).status, 204);
+  // The same name again: nothing of the old workspace opens the new one.
+  await t.workspace("acme", "temp", { dcr: { enabled: true } });
+  assertOAuthError(await register("temp", { grant_types: ["client_credentials"] }, { token: iat.token }), 401, "invalid_token");
+  assertOAuthError(await configure(c.registration_client_uri, c.registration_access_token), 401, "invalid_token");
+  assert.deepEqual((await call("GET", "/api/tenants/acme/workspaces/temp/dcr/initial-access-tokens")).items, []);
+});
+
 // Last: it moves the target's clock.
 test("an initial access token stops at its expiry", async (ctx) => {
   if (!t.canAdvanceClock) return ctx.skip("this target cannot move its clock");
