@@ -1,13 +1,15 @@
 // Interoperability: real client libraries against the Workers bundle (or TARGET=native).
 // openid-client (panva, certified RP) drives the code flow with PKCE and nonce, validates the ID
 // token, fetches userinfo, refreshes, runs client_credentials, introspects, revokes and builds the
-// logout URL; oauth4webapi and jose check RS256/PS256 tokens and private_key_jwt.
+// logout URL, and registers a client dynamically (RFC 7591, with an initial access token); oauth4webapi
+// and jose check RS256/PS256 tokens and private_key_jwt.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import * as client from "openid-client";
 import * as oauth from "oauth4webapi";
 import * as jose from "jose";
 import { startTarget, Agent, hidden } from "../support/target.mjs";
+import { systemClient, must } from "../support/management.mjs";
 
 const REDIRECT = "http://localhost:3000/callback";
 let t, issuer, secret;
@@ -21,13 +23,13 @@ before(async () => {
 after(() => t.stop());
 
 /** Plays the user: follows the authorization URL through login and consent to the callback URL. */
-async function userAgent(authUrl, agent = new Agent()) {
+async function userAgent(authUrl, agent = new Agent(), at = issuer) {
   let r = await agent.request(authUrl.toString());
   if (r.status === 200) {
-    r = await agent.request(`${issuer}/login`, { method: "POST", form: { interaction: hidden(r.text_, "interaction"), username: "ada", password: "correct horse battery" } });
+    r = await agent.request(`${at}/login`, { method: "POST", form: { interaction: hidden(r.text_, "interaction"), username: "ada", password: "correct horse battery" } });
   }
   if (r.status === 200 && r.text_.includes('name="decision"')) {
-    r = await agent.request(`${issuer}/consent`, { method: "POST", form: { interaction: hidden(r.text_, "interaction"), decision: "allow" } });
+    r = await agent.request(`${at}/consent`, { method: "POST", form: { interaction: hidden(r.text_, "interaction"), decision: "allow" } });
   }
   assert.equal(r.status, 303, r.text_);
   return new URL(r.headers.get("location"));
@@ -108,4 +110,39 @@ test("oauth4webapi: discovery and an RS256 client's code flow with ID token chec
   assert.equal(protectedHeader.alg, "RS256");
   const claims = oauth.getValidatedIdTokenClaims(result);
   assert.equal(claims.email, "ada@example.com");
+});
+
+test("openid-client: dynamic client registration with an initial access token, then the code flow and client_credentials", async () => {
+  const dcrIssuer = await t.workspace("acme", "dcr", { dcr: { enabled: true } });
+  await t.user("acme", "dcr", { username: "ada", password: "correct horse battery" });
+  const sys = await systemClient(t, { client_id: "ops" });
+  const iat = (await must(t, sys.token)("POST", "/api/tenants/acme/workspaces/dcr/dcr/initial-access-tokens", { description: "interop" })).token;
+  const metadata = { client_name: "Dynamic RP", application_type: "native", redirect_uris: [REDIRECT], grant_types: ["authorization_code", "refresh_token", "client_credentials"], token_endpoint_auth_method: "client_secret_post", scope: "openid profile offline_access" };
+  const options = { execute: [client.allowInsecureRequests] };
+  await assert.rejects(client.dynamicClientRegistration(new URL(dcrIssuer), metadata, undefined, options), (e) => (e.status ?? e.cause?.status) === 401);
+  const config = await client.dynamicClientRegistration(new URL(dcrIssuer), metadata, undefined, { ...options, initialAccessToken: iat });
+  assert.equal(config.serverMetadata().registration_endpoint, `${dcrIssuer}/fdx/dcr/register`);
+  const registered = config.clientMetadata();
+  assert.ok(registered.client_id && registered.client_secret && registered.registration_access_token);
+  assert.equal(registered.client_name, "Dynamic RP");
+
+  const verifier = client.randomPKCECodeVerifier();
+  const nonce = client.randomNonce();
+  const authUrl = client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: "openid offline_access", code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: "S256", nonce });
+  const callback = await userAgent(authUrl, new Agent(), dcrIssuer);
+  const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedNonce: nonce, idTokenExpected: true });
+  assert.equal(tokens.claims().aud, registered.client_id);
+  assert.ok(tokens.refresh_token);
+  const machine = await client.clientCredentialsGrant(config, { scope: "profile" });
+  assert.equal(machine.scope, "profile");
+
+  // RFC 7592: the registration reads back with its token, and is gone after DELETE.
+  const read = await fetch(registered.registration_client_uri, { headers: { authorization: `Bearer ${registered.registration_access_token}` } });
+  assert.equal(read.status, 200);
+  assert.equal((await read.json()).client_id, registered.client_id);
+  const del = await fetch(registered.registration_client_uri, { method: "DELETE", headers: { authorization: `Bearer ${registered.registration_access_token}` } });
+  assert.equal(del.status, 204);
+  const after_ = await fetch(`${dcrIssuer}/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ grant_type: "client_credentials", client_id: registered.client_id, client_secret: registered.client_secret }) });
+  assert.equal(after_.status, 401);
+  assert.equal((await after_.json()).error, "invalid_client");
 });

@@ -99,6 +99,7 @@ impl Error {
         method_not_allowed => (405, "method_not_allowed"),
         invalid_redirect_uri => (400, "invalid_redirect_uri"),
         invalid_client_metadata => (400, "invalid_client_metadata"),
+        invalid_software_statement => (400, "invalid_software_statement"),
         unauthorized => (401, "unauthorized"),
         conflict => (409, "conflict"),
         forbidden => (403, "forbidden"),
@@ -201,7 +202,7 @@ impl Error {
         match (self.status, self.code) {
             (500.., _) => t("server-error", "Server Error"),
             (400, "invalid_request") if self.field().is_some() => t("invalid-configuration", "Invalid configuration"),
-            (400, "invalid_client_metadata" | "invalid_redirect_uri") => t("invalid-client-metadata", "Invalid client metadata"),
+            (400, "invalid_client_metadata" | "invalid_redirect_uri" | "invalid_software_statement") => t("invalid-client-metadata", "Invalid client metadata"),
             (401, _) => t("unauthorized", "Unauthorized"),
             (403, _) => t("forbidden", "Forbidden"),
             (404, _) => t("not-found", "Not Found"),

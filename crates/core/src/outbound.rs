@@ -12,6 +12,7 @@
 //! may call at most once per [`EARLY_REFRESH_SECS`] per owner, whatever `kid`s a caller invents.
 
 use crate::engine::{Ctx, FetchedDocument as Cached};
+use crate::jose::{self, JoseError, Jws};
 use crate::runtime::{Clock, FetchLimits, HttpFetch, KvStore, OutboundRequest, Runtime, StoreError};
 use crate::urls::{self, UrlError};
 use serde_json::Value;
@@ -38,6 +39,9 @@ pub enum FetchError {
     Status(u16),
     #[error("the document is not JSON")]
     NotJson,
+    /// JSON, but not `{"keys": [...]}`.
+    #[error("the document is not a JWK Set")]
+    NotJwkSet,
     /// Our own storage failed while caching: a server error, not the client's.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -100,6 +104,30 @@ async fn fetch_and_cache<R: Runtime>(ctx: &Ctx<'_, R>, owner: &str, url: &str, e
     let _ = ctx.rt.kv().put(&key, &serde_json::to_string(&*entry).unwrap_or_default()).await;
     ctx.server.documents.put(key, entry, ctx.rt.clock().now_ms());
     Ok(document)
+}
+
+/// Verifies `jws` with a key owner's public keys: its inline JWK Set, or the one at its `uri`
+/// through the cache above, fetched again (rate-limited there) when the JWS names a key the cached
+/// set lacks, since the owner may have rotated. The outer error: the keys could not be had; the
+/// inner result: the verification's.
+pub async fn verify_with_keys<R: Runtime>(ctx: &Ctx<'_, R>, owner: &str, inline: Option<&Value>, uri: Option<&str>, jws: &Jws) -> Result<Result<(), JoseError>, FetchError> {
+    let signer = ctx.rt.signer();
+    if let Some(set) = inline {
+        return Ok(jose::verify_jws(signer, jws, key_list(set)?).await);
+    }
+    let Some(uri) = uri else { return Err(FetchError::NotJwkSet) };
+    let set = cached_json(ctx, owner, uri).await?;
+    match jose::verify_jws(signer, jws, key_list(&set)?).await {
+        Err(JoseError::NoMatchingKey(why)) => match refetch_json(ctx, owner, uri).await? {
+            Some(set) => Ok(jose::verify_jws(signer, jws, key_list(&set)?).await),
+            None => Ok(Err(JoseError::NoMatchingKey(why))),
+        },
+        verified => Ok(verified),
+    }
+}
+
+fn key_list(set: &Value) -> Result<&[Value], FetchError> {
+    set.get("keys").and_then(Value::as_array).map(Vec::as_slice).ok_or(FetchError::NotJwkSet)
 }
 
 /// One vetted GET of a JSON document: the URL rules, the limits, 200 only.

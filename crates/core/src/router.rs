@@ -89,6 +89,7 @@ impl Server {
                     (["logout"], "GET" | "POST") => Ok(logout::handle(&ctx, req).await),
                     (["app"], "GET") => Ok(account::page(&ctx, req).await),
                     (["app", "consents", "withdraw"], "POST") => Ok(account::withdraw_consent(&ctx, req).await),
+                    (["fdx", "dcr", "register", rest @ ..], _) => management::registration::handle(&ctx, req, rest).await,
                     (
                         [".well-known", "openid-configuration"] | ["jwks"] | ["authorize"] | ["par"] | ["login"] | ["consent"] | ["token"] | ["userinfo"] | ["introspect"] | ["revoke"]
                         | ["logout"] | ["app"] | ["app", "consents", "withdraw"] | ["idp", "start"] | ["idp", "callback"] | ["extensions", "resume"],

@@ -188,24 +188,14 @@ fn check_secret(stored_hash: Option<&str>, secret: &str) -> Result<(), OAuthErro
 }
 
 /// Verifies `jws` with the client's keys: its inline `jwks`, or its `jwks_uri` through the guarded,
-/// cached fetch of [`outbound`], fetched again (rate-limited there) when the JWS names a key the
-/// cached set lacks, since the client may have rotated. The outer error: the keys could not be
-/// had (`invalid_client`, or a 500 for our storage); the inner result: the verification's.
+/// cached fetch of [`outbound`] (see [`outbound::verify_with_keys`]). The outer error: the keys
+/// could not be had (`invalid_client`, or a 500 for our storage); the inner result: the verification's.
 pub(crate) async fn verify_with_client_keys<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, jws: &Jws) -> Result<Result<(), JoseError>, OAuthError> {
-    let signer = ctx.rt.signer();
-    if let Some(jwks) = &client.jwks {
-        return Ok(jose::verify_jws(signer, jws, key_list(jwks)?).await);
+    if client.jwks.is_none() && client.jwks_uri.is_none() {
+        return Err(invalid_client("the client has no keys"));
     }
-    let Some(uri) = &client.jwks_uri else { return Err(invalid_client("the client has no keys")) };
     let owner = jwks_owner(&ctx.tenant, &ctx.workspace, &client.client_id);
-    let set = outbound::cached_json(ctx, &owner, uri).await.map_err(unavailable)?;
-    match jose::verify_jws(signer, jws, key_list(&set)?).await {
-        Err(JoseError::NoMatchingKey(why)) => match outbound::refetch_json(ctx, &owner, uri).await.map_err(unavailable)? {
-            Some(set) => Ok(jose::verify_jws(signer, jws, key_list(&set)?).await),
-            None => Ok(Err(JoseError::NoMatchingKey(why))),
-        },
-        verified => Ok(verified),
-    }
+    outbound::verify_with_keys(ctx, &owner, client.jwks.as_ref(), client.jwks_uri.as_deref(), jws).await.map_err(unavailable)
 }
 
 /// Whose document a client's fetched JWK set is, in [`outbound`]'s cache.
@@ -213,14 +203,10 @@ pub(crate) fn jwks_owner(tenant: &str, workspace: &str, client_id: &str) -> Stri
     format!("jwks/{tenant}/{workspace}/{client_id}")
 }
 
-fn key_list(set: &Value) -> Result<&[Value], OAuthError> {
-    set.get("keys").and_then(Value::as_array).map(Vec::as_slice).ok_or_else(|| invalid_client("the client's jwks_uri is not a JWK Set"))
-}
-
 fn unavailable(e: FetchError) -> OAuthError {
     match e {
         FetchError::Store(s) => OAuthError::server_error(s),
-        FetchError::NotJson => invalid_client("the client's jwks_uri is not a JWK Set").with_cause(e.to_string()),
+        FetchError::NotJson | FetchError::NotJwkSet => invalid_client("the client's jwks_uri is not a JWK Set").with_cause(e.to_string()),
         e => invalid_client("the client's jwks_uri could not be fetched").with_cause(e.to_string()),
     }
 }

@@ -15,6 +15,10 @@ pub const AUTH_SELF_SIGNED_TLS: &str = "self_signed_tls_client_auth";
 pub const AUTH_METHODS: [&str; 6] = [AUTH_SECRET_BASIC, AUTH_SECRET_POST, AUTH_PRIVATE_KEY_JWT, AUTH_TLS, AUTH_SELF_SIGNED_TLS, AUTH_NONE];
 /// The hybrid response type a client may register besides `code` (OIDC Core 3.3).
 pub const RESPONSE_CODE_ID_TOKEN: &str = "code id_token";
+/// OIDC Registration's `application_type`: a web client's redirect URIs are https; a native
+/// one's may be loopback http or a private-use scheme.
+pub const APPLICATION_WEB: &str = "web";
+pub const APPLICATION_NATIVE: &str = "native";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -26,6 +30,9 @@ pub struct Client {
     pub grant_types: Vec<String>,
     pub response_types: Vec<String>,
     pub token_endpoint_auth_method: String,
+    /// `web` or `native` (see [`APPLICATION_WEB`]); absent, redirect URIs follow only the URL rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub application_type: Option<String>,
     /// The client's public keys for `private_key_jwt` (a JWK Set), or a URL to fetch them from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jwks: Option<serde_json::Value>,
@@ -72,6 +79,15 @@ pub struct Client {
     /// JARM (`response_mode=jwt`): the algorithm of signed authorization responses (the workspace default when absent).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authorization_signed_response_alg: Option<Alg>,
+    /// The authorization details types (RFC 9396 §10) this client may request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorization_details_types: Vec<String>,
+    /// RFC 7591 §2: the software this client is an instance of, as registered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub software_id: Option<String>,
+    /// RFC 7591 §2.3: the software statement (a JWT) the client was registered with, verified then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub software_statement: Option<String>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -88,6 +104,7 @@ impl Default for Client {
             grant_types: vec![GRANT_AUTHORIZATION_CODE.into(), "refresh_token".into()],
             response_types: vec!["code".into()],
             token_endpoint_auth_method: AUTH_SECRET_BASIC.into(),
+            application_type: None,
             jwks: None,
             jwks_uri: None,
             scope: "openid profile email offline_access".into(),
@@ -104,6 +121,9 @@ impl Default for Client {
             tls_client_certificate: None,
             tls_client_certificate_bound_access_tokens: false,
             authorization_signed_response_alg: None,
+            authorization_details_types: Vec::new(),
+            software_id: None,
+            software_statement: None,
         }
     }
 }
@@ -184,17 +204,26 @@ impl Client {
         if self.allows_grant(GRANT_AUTHORIZATION_CODE) && self.redirect_uris.is_empty() {
             return Err(OAuthError::invalid_redirect_uri("redirect_uris is required for the authorization_code grant"));
         }
+        match self.application_type.as_deref() {
+            None | Some(APPLICATION_WEB | APPLICATION_NATIVE) => {}
+            Some(_) => return Err(invalid("application_type must be 'web' or 'native'")),
+        }
         for uri in self.redirect_uris.iter().chain(&self.post_logout_redirect_uris) {
-            if let Err(why) = urls::redirect_uri(uri) {
-                return Err(OAuthError::invalid_redirect_uri(format!("'{uri}' is not an acceptable redirect URI: it {why}")));
+            match urls::redirect_uri(uri) {
+                Err(why) => return Err(OAuthError::invalid_redirect_uri(format!("'{uri}' is not an acceptable redirect URI: it {why}"))),
+                // Loopback http and private-use schemes are for apps on the user's device.
+                Ok(u) if self.application_type.as_deref() == Some(APPLICATION_WEB) && u.scheme() != "https" => {
+                    return Err(OAuthError::invalid_redirect_uri(format!("'{uri}' is not an https URL, as a web client's redirect URIs must be")));
+                }
+                Ok(_) => {}
             }
         }
-        if self.token_endpoint_auth_method == AUTH_PRIVATE_KEY_JWT {
-            match (&self.jwks, &self.jwks_uri) {
-                (Some(_), Some(_)) => return Err(invalid("give jwks or jwks_uri, not both")),
-                (None, None) => return Err(invalid("private_key_jwt needs jwks or jwks_uri")),
-                _ => {}
-            }
+        // RFC 7591 §2: never both, whatever the method (which set would be the client's?).
+        if self.jwks.is_some() && self.jwks_uri.is_some() {
+            return Err(invalid("give jwks or jwks_uri, not both"));
+        }
+        if self.token_endpoint_auth_method == AUTH_PRIVATE_KEY_JWT && self.jwks.is_none() && self.jwks_uri.is_none() {
+            return Err(invalid("private_key_jwt needs jwks or jwks_uri"));
         }
         if let Some(jwks) = &self.jwks {
             if !jwks.get("keys").map(|k| k.is_array()).unwrap_or(false) {
@@ -205,6 +234,9 @@ impl Client {
             if let Err(why) = urls::web_url(uri) {
                 return Err(invalid(format!("jwks_uri {why}")));
             }
+        }
+        if self.authorization_details_types.iter().any(|t| t.is_empty() || t.len() > 256) {
+            return Err(invalid("authorization_details_types holds an empty or over-long type"));
         }
         Ok(())
     }

@@ -7,6 +7,7 @@ pub mod client;
 pub mod extensions;
 pub mod identity_providers;
 mod profile;
+pub mod registration;
 
 pub use profile::{Profile, ACR_BR_LOA2, ACR_BR_LOA3, FAPI_BR_ACCESS_TOKEN_TTL};
 
@@ -234,6 +235,9 @@ pub struct WorkspaceConfig {
     /// Post-authentication extensions, run in `order` after every sign-in and before consent.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub extensions: Vec<extensions::Extension>,
+    /// Dynamic client registration (RFC 7591/7592 at `/fdx/dcr/register`); off by default.
+    #[serde(skip_serializing_if = "registration::DcrConfig::is_default")]
+    pub dcr: registration::DcrConfig,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -283,6 +287,7 @@ impl Default for WorkspaceConfig {
             authn_context: Default::default(),
             claims: Vec::new(),
             extensions: Vec::new(),
+            dcr: Default::default(),
         }
     }
 }
@@ -328,6 +333,7 @@ impl WorkspaceConfig {
         self.authn_context.validate(&self.claims)?;
         // The deployment's host allow-list is applied where the configuration is stored.
         extensions::validate_all(&self.extensions, None)?;
+        self.dcr.validate()?;
         self.validate_profile()
     }
 

@@ -9,6 +9,8 @@ use crate::crypto;
 use crate::error::{OAuthError, Problem};
 use crate::http::Response;
 use crate::runtime::{Entropy, Runtime, SqlDatabase};
+use crate::engine::Server;
+use crate::store::registration::{self as registrations, Registration};
 use crate::store::{self, management as mstore, StoredClient};
 use serde_json::{json, Value};
 
@@ -30,7 +32,13 @@ fn new_secret(entropy: &impl Entropy) -> (String, String) {
 
 /// Creates a client (a random `client_id` when none is given). Returns its metadata with
 /// `client_secret` when it has one: shown this once, only its hash is stored.
-pub async fn create_client(db: &impl SqlDatabase, entropy: &impl Entropy, t: &str, w: &str, mut client: Client, now: i64) -> Result<Value, OAuthError> {
+pub async fn create_client(db: &impl SqlDatabase, entropy: &impl Entropy, t: &str, w: &str, client: Client, now: i64) -> Result<Value, OAuthError> {
+    insert_client(db, entropy, t, w, client, now, None).await
+}
+
+/// The one way a client is created, by an administrator or (with its `registration`) by dynamic
+/// registration: every rule checked, the secret made and hashed.
+pub(crate) async fn insert_client(db: &impl SqlDatabase, entropy: &impl Entropy, t: &str, w: &str, mut client: Client, now: i64, registration: Option<&Registration<'_>>) -> Result<Value, OAuthError> {
     if client.client_id.is_empty() {
         client.client_id = crypto::random_id(entropy);
     }
@@ -38,7 +46,11 @@ pub async fn create_client(db: &impl SqlDatabase, entropy: &impl Entropy, t: &st
     check_managed_tenant(t, w, &client)?;
     let secret = client.uses_secret().then(|| new_secret(entropy));
     let stored = StoredClient { client: client.clone(), secret_hash: secret.as_ref().map(|(_, h)| h.clone()) };
-    if !store::insert_client(db, t, w, &stored, now).await? {
+    let inserted = match registration {
+        None => store::insert_client(db, t, w, &stored, now).await?,
+        Some(r) => registrations::insert_registered_client(db, t, w, &stored, r, now).await?,
+    };
+    if !inserted {
         return Err(OAuthError::conflict(format!("client '{}' already exists", client.client_id)));
     }
     let mut out = json!(client);
@@ -84,11 +96,19 @@ pub async fn get<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) -> Res
 /// one that stops using it loses it.
 pub async fn update<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) -> Result<Response, Problem> {
     c.allow(Need::workspace(MANAGE_CLIENTS, t, w, false)).await?;
-    let mut client = client_body(c)?;
+    let client = client_body(c)?;
     let existing = load(c, t, w, id).await?;
     if !client.client_id.is_empty() && client.client_id != existing.client.client_id {
         return Err(OAuthError::invalid_client_metadata("client_id cannot change"));
     }
+    let out = replace_client(c.rt, c.server, t, w, existing, client, c.now).await?;
+    Ok(Response::json_no_store(200, &out))
+}
+
+/// The one way a client's metadata is replaced (the management API, RFC 7592): every rule
+/// checked; the secret kept while the method uses one, made (and shown this once) when it starts
+/// to, dropped when it stops.
+pub(crate) async fn replace_client<R: Runtime>(rt: &R, server: &Server, t: &str, w: &str, existing: StoredClient, mut client: Client, now: i64) -> Result<Value, OAuthError> {
     client.client_id = existing.client.client_id.clone();
     client.prepare()?;
     check_managed_tenant(t, w, &client)?;
@@ -96,32 +116,42 @@ pub async fn update<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) -> 
     let secret_hash = match (client.uses_secret(), existing.secret_hash) {
         (true, Some(h)) => Some(h),
         (true, None) => {
-            let (s, h) = new_secret(c.rt.entropy());
+            let (s, h) = new_secret(rt.entropy());
             new_secret_shown = Some(s);
             Some(h)
         }
         (false, _) => None,
     };
-    if !mstore::update_client(c.rt.sql(), t, w, &StoredClient { client: client.clone(), secret_hash }, c.now).await? {
+    if !mstore::update_client(rt.sql(), t, w, &StoredClient { client: client.clone(), secret_hash }, now).await? {
         return Err(Problem::not_found(format!("unknown client '{}'", client.client_id)));
     }
     // Again after the write: a request may have cached the old metadata in the meantime.
-    c.server.forget_workspace(t, w);
+    server.forget_workspace(t, w);
+    if existing.client.jwks_uri != client.jwks_uri {
+        crate::outbound::forget(rt, server, &crate::client_auth::jwks_owner(t, w, &client.client_id)).await?;
+    }
     let mut out = json!(client);
     if let Some(s) = new_secret_shown {
         out["client_secret"] = json!(s);
     }
-    Ok(Response::json_no_store(200, &out))
+    Ok(out)
 }
 
 /// Deletes the client, revokes its grants (its refresh tokens stop at once) and forgets consents.
 pub async fn delete<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) -> Result<Response, Problem> {
     c.allow(Need::workspace(MANAGE_CLIENTS, t, w, false)).await?;
     let existing = load(c, t, w, id).await?;
-    mstore::delete_client(c.rt.sql(), t, w, &existing.client.client_id, c.now).await?;
-    c.server.forget_workspace(t, w);
-    crate::outbound::forget(c.rt, c.server, &crate::client_auth::jwks_owner(t, w, &existing.client.client_id)).await?;
+    remove_client(c.rt, c.server, t, w, &existing.client.client_id, c.now).await?;
     Ok(no_content())
+}
+
+/// The one way a client is deleted (the management API, RFC 7592): its grants revoked, its
+/// consents and registration gone, its cached keys forgotten.
+pub(crate) async fn remove_client<R: Runtime>(rt: &R, server: &Server, t: &str, w: &str, client_id: &str, now: i64) -> Result<(), OAuthError> {
+    mstore::delete_client(rt.sql(), t, w, client_id, now).await?;
+    server.forget_workspace(t, w);
+    crate::outbound::forget(rt, server, &crate::client_auth::jwks_owner(t, w, client_id)).await?;
+    Ok(())
 }
 
 /// A new secret replaces the old one at once (no overlap); shown this once.

@@ -1,6 +1,7 @@
 //! The management API under `/api/...`: tenants (with licenses and feature flags), workspaces and
 //! their configuration (replace, RFC 6902 import, clone, key rotation), identity providers, the
-//! authentication context's schema and claims lineage, clients, the users of a workspace's
+//! authentication context's schema and claims lineage, clients (and dynamic registration: its
+//! settings, initial access tokens, and the registration endpoints themselves), the users of a workspace's
 //! identity pool (and their links to providers), organizations and their templates, and workspace
 //! administrators.
 //!
@@ -19,10 +20,12 @@ mod authn_context;
 mod extensions;
 mod bootstrap;
 mod clients;
+mod dcr;
 pub(crate) mod identity_providers;
 pub mod json_patch;
 pub(crate) mod open_banking;
 mod organizations;
+pub(crate) mod registration;
 pub(crate) mod tenants;
 mod users;
 pub(crate) mod workspaces;
@@ -208,6 +211,20 @@ async fn route<R: Runtime>(server: &Server, rt: &R, req: &Request, path: &[&str]
         },
         ["tenants", t, "workspaces", w, "clients", id, "rotate-secret"] => match m {
             "POST" => clients::rotate_secret(&c, t, w, id).await,
+            _ => not_allowed(m),
+        },
+        ["tenants", t, "workspaces", w, "dcr"] => match m {
+            "GET" => dcr::get_settings(&c, t, w).await,
+            "PUT" => dcr::replace_settings(&c, t, w).await,
+            _ => not_allowed(m),
+        },
+        ["tenants", t, "workspaces", w, "dcr", "initial-access-tokens"] => match m {
+            "GET" => dcr::list_tokens(&c, t, w).await,
+            "POST" => dcr::create_token(&c, t, w).await,
+            _ => not_allowed(m),
+        },
+        ["tenants", t, "workspaces", w, "dcr", "initial-access-tokens", id] => match m {
+            "DELETE" => dcr::delete_token(&c, t, w, id).await,
             _ => not_allowed(m),
         },
         ["tenants", t, "workspaces", w, "users"] => match m {

@@ -81,6 +81,10 @@ fn build_metadata<R: Runtime>(ctx: &Ctx<'_, R>) -> serde_json::Value {
         "acr_values_supported": acr_values,
         "access_token_signing_alg_values_supported": algs,
     });
+    // RFC 7591 §3: where clients register themselves, when the workspace lets them.
+    if crate::config::registration::registration_served(cfg, &ctx.tenant, &ctx.workspace) {
+        doc["registration_endpoint"] = json!(ctx.endpoint("fdx/dcr/register"));
+    }
     // RFC 8705 §5: where clients that authenticate or bind tokens with TLS certificates call.
     if !cfg.mtls_issuer.is_empty() {
         let at = |name: &str| format!("{}/{name}", cfg.mtls_issuer);

@@ -86,6 +86,8 @@ pub async fn delete_workspace_data(db: &impl SqlDatabase, tenant: &str, workspac
         sql::WORKSPACE_DELETE_LINKS,
         sql::WORKSPACE_DELETE_ACTIVITY,
         sql::WORKSPACE_DELETE_GRANT_CONTEXTS,
+        sql::WORKSPACE_DELETE_DCR_REGISTRATIONS,
+        sql::WORKSPACE_DELETE_DCR_IATS,
         sql::WORKSPACE_DELETE_INDEX,
     ];
     db.batch(all.iter().map(|s| stmt(s, vec![tenant.into(), workspace.into()])).collect()).await.map(|_| ())
@@ -113,13 +115,15 @@ pub async fn set_client_secret(db: &impl SqlDatabase, tenant: &str, workspace: &
     Ok(!rows.is_empty())
 }
 
-/// Deletes a client, revokes its grants and forgets its consents, in one transaction.
+/// Deletes a client (and its dynamic registration, if any), revokes its grants and forgets its
+/// consents, in one transaction.
 pub async fn delete_client(db: &impl SqlDatabase, tenant: &str, workspace: &str, client_id: &str, now: i64) -> Result<bool, StoreError> {
     let out = db
         .batch(vec![
             stmt(sql::CLIENT_DELETE, vec![tenant.into(), workspace.into(), client_id.into()]),
             stmt(sql::GRANTS_REVOKE_FOR_CLIENT, vec![tenant.into(), workspace.into(), client_id.into(), now.into()]),
             stmt(sql::CONSENTS_DELETE_FOR_CLIENT, vec![tenant.into(), workspace.into(), client_id.into()]),
+            stmt(sql::DCR_REGISTRATION_DELETE, vec![tenant.into(), workspace.into(), client_id.into()]),
         ])
         .await?;
     Ok(out.first().is_some_and(|rows| !rows.is_empty()))

@@ -254,3 +254,18 @@ pub const ONE_TIME_INSERT: &str = "INSERT INTO one_time_tokens (token_hash, kind
 pub const ONE_TIME_CONSUME: &str = "UPDATE one_time_tokens SET used_at = ?3 WHERE token_hash = ?1 AND kind = ?2 AND used_at IS NULL AND expires_at > ?3 RETURNING tenant, workspace, subject, payload";
 /// Reads a live link without consuming it (to check what accepting it will need first).
 pub const ONE_TIME_PEEK: &str = "SELECT tenant, workspace, subject, payload FROM one_time_tokens WHERE token_hash = ?1 AND kind = ?2 AND used_at IS NULL AND expires_at > ?3";
+
+// Dynamic client registration (migrations/0009_dynamic_registration.sql)
+pub const DCR_REGISTRATION_INSERT: &str = "INSERT INTO dcr_registrations (tenant, workspace, client_id, token_hash, initial_access_token, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+/// The registration access token matches only its own client's row: another client's token finds nothing.
+pub const DCR_REGISTRATION_CHECK: &str = "SELECT created_at FROM dcr_registrations WHERE tenant = ?1 AND workspace = ?2 AND client_id = ?3 AND token_hash = ?4";
+pub const DCR_REGISTRATION_DELETE: &str = "DELETE FROM dcr_registrations WHERE tenant = ?1 AND workspace = ?2 AND client_id = ?3";
+pub const WORKSPACE_DELETE_DCR_REGISTRATIONS: &str = "DELETE FROM dcr_registrations WHERE tenant = ?1 AND workspace = ?2";
+pub const DCR_IAT_INSERT: &str = "INSERT INTO dcr_initial_access_tokens (tenant, workspace, id, token_hash, description, max_uses, uses, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8)";
+/// A live token with uses left, not counting a use (a registration checks it before its metadata).
+pub const DCR_IAT_PEEK: &str = "SELECT id FROM dcr_initial_access_tokens WHERE tenant = ?1 AND workspace = ?2 AND token_hash = ?3 AND expires_at > ?4 AND uses < max_uses";
+/// Counts one use: only a request that finds a use left gets the row back.
+pub const DCR_IAT_USE: &str = "UPDATE dcr_initial_access_tokens SET uses = uses + 1 WHERE tenant = ?1 AND workspace = ?2 AND token_hash = ?3 AND expires_at > ?4 AND uses < max_uses RETURNING id";
+pub const DCR_IAT_LIST: &str = "SELECT id, description, max_uses, uses, created_at, expires_at FROM dcr_initial_access_tokens WHERE tenant = ?1 AND workspace = ?2 AND id > ?3 ORDER BY id LIMIT ?4";
+pub const DCR_IAT_DELETE: &str = "DELETE FROM dcr_initial_access_tokens WHERE tenant = ?1 AND workspace = ?2 AND id = ?3 RETURNING id";
+pub const WORKSPACE_DELETE_DCR_IATS: &str = "DELETE FROM dcr_initial_access_tokens WHERE tenant = ?1 AND workspace = ?2";
