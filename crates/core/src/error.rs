@@ -99,6 +99,8 @@ impl Error {
         method_not_allowed => (405, "method_not_allowed"),
         invalid_redirect_uri => (400, "invalid_redirect_uri"),
         invalid_client_metadata => (400, "invalid_client_metadata"),
+        // RFC 9396 §5: an authorization details entry is unknown, not allowed, or malformed.
+        invalid_authorization_details => (400, "invalid_authorization_details"),
         unauthorized => (401, "unauthorized"),
         conflict => (409, "conflict"),
         forbidden => (403, "forbidden"),

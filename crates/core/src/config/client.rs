@@ -72,6 +72,9 @@ pub struct Client {
     /// JARM (`response_mode=jwt`): the algorithm of signed authorization responses (the workspace default when absent).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authorization_signed_response_alg: Option<Alg>,
+    /// The authorization details types (RFC 9396 §10) this client may request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorization_details_types: Vec<String>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -104,6 +107,7 @@ impl Default for Client {
             tls_client_certificate: None,
             tls_client_certificate_bound_access_tokens: false,
             authorization_signed_response_alg: None,
+            authorization_details_types: Vec::new(),
         }
     }
 }

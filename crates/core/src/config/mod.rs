@@ -3,6 +3,7 @@
 //! registered metadata is in [`client`]; the security profile's rules in `profile.rs`.
 
 pub mod authn_context;
+pub mod authorization_details;
 pub mod client;
 pub mod identity_providers;
 mod profile;
@@ -230,6 +231,14 @@ pub struct WorkspaceConfig {
     /// the scopes name (`scopes.*.claims`), as always.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub claims: Vec<authn_context::ClaimRule>,
+    /// Rich Authorization Requests (RFC 9396) where the tenant's `rich_authorization_requests`
+    /// flag enables them; `false` switches them off for this workspace (see `authorization_details`).
+    #[serde(skip_serializing_if = "is_true")]
+    pub rich_authorization_requests: bool,
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 fn is_false(b: &bool) -> bool {
@@ -278,6 +287,7 @@ impl Default for WorkspaceConfig {
             response_type_code_id_token: None,
             authn_context: Default::default(),
             claims: Vec::new(),
+            rich_authorization_requests: true,
         }
     }
 }

@@ -41,7 +41,7 @@ pub async fn handle<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
         if let Some(id) = consents::consent_id_in(scope) {
             out["consent_id"] = json!(id);
         }
-        for k in ["scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti", "auth_time", "acr", "cnf"] {
+        for k in ["scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti", "auth_time", "acr", "cnf", "authorization_details"] {
             if let Some(v) = claims.get(k) {
                 out[k] = v.clone();
             }

@@ -8,6 +8,7 @@ use crate::error::OAuthError;
 use crate::http::Params;
 use crate::runtime::Runtime;
 use crate::crypto;
+use crate::oauth::authorization_details;
 use crate::open_finance::consents;
 use crate::store;
 use crate::tokens;
@@ -25,6 +26,17 @@ pub(super) async fn grant<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params:
         if let Some(rec) = store::get_refresh_token(ctx.db(), &ctx.tenant, &ctx.workspace, &hash).await? {
             if rec.client_id == client.client_id && exceeds(requested, &rec.scope) {
                 return Err(OAuthError::invalid_scope("the requested scope exceeds the original grant"));
+            }
+        }
+    }
+    // The same for authorization details (RFC 9396 §7.2): checked against the grant before the
+    // consume. Read only when the request carries them.
+    if let Some(requested) = params.get(authorization_details::PARAMETER) {
+        if let Some(rec) = store::get_refresh_token(ctx.db(), &ctx.tenant, &ctx.workspace, &hash).await? {
+            if rec.client_id == client.client_id {
+                if let Some((grant, _)) = store::get_grant_with_user(ctx.db(), &ctx.tenant, &ctx.workspace, &rec.grant_id).await? {
+                    super::details_for(&grant, Some(requested))?;
+                }
             }
         }
     }
@@ -82,7 +94,8 @@ pub(super) async fn grant<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params:
         }
     };
     let refresh = stored_successor.map_or(NewRefresh::None, NewRefresh::Stored);
-    let mut body = issue_for_grant(ctx, client, &grant, user, &scope, None, refresh, &[]).await?;
+    let details = super::details_for(&grant, params.get(authorization_details::PARAMETER))?;
+    let mut body = issue_for_grant(ctx, client, &grant, user, &scope, None, refresh, &[], details).await?;
     if !rotation {
         body["refresh_token"] = json!(token);
     }
