@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { startManaged, api, assertProblem } from "../support/management.mjs";
 import { Agent, basic, form, hidden, pkce } from "../support/target.mjs";
 import { decodeJwt } from "../support/signin.mjs";
+import { keyPair, clientAssertion, requestObject, codeRequest, push, browse, redirected, authorizeUrl as fapiAuthorizeUrl } from "../support/fapi.mjs";
 
 const REDIRECT = "https://rp.example/cb";
 const USER = { username: "ada", password: "correct horse battery" };
@@ -377,4 +378,39 @@ test("the user's decision: a denial issues nothing", async () => {
   const { r: page, agent } = await toConsent({ authorization_details: details([pay("7.00")]) });
   const r = await agent.request(`${issuer}/consent`, { method: "POST", form: { interaction: hidden(page.text_, "interaction"), decision: "deny" } });
   redirectError(r, "access_denied");
+});
+
+test("a fapi_br workspace uses both: an Open Finance consent and authorization details in one PAR + request object; the consent page shows both, the token carries both", async () => {
+  await call("POST", "/api/tenants/acme/workspaces", { id: "bank" });
+  await call("PUT", `${W("bank")}/config`, { profile: "fapi_br", default_signing_alg: "PS256", access_token_ttl: 300 });
+  await call("POST", T("bank"), accountsType);
+  const bank = `${t.base}/acme/bank`;
+  const CPF = "12345678901";
+  await t.user("acme", "bank", { username: "maria", password: "senha muito segura", claims: { cpf: CPF } });
+  const key = await keyPair("PS256", "tpp-1");
+  const TPP = "https://tpp.example/cb";
+  await call("POST", `${W("bank")}/clients`, { client_id: "tpp", redirect_uris: [TPP], grant_types: ["authorization_code", "refresh_token", "client_credentials"], token_endpoint_auth_method: "private_key_jwt", scope: "openid consents", jwks: { keys: [key.jwk] }, authorization_details_types: ["account_information"] });
+  const cc = await form(`${bank}/token`, { grant_type: "client_credentials", scope: "consents", ...(await clientAssertion(key, "tpp", `${bank}/token`)) });
+  assert.equal(cc.status, 200, cc.text);
+  const created = await fetch(`${bank}/open-banking/consents/v3/consents`, { method: "POST", headers: { authorization: `Bearer ${cc.json.access_token}`, "content-type": "application/json", "x-fapi-interaction-id": crypto.randomUUID() }, body: JSON.stringify({ data: { loggedUser: { document: { identification: CPF, rel: "CPF" } }, permissions: ["ACCOUNTS_READ", "ACCOUNTS_BALANCES_READ", "RESOURCES_READ"] } }) });
+  assert.equal(created.status, 201, await created.clone().text());
+  const id = (await created.json()).data.consentId;
+  const d = [{ type: "account_information", accounts: ["acc-1", "acc-2"] }];
+  const { params, verifier } = codeRequest("tpp", TPP, `openid consent:${id}`, { authorization_details: d });
+  const request = await requestObject(key, "tpp", bank, params);
+  const pushed = await push(bank, { client_id: "tpp", request, ...(await clientAssertion(key, "tpp", `${bank}/par`)) });
+  assert.equal(pushed.status, 201, pushed.text);
+  const { r, consentPage } = await browse(bank, fapiAuthorizeUrl(bank, { client_id: "tpp", request_uri: pushed.json.request_uri }), { username: "maria", password: "senha muito segura" });
+  assert.ok(consentPage.includes("ACCOUNTS_READ"), "the consent's permissions");
+  assert.ok(consentPage.includes("<strong>Account information</strong>: accounts: acc-1, acc-2"), consentPage);
+  const code = redirected(r).get("code");
+  const tok = await form(`${bank}/token`, { grant_type: "authorization_code", code, redirect_uri: TPP, code_verifier: verifier, ...(await clientAssertion(key, "tpp", `${bank}/token`)) });
+  assert.equal(tok.status, 200, tok.text);
+  assert.ok(tok.json.scope.split(" ").includes(`consent:${id}`));
+  assert.deepEqual(tok.json.authorization_details, d);
+  const claims = decodeJwt(tok.json.access_token).payload;
+  assert.deepEqual(claims.authorization_details, d);
+  const intro = await form(`${bank}/introspect`, { token: tok.json.access_token, ...(await clientAssertion(key, "tpp", `${bank}/introspect`)) });
+  assert.equal(intro.json.consent_id, id);
+  assert.deepEqual(intro.json.authorization_details, d);
 });

@@ -271,7 +271,9 @@ fn list(at: &str, key: &str, items: &Value, depth: usize, count: &mut usize) -> 
 fn number(v: &Value) -> Option<f64> {
     match v {
         Value::Number(n) => n.as_f64(),
-        Value::String(s) if !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E')) => s.parse().ok(),
+        // JSON's number syntax, through serde_json's parser (core's `f64::from_str` would add its
+        // tables to the bundle for this one use).
+        Value::String(s) if !s.is_empty() && s.len() <= 64 => serde_json::from_str::<serde_json::Number>(s).ok().and_then(|n| n.as_f64()),
         _ => None,
     }
 }
