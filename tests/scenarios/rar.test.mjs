@@ -273,8 +273,17 @@ test("oversized details: the 64 KB request limit holds at the token and PAR endp
   const p = await form(`${issuer}/par`, { client_id: "web", response_type: "code", redirect_uri: REDIRECT, authorization_details: big }, auth("web"));
   assert.equal(p.status, 413, p.text);
   assert.ok(!p.text.includes("request_uri"));
-  // Just under the limit but past the schema's maxLength: a clear 400, not a failure of ours.
-  const long = await cc({ authorization_details: details([pay("1.00", { creditorName: "x".repeat(60 * 1024) })]) });
+  // Under the request limit but past the parameter's own (the details travel on in the sealed
+  // login and consent forms): a clear 400, not a failure of ours.
+  const long = await cc({ authorization_details: details([pay("1.00", { creditorName: "x".repeat(40 * 1024) })]) });
+  assert.equal(long.status, 400);
+  assert.equal(long.json.error, "invalid_authorization_details");
+  assert.match(long.json.error_description, /longer than 16 KB/);
+  // Past the schema's maxLength: the failing path.
+  const named = await cc({ authorization_details: details([pay("1.00", { creditorName: "x".repeat(71) })]) });
+  assert.equal(named.json.error, "invalid_authorization_details");
+  assert.ok(named.json.error_description.includes("/creditorName"), named.text);
+});
   assert.equal(long.status, 400);
   assert.equal(long.json.error, "invalid_authorization_details");
   assert.ok(long.json.error_description.includes("/creditorName"), long.text);

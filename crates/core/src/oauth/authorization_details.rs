@@ -15,8 +15,11 @@ use std::sync::Arc;
 use crate::policy::{self, Decision, DenyAs, PolicyContext, PolicyInput};
 use serde_json::{json, Value};
 
-/// At most this many entries in one request (the 64 KB request limit bounds their size).
+/// At most this many entries in one request.
 pub const MAX_DETAILS: usize = 20;
+/// The parameter's length at most: the details travel on in the sealed login and consent forms,
+/// whose posts must stay under the 64 KB request limit.
+pub const MAX_DETAILS_BYTES: usize = 16 * 1024;
 
 pub const PARAMETER: &str = "authorization_details";
 
@@ -34,6 +37,9 @@ pub async fn types_for<R: Runtime>(ctx: &Ctx<'_, R>, params: &Params) -> Result<
 
 /// RFC 9396 §2: a JSON array of objects, each with a string `type`.
 pub fn parse(raw: &str) -> Result<Vec<Value>, OAuthError> {
+    if raw.len() > MAX_DETAILS_BYTES {
+        return Err(invalid(format!("authorization_details is longer than {} KB", MAX_DETAILS_BYTES / 1024)));
+    }
     let v: Value = serde_json::from_str(raw).map_err(|_| invalid("authorization_details must be a JSON array of objects"))?;
     let Value::Array(details) = v else { return Err(invalid("authorization_details must be a JSON array of objects")) };
     if details.is_empty() || details.len() > MAX_DETAILS {
@@ -208,6 +214,8 @@ mod tests {
         }
         let many = format!("[{}]", vec![r#"{"type":"a"}"#; MAX_DETAILS + 1].join(","));
         assert!(parse(&many).is_err());
+        let long = format!(r#"[{{"type":"a","x":"{}"}}]"#, "x".repeat(MAX_DETAILS_BYTES));
+        assert!(parse(&long).unwrap_err().description.contains("longer than 16 KB"));
     }
 
     #[test]
