@@ -284,10 +284,6 @@ test("oversized details: the 64 KB request limit holds at the token and PAR endp
   assert.equal(named.json.error, "invalid_authorization_details");
   assert.ok(named.json.error_description.includes("/creditorName"), named.text);
 });
-  assert.equal(long.status, 400);
-  assert.equal(long.json.error, "invalid_authorization_details");
-  assert.ok(long.json.error_description.includes("/creditorName"), long.text);
-});
 
 // ---------------------------------------------------------------------------------------------
 // Section 2: the authorization endpoint, PAR, consent, the grant, refresh
