@@ -315,6 +315,9 @@ test("a refresh keeps the details, may narrow them, and a widening is refused be
   const { r: page, verifier, agent } = await toConsent({ scope: "offline_access", authorization_details: details(d) });
   const tok = (await redeem(await allow(agent, page), verifier)).json;
   assert.ok(tok.refresh_token, JSON.stringify(tok));
+  const ri = await form(`${issuer}/introspect`, { token: tok.refresh_token }, auth("web"));
+  assert.equal(ri.json.token_type, "refresh_token");
+  assert.deepEqual(ri.json.authorization_details, d, "a refresh token's introspection names the granted details");
   const refresh = (rt, extra = {}) => form(`${issuer}/token`, { grant_type: "refresh_token", refresh_token: rt, ...extra }, auth("web"));
   const wider = await refresh(tok.refresh_token, { authorization_details: details([pay("30.00")]) });
   assert.equal(wider.status, 400);
