@@ -422,3 +422,16 @@ test("a fapi_br workspace uses both: an Open Finance consent and authorization d
   assert.equal(intro.json.consent_id, id);
   assert.deepEqual(intro.json.authorization_details, d);
 });
+
+test("the tenant flag switched off takes effect at once (the isolate's cached state is dropped), and on again", async () => {
+  const meta = async () => (await (await fetch(`${issuer}/.well-known/openid-configuration`)).json()).authorization_details_types_supported;
+  assert.equal((await cc({ authorization_details: details([pay()]) })).status, 200);
+  assert.ok((await meta()).includes(PAYMENT));
+  await call("PUT", "/api/tenants/acme/features", {});
+  const off = await cc({ authorization_details: details([pay()]) });
+  assert.equal(off.json.error, "invalid_request", off.text);
+  assert.equal(await meta(), undefined);
+  await call("PUT", "/api/tenants/acme/features", { rich_authorization_requests: true });
+  assert.equal((await cc({ authorization_details: details([pay()]) })).status, 200);
+  assert.ok((await meta()).includes(PAYMENT));
+});

@@ -178,9 +178,13 @@ impl Server {
         self.locks.forget(key)
     }
 
-    /// Drops this isolate's cached state that reads the tenant's feature flags, for every workspace.
+    /// Drops this isolate's cached state that reads the tenant's feature flags, for every workspace
+    /// of the tenant: the rich authorization state, and the configurations (a reloaded one is a new
+    /// `Arc`, so the discovery documents built from the old ones are rebuilt).
     pub fn forget_tenant(&self, tenant: &str) {
-        self.rich_authorization.forget_prefix(&format!("{}/", config::tenant_key(tenant).replace("tenants/", "workspaces/")));
+        let prefix = config::workspace_key(tenant, "");
+        self.rich_authorization.forget_prefix(&prefix);
+        self.configs.forget_prefix(&prefix);
     }
 
     /// Drops this isolate's cached copies after a write through it (other isolates wait out the TTL).

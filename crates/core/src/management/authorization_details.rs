@@ -109,10 +109,11 @@ pub(crate) async fn fresh_state<R: Runtime>(rt: &R, t: &str, w: &str, cfg: &Work
 
 /// A client written through the management API: its types known, the feature on, and each
 /// allowed by the type's developer policy (nothing is read for a client with no types).
-pub(crate) async fn check_client<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, cfg: &WorkspaceConfig, client: &Client) -> Result<(), Problem> {
+pub(crate) async fn check_client<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, client: &Client) -> Result<(), Problem> {
     if client.authorization_details_types.is_empty() {
         return Ok(());
     }
-    let state = fresh_state(c.rt, t, w, cfg).await?;
+    let cfg = c.workspace(t, w).await?;
+    let state = fresh_state(c.rt, t, w, &cfg).await?;
     rar::check_client_types(&state, &client.authorization_details_types, PolicyContext::Developer, &json!(client))
 }

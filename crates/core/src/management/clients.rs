@@ -55,8 +55,8 @@ fn client_body<R: Runtime>(c: &Call<'_, R>) -> Result<Client, Problem> {
 pub async fn create<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str) -> Result<Response, Problem> {
     c.allow(Need::workspace(MANAGE_CLIENTS, t, w, false)).await?;
     let client = client_body(c)?;
-    let cfg = c.workspace(t, w).await?;
-    super::authorization_details::check_client(c, t, w, &cfg, &client).await?;
+    c.workspace(t, w).await?;
+    super::authorization_details::check_client(c, t, w, &client).await?;
     let out = create_client(c.rt.sql(), c.rt.entropy(), t, w, client, c.now).await?;
     let id = out["client_id"].as_str().unwrap_or_default().to_string();
     Ok(created(format!("/api/tenants/{t}/workspaces/{w}/clients/{}", crate::http::percent_encode(&id)), &out))
@@ -93,8 +93,7 @@ pub async fn update<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) -> 
     client.client_id = existing.client.client_id.clone();
     client.prepare()?;
     check_managed_tenant(t, w, &client)?;
-    let cfg = c.workspace(t, w).await?;
-    super::authorization_details::check_client(c, t, w, &cfg, &client).await?;
+    super::authorization_details::check_client(c, t, w, &client).await?;
     let mut new_secret_shown = None;
     let secret_hash = match (client.uses_secret(), existing.secret_hash) {
         (true, Some(h)) => Some(h),
