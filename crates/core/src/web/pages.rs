@@ -314,6 +314,14 @@ mod tests {
     }
 
     #[test]
+    fn authorization_details_are_escaped_and_disclosed_without_script() {
+        let d = [DetailView { title: "<b>Pay</b>", summary: "to: <img src=x>", json: "{\"a\": \"</pre><script>\"}" }];
+        let body = String::from_utf8(consent(Locale::En, "/c", "x", "rp", &[], &d).body).unwrap();
+        assert!(!body.contains("<script>") && !body.contains("<img") && !body.contains("<b>Pay"));
+        assert!(body.contains("<details><summary>All details</summary><pre>{&quot;a&quot;: &quot;&lt;/pre&gt;&lt;script&gt;&quot;}</pre></details>"), "{body}");
+    }
+
+    #[test]
     fn the_password_form_is_left_out_when_the_workspace_has_none() {
         let corp = [ProviderChoice { id: "corp", name: "Corp" }];
         let body = String::from_utf8(login(Locale::En, "/l", "x", None, None, &corp, "/s", false).body).unwrap();
