@@ -69,6 +69,7 @@ test("schemathesis: no 5xx, documented statuses, bodies match their schemas", { 
   const out = `${r.stdout}\n${r.stderr}`;
   assert.equal(r.status, 0, out.slice(-20000));
   const doc = JSON.parse(readFileSync(`${ROOT}crates/core/src/management/openapi.json`, "utf8"));
-  const operations = Object.values(doc.paths).flatMap((p) => Object.keys(p).filter((m) => ["get", "put", "post", "patch", "delete"].includes(m))).length;
+  // schemathesis leaves out the operation that serves the document it loaded (GET /api/openapi.json).
+  const operations = Object.entries(doc.paths).filter(([path]) => path !== "/api/openapi.json").flatMap(([, p]) => Object.keys(p).filter((m) => ["get", "put", "post", "patch", "delete"].includes(m))).length;
   assert.match(out, new RegExp(`Tested: ${operations}\\b`), `every operation (${operations}) was tested`);
 });
