@@ -427,9 +427,17 @@ test("the tenant flag switched off takes effect at once (the isolate's cached st
   const meta = async () => (await (await fetch(`${issuer}/.well-known/openid-configuration`)).json()).authorization_details_types_supported;
   assert.equal((await cc({ authorization_details: details([pay()]) })).status, 200);
   assert.ok((await meta()).includes(PAYMENT));
+  const { r: page, verifier, agent } = await toConsent({ scope: "offline_access", authorization_details: details([pay("3.00")]) });
+  const granted = (await redeem(await allow(agent, page), verifier)).json;
   await call("PUT", "/api/tenants/acme/features", {});
   const off = await cc({ authorization_details: details([pay()]) });
   assert.equal(off.json.error, "invalid_request", off.text);
+  const refresh = (extra) => form(`${issuer}/token`, { grant_type: "refresh_token", refresh_token: granted.refresh_token, ...extra }, auth("web"));
+  const narrowing = await refresh({ authorization_details: details([pay("3.00")]) });
+  assert.equal(narrowing.json.error, "invalid_request", narrowing.text);
+  const kept = await refresh({});
+  assert.equal(kept.status, 200, "a grant made while the feature was on keeps what it granted: " + kept.text);
+  assert.deepEqual(kept.json.authorization_details, [pay("3.00")]);
   assert.equal(await meta(), undefined);
   await call("PUT", "/api/tenants/acme/features", { rich_authorization_requests: true });
   assert.equal((await cc({ authorization_details: details([pay()]) })).status, 200);

@@ -7,7 +7,6 @@ use crate::engine::Ctx;
 use crate::error::OAuthError;
 use crate::http::Params;
 use crate::runtime::Runtime;
-use crate::oauth::authorization_details;
 use crate::oauth::code::CodeRequest;
 use crate::oauth::pkce;
 use crate::open_finance::consents;
@@ -39,6 +38,6 @@ pub(super) async fn grant<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params:
     if !consents::scope_usable(ctx, &grant.scope).await? {
         return Err(OAuthError::invalid_grant("the consent this grant is bound to is not AUTHORISED"));
     }
-    let details = super::details_for(&grant, params.get(authorization_details::PARAMETER))?;
+    let details = super::details_for(&grant, super::narrowing(ctx, params).await?)?;
     issue_for_grant(ctx, client, &grant, user, &grant.scope, request.nonce.as_deref(), NewRefresh::Issue, &request.id_token_claims, details).await
 }

@@ -48,6 +48,16 @@ pub async fn redeem_internal<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, code
     authorization_code::grant(ctx, client, &crate::http::Params::parse(&form)?).await
 }
 
+/// The `authorization_details` of a code redemption or refresh (a narrowing), refused with
+/// `invalid_request` where the feature is off, as at every endpoint.
+pub(super) async fn narrowing<'p, R: Runtime>(ctx: &Ctx<'_, R>, params: &'p crate::http::Params) -> Result<Option<&'p str>, OAuthError> {
+    let requested = params.get(authorization_details::PARAMETER);
+    if requested.is_some() && !ctx.rich_authorization().await?.enabled {
+        return Err(OAuthError::invalid_request("authorization_details is not supported here: rich authorization requests are not enabled"));
+    }
+    Ok(requested)
+}
+
 /// The details an access token of `grant` carries: those granted, or the narrower set the token
 /// request asks for (never more: RFC 9396 §7.2).
 pub(super) fn details_for(grant: &Grant, requested: Option<&str>) -> Result<Option<Vec<Value>>, OAuthError> {

@@ -8,7 +8,6 @@ use crate::error::OAuthError;
 use crate::http::Params;
 use crate::runtime::Runtime;
 use crate::crypto;
-use crate::oauth::authorization_details;
 use crate::open_finance::consents;
 use crate::store;
 use crate::tokens;
@@ -31,7 +30,8 @@ pub(super) async fn grant<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params:
     }
     // The same for authorization details (RFC 9396 §7.2): checked against the grant before the
     // consume. Read only when the request carries them.
-    if let Some(requested) = params.get(authorization_details::PARAMETER) {
+    let requested_details = super::narrowing(ctx, params).await?;
+    if let Some(requested) = requested_details {
         if let Some(rec) = store::get_refresh_token(ctx.db(), &ctx.tenant, &ctx.workspace, &hash).await? {
             if rec.client_id == client.client_id {
                 if let Some((grant, _)) = store::get_grant_with_user(ctx.db(), &ctx.tenant, &ctx.workspace, &rec.grant_id).await? {
@@ -94,7 +94,7 @@ pub(super) async fn grant<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params:
         }
     };
     let refresh = stored_successor.map_or(NewRefresh::None, NewRefresh::Stored);
-    let details = super::details_for(&grant, params.get(authorization_details::PARAMETER))?;
+    let details = super::details_for(&grant, requested_details)?;
     let mut body = issue_for_grant(ctx, client, &grant, user, &scope, None, refresh, &[], details).await?;
     if !rotation {
         body["refresh_token"] = json!(token);
