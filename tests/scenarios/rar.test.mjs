@@ -443,3 +443,23 @@ test("the tenant flag switched off takes effect at once (the isolate's cached st
   assert.equal((await cc({ authorization_details: details([pay()]) })).status, 200);
   assert.ok((await meta()).includes(PAYMENT));
 });
+
+test("a signed request object at the authorization endpoint carries authorization_details (a JSON array claim), checked like the query's", async () => {
+  const key = await keyPair("ES256", "jar-1");
+  await call("POST", `${W("main")}/clients`, { client_id: "jar", redirect_uris: [REDIRECT], grant_types: ["authorization_code"], scope: "openid", token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [key.jwk] }, authorization_details_types: [PAYMENT] });
+  const signed = async (d) => {
+    const { params, verifier } = codeRequest("jar", REDIRECT, undefined, { authorization_details: d, state: "jar-state" });
+    delete params.scope;
+    return { request: await requestObject(key, "jar", issuer, params), verifier };
+  };
+  const bad = await signed([pay("9")]);
+  const refused = await new Agent().request(`${issuer}/authorize?${new URLSearchParams({ client_id: "jar", request: bad.request })}`);
+  assert.match(redirectError(refused, "invalid_authorization_details"), /\/instructedAmount\/amount/);
+  const good = await signed([pay("9.00")]);
+  const { r, consentPage } = await browse(issuer, `${issuer}/authorize?${new URLSearchParams({ client_id: "jar", request: good.request })}`, USER);
+  assert.ok(consentPage.includes("Value 9.00"), consentPage);
+  const code = redirected(r).get("code");
+  const tok = await form(`${issuer}/token`, { grant_type: "authorization_code", code, redirect_uri: REDIRECT, code_verifier: good.verifier, ...(await clientAssertion(key, "jar", `${issuer}/token`)) });
+  assert.equal(tok.status, 200, tok.text);
+  assert.deepEqual(tok.json.authorization_details, [pay("9.00")]);
+});
