@@ -102,7 +102,9 @@ async function passwordSession(iss = issuer, username = "ada", password = "corre
   const agent = new Agent();
   let r = await agent.request(authorizeUrl(iss, pkce().verifier));
   r = await agent.request(`${iss}/login`, { method: "POST", form: { interaction: hidden(r.text_, "interaction"), username, password } });
-  assert.equal(r.status, 303, r.text_);
+  // signed in: the authorization goes on, or (no passkey yet) the passkey is offered first
+  assert.ok(r.status === 303 || r.text_.includes('id="passkey-not-now"'), r.text_);
+  assert.ok(agent.cookies.has("ea_session"));
   return agent;
 }
 
@@ -412,6 +414,40 @@ test("bad input is answered 4xx and writes nothing", async () => {
   const signIn = await other.request(`${issuer}/passkeys/sign-in`, { method: "POST", form: { interaction: hidden(page.text_, "interaction"), state: signInOpts.state, credential: JSON.stringify({ id: 1 }) } });
   assert.equal(signIn.status, 400);
   assert.equal(errorText(signIn), "the passkey response is malformed");
+});
+
+test("right after a password sign-in a user without passkeys is offered one: not now, or add it, and the authorization goes on", async () => {
+  const dan = await t.user("acme", "main", { username: "dan", password: "yet another password" });
+  const login = async () => {
+    const agent = new Agent();
+    const verifier = pkce().verifier;
+    const page = await agent.request(authorizeUrl(issuer, verifier));
+    const r = await agent.request(`${issuer}/login`, { method: "POST", form: { interaction: hidden(page.text_, "interaction"), username: "dan", password: "yet another password" } });
+    return { agent, verifier, r };
+  };
+  // not now: straight on to the client
+  let { agent, verifier, r } = await login();
+  assert.equal(r.status, 200);
+  assert.match(r.text_, /Sign in faster next time\?/);
+  assert.match(r.text_, /data-passkey="register"[^>]*hidden/);
+  assert.match(r.headers.get("content-security-policy"), new RegExp(`script-src ${issuer}/passkeys.js;`));
+  const offer = hidden(r.text_, "interaction");
+  let next = await agent.request(`${issuer}/passkeys/continue`, { method: "POST", form: { interaction: offer } });
+  assert.deepEqual((await tokensFrom(next, verifier)).id.amr, ["pwd"]);
+  // the offer needs the session it was made for
+  const stranger = await new Agent().request(`${issuer}/passkeys/continue`, { method: "POST", form: { interaction: offer } });
+  assert.equal(stranger.status, 403);
+  // add it: registered, then on to the client
+  ({ agent, verifier, r } = await login());
+  const interaction = hidden(r.text_, "interaction");
+  const o = JSON.parse((await agent.request(`${issuer}/passkeys/registration-options`, { method: "POST", form: { interaction } })).text_);
+  const auth = new Authenticator();
+  next = await agent.request(`${issuer}/passkeys/register`, { method: "POST", form: { interaction, state: o.state, credential: JSON.stringify(auth.create(o.publicKey, { origin: origin() })), name: "Dan's key" } });
+  assert.equal((await tokensFrom(next, verifier)).id.sub, dan.id);
+  assert.deepEqual((await listed(dan)).map((p) => p.name), ["Dan's key"]);
+  // with a passkey, no more offers
+  ({ r } = await login());
+  assert.equal(r.status, 303);
 });
 
 test("pages: the passkey script is the one script, named by the CSP; a workspace without passkeys shows none", async () => {

@@ -99,11 +99,12 @@ impl Server {
                     (["passkeys", "register"], "POST") => Ok(authorize::passkeys::register(&ctx, req).await),
                     (["passkeys", "assertion-options"], "POST") => authorize::passkeys::assertion_options(&ctx, req).await,
                     (["passkeys", "sign-in"], "POST") => Ok(authorize::passkeys::sign_in(&ctx, req).await),
+                    (["passkeys", "continue"], "POST") => Ok(authorize::passkeys::decline(&ctx, req).await),
                     (["fdx", "dcr", "register", rest @ ..], _) => management::registration::handle(&ctx, req, rest).await,
                     (
                         [".well-known", "openid-configuration"] | ["jwks"] | ["authorize"] | ["par"] | ["login"] | ["consent"] | ["token"] | ["userinfo"] | ["introspect"] | ["revoke"]
                         | ["logout"] | ["app"] | ["app", "consents", "withdraw"] | ["idp", "start"] | ["idp", "callback"] | ["extensions", "resume"]
-                        | ["passkeys", "registration-options" | "register" | "assertion-options" | "sign-in"]
+                        | ["passkeys", "registration-options" | "register" | "assertion-options" | "sign-in" | "continue"]
                         | ["app", "passkeys", "rename" | "delete"]
                         | ["passkeys.js"],
                         _,

@@ -50,7 +50,7 @@ async fn page_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
 pub async fn passkey_action<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, delete: bool) -> Response {
     let result = async {
         let params = req.form_params()?;
-        let user = passkeys::account_user(ctx, req, &params).await?;
+        let (user, _, _) = passkeys::account_user(ctx, req, &params).await?;
         let id = params.require("credential_id")?;
         let done = if delete {
             store::passkeys::delete(ctx.db(), &ctx.tenant, &ctx.workspace, &user.id, id).await?

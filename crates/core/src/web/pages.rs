@@ -207,6 +207,26 @@ pub fn login(locale: Locale, action: &str, interaction: &str, login_hint: Option
     Response::html(200, document(locale, t("sign_in"), &body))
 }
 
+/// Right after a password sign-in: add a passkey (the script's form) or go on without.
+pub fn passkey_offer(locale: Locale, continue_action: &str, interaction: &str, register: &PasskeyForm<'_>) -> Response {
+    let t = |k| text(locale, k);
+    let add = passkey_form(
+        "register",
+        register,
+        interaction,
+        &format!("<label for=\"passkey-name\">{}</label><input type=\"text\" id=\"passkey-name\" name=\"name\" maxlength=\"64\"><button type=\"submit\">{}</button>", t("passkey_name"), t("add_passkey")),
+    );
+    let body = format!(
+        "<h1>{title}</h1><p>{text}</p>{add}<form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"interaction\" value=\"{i}\"><button type=\"submit\" class=\"secondary\" id=\"passkey-not-now\">{not_now}</button></form>",
+        title = t("passkey_offer_title"),
+        text = t("passkey_offer_text"),
+        action = escape(continue_action),
+        i = escape(interaction),
+        not_now = t("not_now"),
+    );
+    Response::html(200, document(locale, t("passkey_offer_title"), &body))
+}
+
 /// A user provisioned pending (manual just-in-time provisioning) tried to sign in.
 pub fn pending_activation(locale: Locale) -> Response {
     let body = format!("<h1>{}</h1><p role=\"alert\">{}</p>", text(locale, "pending_title"), text(locale, "pending_text"));

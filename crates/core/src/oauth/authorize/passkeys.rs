@@ -24,9 +24,10 @@ use crate::crypto::{self, b64url, b64url_decode};
 use crate::engine::Ctx;
 use crate::error::OAuthError;
 use crate::http::{Params, Request, Response};
-use crate::runtime::{Alg, Runtime};
+use crate::runtime::{Alg, Runtime, SsoSession};
 use crate::store::{self, passkeys::Passkey};
 use crate::web::forms::{self, Stage};
+use crate::web::pages::{self, PasskeyForm};
 use crate::webauthn::{self, Expected, WebauthnError};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -171,15 +172,48 @@ fn cred_params() -> Value {
 // ---------------------------------------------------------------------------------------------
 // Registration (the account page)
 
-/// The signed-in user an account-page call acts for: the posted interaction's session must be the
-/// browser's live one.
-pub async fn account_user<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, params: &Params) -> Result<store::User, OAuthError> {
-    let i: forms::Interaction = forms::resume(ctx, req, params, Stage::Account)?;
+/// The signed-in user an account-page call (or the offer after a password sign-in) acts for: the
+/// posted interaction's session must be the browser's live one. The offer's authorization comes
+/// back with it, to go on with once the passkey is registered.
+pub async fn account_user<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, params: &Params) -> Result<(store::User, Option<AuthRequest>, SsoSession), OAuthError> {
+    let i: forms::Interaction<AuthRequest> = match forms::resume(ctx, req, params, Stage::Account) {
+        Ok(i) => i,
+        Err(e) => forms::resume(ctx, req, params, Stage::PasskeyOffer).map_err(|_| e)?,
+    };
+    let ended = || OAuthError::login_required("your session has ended; sign in again");
+    let session = session::current(ctx, req).await?.filter(|s| Some(&s.sid) == i.sid.as_ref()).ok_or_else(ended)?;
+    let user = store::get_user(ctx.db(), &ctx.tenant, &ctx.workspace, &session.user_id).await?.filter(|u| !u.disabled).ok_or_else(ended)?;
+    Ok((user, i.ar, session))
+}
+
+/// The page offering a passkey right after a password sign-in: when passkeys are on, the session
+/// is stored (a passkey needs a user to come back as) and the user has none yet.
+pub async fn offer<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest, session: &SsoSession) -> Result<Option<Response>, OAuthError> {
+    if !ctx.config.login.passkeys.enabled || session.ephemeral || ar.prompts("none") {
+        return Ok(None);
+    }
+    if !store::passkeys::for_user(ctx.db(), &ctx.tenant, &ctx.workspace, &session.user_id).await?.is_empty() {
+        return Ok(None);
+    }
+    let (blob, set_cookie) = forms::begin(ctx, req, Stage::PasskeyOffer, Some(ar), Some(&session.sid), None);
+    let (options, action) = (ctx.endpoint("passkeys/registration-options"), ctx.endpoint("passkeys/register"));
+    let locale = forms::locale(ctx, req, ar.ui_locales.as_deref());
+    let page = pages::passkey_offer(locale, &ctx.endpoint("passkeys/continue"), &blob, &PasskeyForm { options: &options, action: &action });
+    Ok(Some(forms::with_cookie(pages::with_script(page, &ctx.endpoint("passkeys.js")), set_cookie)))
+}
+
+/// POST passkeys/continue: "not now" on the offer; the authorization goes on.
+pub async fn decline<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Response {
+    step_response(ctx, req, decline_inner(ctx, req).await)
+}
+
+async fn decline_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Response, OAuthError> {
+    let params = req.form_params()?;
+    let i: forms::Interaction<AuthRequest> = forms::resume(ctx, req, &params, Stage::PasskeyOffer)?;
+    let ar = i.ar.ok_or_else(|| OAuthError::invalid_request("the form is invalid"))?;
     let session = session::current(ctx, req).await?.filter(|s| Some(&s.sid) == i.sid.as_ref()).ok_or_else(|| OAuthError::login_required("your session has ended; sign in again"))?;
-    store::get_user(ctx.db(), &ctx.tenant, &ctx.workspace, &session.user_id)
-        .await?
-        .filter(|u| !u.disabled)
-        .ok_or_else(|| OAuthError::login_required("your session has ended; sign in again"))
+    let client = load_client(ctx, &ar.client_id).await?;
+    Ok(super::after_login(ctx, req, &ar, &client, &session).await)
 }
 
 /// POST passkeys/registration-options: `PublicKeyCredentialCreationOptions` as JSON (binary
@@ -187,7 +221,7 @@ pub async fn account_user<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, params: &
 pub async fn registration_options<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Response, OAuthError> {
     enabled(ctx)?;
     let params = req.form_params()?;
-    let user = account_user(ctx, req, &params).await?;
+    let (user, _, _) = account_user(ctx, req, &params).await?;
     let rp_id = rp_id(ctx)?;
     let existing = store::passkeys::for_user(ctx.db(), &ctx.tenant, &ctx.workspace, &user.id).await?;
     let (challenge, state) = new_challenge(ctx, Ceremony::Register, Some(&user.id));
@@ -220,7 +254,7 @@ pub async fn register<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Response {
 async fn register_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Response, OAuthError> {
     enabled(ctx)?;
     let params = req.form_params()?;
-    let user = account_user(ctx, req, &params).await?;
+    let (user, offered, session) = account_user(ctx, req, &params).await?;
     let cred = credential(&params)?;
     let name = params.get("name").unwrap_or("").trim();
     if name.chars().count() > MAX_NAME {
@@ -254,6 +288,11 @@ async fn register_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<R
     };
     if !store::passkeys::insert(ctx.db(), &ctx.tenant, &ctx.workspace, &passkey).await? {
         return Err(OAuthError::invalid_request("this passkey is already registered"));
+    }
+    // Offered after a password sign-in: the authorization goes on.
+    if let Some(ar) = offered {
+        let client = load_client(ctx, &ar.client_id).await?;
+        return Ok(super::after_login(ctx, req, &ar, &client, &session).await);
     }
     Ok(Response::redirect(&ctx.endpoint("app")))
 }
