@@ -48,8 +48,10 @@
   for (const form of document.querySelectorAll("form[data-passkey=sign-in]")) {
     form.hidden = false;
     let pending = null;
-    // Conditional UI: the browser offers this site's passkeys in the username field's autofill.
-    if (PublicKeyCredential.isConditionalMediationAvailable) {
+    // Conditional UI: the browser offers this site's passkeys in the username field's autofill
+    // (not when the client already named the user: then the button asks for that user's passkeys).
+    const named = document.getElementById("username");
+    if (PublicKeyCredential.isConditionalMediationAvailable && !(named && named.value)) {
       PublicKeyCredential.isConditionalMediationAvailable().then((yes) => {
         if (!yes) return;
         pending = new AbortController();
