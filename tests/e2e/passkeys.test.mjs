@@ -6,22 +6,16 @@
 // relying party ids), which is the workspace's relying party id by default.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
 import { chromium } from "playwright-core";
 import { startTarget, pkce, basic, form } from "../support/target.mjs";
+import { startRelyingParty } from "../support/relying-party.mjs";
 
 let t, issuer, browser, rp, rpBase, secret;
-const received = [];
+let received;
 
 before(async () => {
-  rp = createServer((req, res) => {
-    const url = new URL(req.url, "http://127.0.0.1");
-    if (url.pathname === "/favicon.ico") return res.writeHead(404).end();
-    received.push(Object.fromEntries(url.searchParams));
-    res.writeHead(200, { "content-type": "text/html" }).end("<!doctype html><title>RP</title><p>signed in</p>");
-  });
-  await new Promise((r) => rp.listen(0, "127.0.0.1", r));
-  rpBase = `http://127.0.0.1:${rp.address().port}`;
+  rp = await startRelyingParty();
+  ({ base: rpBase, received } = rp);
   t = await startTarget();
   await t.workspace("acme", "main", { login: { passkeys: { enabled: true } } });
   issuer = `${t.base.replace("127.0.0.1", "localhost")}/acme/main`;

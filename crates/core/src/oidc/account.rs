@@ -67,11 +67,7 @@ pub async fn passkey_action<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, delete:
         Ok(Response::redirect(&ctx.endpoint("app")))
     }
     .await;
-    match result {
-        Ok(r) => r,
-        Err(e) if e.status >= 500 => e.into_response(),
-        Err(e) => e.into_page(forms::locale(ctx, req, None)),
-    }
+    answer(ctx, req, result)
 }
 
 /// POST /app/consents/withdraw: forgets the consent and revokes the client's grants for the user.
@@ -88,6 +84,11 @@ pub async fn withdraw_consent<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Re
         Ok(Response::redirect(&ctx.endpoint("app")))
     }
     .await;
+    answer(ctx, req, result)
+}
+
+/// An account-page action's answer: its redirect, or its error as a page (ours as the bare 500).
+fn answer<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, result: Result<Response, OAuthError>) -> Response {
     match result {
         Ok(r) => r,
         Err(e) if e.status >= 500 => e.into_response(),
