@@ -150,7 +150,7 @@ async function tokensFrom(r, verifier) {
   return { id: claims(tok.json.id_token), access: claims(tok.json.access_token) };
 }
 
-const mgmt = (method, path) => api(t, sys.token, method, path);
+const mgmt = (method, path, body) => api(t, sys.token, method, path, body);
 const listed = async (user = ada, ws = "main") => (await mgmt("GET", `/api/tenants/acme/workspaces/${ws}/users/${user.id}/passkeys`)).json.items;
 const errorText = (r) => r.text_.match(/<code>[^<]*<\/code>: ([^<]*)/)?.[1]?.replaceAll("&#39;", "'").replaceAll("&quot;", "\"").replaceAll("&amp;", "&");
 
@@ -414,6 +414,29 @@ test("bad input is answered 4xx and writes nothing", async () => {
   const signIn = await other.request(`${issuer}/passkeys/sign-in`, { method: "POST", form: { interaction: hidden(page.text_, "interaction"), state: signInOpts.state, credential: JSON.stringify({ id: 1 }) } });
   assert.equal(signIn.status, 400);
   assert.equal(errorText(signIn), "the passkey response is malformed");
+});
+
+test("isolation: another workspace on the same host refuses the passkey; a disabled user cannot use theirs; deleting the user deletes them", async () => {
+  const eve = await t.user("acme", "main", { username: "eve", password: "eve's own password" });
+  const agent = await passwordSession(issuer, "eve", "eve's own password");
+  const auth = new Authenticator();
+  assert.equal((await registerPasskey(agent, auth)).status, 303);
+  // same host, so the same relying party id: the browser would offer it at acme/strict too
+  const elsewhere = await passkeySignIn(auth, { iss: strictIssuer });
+  assert.equal(errorText(elsewhere.r), "this passkey is not registered here");
+  const base = `/api/tenants/acme/workspaces/main/users/${eve.id}`;
+  assert.equal((await mgmt("PATCH", base, { disabled: true })).status, 200);
+  const before = await listed(eve);
+  const disabled = await passkeySignIn(auth);
+  assert.deepEqual(await listed(eve), before);
+  assert.equal(disabled.r.status, 400);
+  assert.equal(errorText(disabled.r), "this passkey is not registered here");
+  assert.equal(disabled.r.headers.get("set-cookie")?.includes("ea_session=") ?? false, false);
+  assert.equal((await mgmt("PATCH", base, { disabled: false })).status, 200);
+  assert.equal((await passkeySignIn(auth)).r.status, 303);
+  assert.equal((await mgmt("DELETE", base)).status, 204);
+  const gone = await passkeySignIn(auth);
+  assert.equal(errorText(gone.r), "this passkey is not registered here");
 });
 
 test("right after a password sign-in a user without passkeys is offered one: not now, or add it, and the authorization goes on", async () => {

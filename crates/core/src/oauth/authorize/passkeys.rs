@@ -392,10 +392,11 @@ async fn sign_in_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Re
     if !webauthn::counter_advances(seen, assertion.sign_count) {
         return Err(refused(WebauthnError::CounterRegressed { stored: seen, got: assertion.sign_count }));
     }
+    // A disabled user's passkey is answered like an unknown one, and its counter left alone.
+    let user = store::get_user(ctx.db(), &ctx.tenant, &ctx.workspace, &stored.user_id).await?.filter(|u| !u.disabled).ok_or_else(unknown)?;
     if !store::passkeys::record_use(ctx.db(), &ctx.tenant, &ctx.workspace, &stored.credential_id, stored.sign_count, i64::from(assertion.sign_count), ctx.now).await? {
         return Err(refused(WebauthnError::CounterRegressed { stored: seen, got: assertion.sign_count }));
     }
-    let user = store::get_user(ctx.db(), &ctx.tenant, &ctx.workspace, &stored.user_id).await?.filter(|u| !u.disabled).ok_or_else(unknown)?;
     let client = load_client(ctx, &ar.client_id).await?;
     // A passkey is possession; one that verified the user (PIN, biometrics) is two factors.
     let mut amr = vec!["pop".to_string()];
