@@ -439,6 +439,15 @@ test("isolation: another workspace on the same host refuses the passkey; a disab
   assert.equal(errorText(gone.r), "this passkey is not registered here");
 });
 
+test("an account holds at most 20 passkeys", async () => {
+  await t.user("acme", "main", { username: "many", password: "a password for many" });
+  const agent = await passwordSession(issuer, "many", "a password for many");
+  for (let i = 0; i < 20; i++) assert.equal((await registerPasskey(agent, new Authenticator(), { name: `key ${i}` })).status, 303);
+  const r = await registerPasskey(agent, new Authenticator());
+  assert.equal(r.status, 400);
+  assert.equal(errorText(r), "an account has at most 20 passkeys; delete one first");
+});
+
 test("right after a password sign-in a user without passkeys is offered one: not now, or add it, and the authorization goes on", async () => {
   const dan = await t.user("acme", "main", { username: "dan", password: "yet another password" });
   const login = async () => {

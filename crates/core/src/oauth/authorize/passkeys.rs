@@ -41,6 +41,8 @@ const TIMEOUT_MS: i64 = 240_000;
 const FAKE_ID_LEN: usize = 32;
 const MAX_CREDENTIAL_JSON: usize = 16 * 1024;
 const MAX_NAME: usize = 64;
+/// Passkeys per user: enough for every device a person has; bounds what one account can store.
+pub const MAX_PER_USER: usize = 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 enum Ceremony {
@@ -286,6 +288,9 @@ async fn register_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<R
         created_at: ctx.now,
         last_used_at: None,
     };
+    if store::passkeys::for_user(ctx.db(), &ctx.tenant, &ctx.workspace, &user.id).await?.len() >= MAX_PER_USER {
+        return Err(OAuthError::invalid_request(format!("an account has at most {MAX_PER_USER} passkeys; delete one first")));
+    }
     if !store::passkeys::insert(ctx.db(), &ctx.tenant, &ctx.workspace, &passkey).await? {
         return Err(OAuthError::invalid_request("this passkey is already registered"));
     }
