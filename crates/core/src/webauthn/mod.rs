@@ -2,7 +2,7 @@
 //! attestation object and the authenticator data, COSE keys (ES256 and RS256) turned into JWKs so
 //! signatures go through the runtime's `Signer::verify` like every other signature here. A leaf:
 //! it takes bytes and expectations and answers with data or a typed error; the ceremonies (where
-//! challenges live, which credentials a user has) are `oauth::passkeys`.
+//! challenges live, which credentials a user has) are `oauth::authorize::passkeys`.
 //!
 //! Attestation: `none` is what passkeys send; any other format's statement is ignored and the
 //! credential treated as unattested (we keep no list of trusted authenticator makers), but its
