@@ -146,3 +146,47 @@ test("openid-client: dynamic client registration with an initial access token, t
   assert.equal(after_.status, 401);
   assert.equal((await after_.json()).error, "invalid_client");
 });
+
+test("oauth4webapi: authorization_details (RFC 9396) in a signed request object pushed with PAR, in the token response, in client_credentials and in introspection", async () => {
+  const { systemClient, must } = await import("../support/management.mjs");
+  const call = must(t, (await systemClient(t, { client_id: "ops-rar" })).token);
+  await call("PUT", "/api/tenants/acme/features", { rich_authorization_requests: true });
+  const TYPE = "payment_initiation";
+  await call("POST", "/api/tenants/acme/workspaces/main/authorization-details-types", {
+    type: TYPE, service: "https://bank.example/payments", description: "Payment",
+    schema: { type: "object", required: ["type", "instructedAmount"], properties: { type: { const: TYPE }, instructedAmount: { type: "object", required: ["currency", "amount"], properties: { currency: { type: "string" }, amount: { type: "string" } } } } },
+  });
+  const { publicKey, privateKey } = await jose.generateKeyPair("ES256", { extractable: true });
+  const jwk = { ...(await jose.exportJWK(publicKey)), alg: "ES256", use: "sig", kid: "rar-key-1" };
+  await call("POST", "/api/tenants/acme/workspaces/main/clients", { client_id: "rar-rp", redirect_uris: [REDIRECT], grant_types: ["authorization_code", "client_credentials"], scope: "openid api", token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [jwk] }, authorization_details_types: [TYPE] });
+  const key = { key: privateKey, kid: "rar-key-1" };
+  const insecure = { [oauth.allowInsecureRequests]: true };
+  const as = await oauth.processDiscoveryResponse(new URL(issuer), await oauth.discoveryRequest(new URL(issuer), { algorithm: "oidc", ...insecure }));
+  assert.deepEqual(as.authorization_details_types_supported, [TYPE]);
+  const c = { client_id: "rar-rp" };
+  const details = [{ type: TYPE, instructedAmount: { currency: "EUR", amount: "12.34" } }];
+
+  const verifier = oauth.generateRandomCodeVerifier();
+  const params = new URLSearchParams({ client_id: "rar-rp", redirect_uri: REDIRECT, response_type: "code", code_challenge: await oauth.calculatePKCECodeChallenge(verifier), code_challenge_method: "S256", state: "rar", authorization_details: JSON.stringify(details) });
+  const request = await oauth.issueRequestObject(as, c, params, key);
+  const pushed = await oauth.processPushedAuthorizationResponse(as, c, await oauth.pushedAuthorizationRequest(as, c, oauth.PrivateKeyJwt(key), { request }, insecure));
+  const u = new URL(as.authorization_endpoint);
+  u.searchParams.set("client_id", "rar-rp");
+  u.searchParams.set("request_uri", pushed.request_uri);
+  const callback = await userAgent(u);
+  const code = oauth.validateAuthResponse(as, c, callback, "rar");
+  const result = await oauth.processAuthorizationCodeResponse(as, c, await oauth.authorizationCodeGrantRequest(as, c, oauth.PrivateKeyJwt(key), code, REDIRECT, verifier, insecure));
+  assert.deepEqual(result.authorization_details, details);
+  assert.equal(result.id_token, undefined, "no scope was asked for, and none was added");
+  const { payload } = await jose.jwtVerify(result.access_token, jose.createRemoteJWKSet(new URL(as.jwks_uri)), { issuer, typ: "at+jwt" });
+  assert.deepEqual(payload.authorization_details, details);
+
+  const machine = await oauth.processClientCredentialsResponse(as, c, await oauth.clientCredentialsGrantRequest(as, c, oauth.PrivateKeyJwt(key), { authorization_details: JSON.stringify(details) }, insecure));
+  assert.deepEqual(machine.authorization_details, details);
+  const introspected = await oauth.processIntrospectionResponse(as, c, await oauth.introspectionRequest(as, c, oauth.PrivateKeyJwt(key), machine.access_token, insecure));
+  assert.equal(introspected.active, true);
+  assert.deepEqual(introspected.authorization_details, details);
+
+  const refused = await oauth.clientCredentialsGrantRequest(as, c, oauth.PrivateKeyJwt(key), { authorization_details: JSON.stringify([{ type: TYPE, instructedAmount: { currency: 1 } }]) }, insecure);
+  await assert.rejects(oauth.processClientCredentialsResponse(as, c, refused), (e) => e.error === "invalid_authorization_details" && /instructedAmount/.test(e.error_description));
+});

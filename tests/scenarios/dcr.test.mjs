@@ -449,3 +449,34 @@ test("an initial access token stops at its expiry", async (ctx) => {
   await t.advanceClock(121);
   assertOAuthError(await register("gated", { grant_types: ["client_credentials"] }, { token: iat.token }), 401, "invalid_token");
 });
+
+test("authorization_details_types at registration: known types only, each allowed by its DCR policy (the software statement's org_id)", async () => {
+  issuers.rar = await t.workspace("acme", "rar", { dcr: { enabled: true, initial_access_token_required: false, trusted_issuers: [{ issuer: DIRECTORY, jwks: { keys: [dirKey.jwk] } }] } });
+  await call("PUT", "/api/tenants/acme/features", { rich_authorization_requests: true });
+  await call("POST", "/api/tenants/acme/workspaces/rar/authorization-details-types", {
+    type: "payment_initiation", service: "https://bank.example/payments", description: "Payments",
+    schema: { type: "object", required: ["type"], properties: { type: { const: "payment_initiation" } } },
+    policies: { dcr: { rules: [{ when: { path: "client.software_statement.org_id", op: "in", value: ["org-1"] }, effect: "allow" }], otherwise: { effect: "deny", reason: "this organisation may not initiate payments" } } },
+  });
+  await call("POST", "/api/tenants/acme/workspaces/rar/authorization-details-types", {
+    type: "account_information", service: "https://bank.example/accounts", schema: { type: "object", required: ["type"], properties: { type: { const: "account_information" } } },
+  });
+  const statement = (org) => signJwt(dirKey, { iss: DIRECTORY, iat: now(), exp: now() + 600, jti: randomUUID(), org_id: org, redirect_uris: [REDIRECT] });
+  const body = (types, org) => statement(org).then((s) => ({ grant_types: ["authorization_code"], authorization_details_types: types, software_statement: s }));
+  const ok = await register("rar", await body(["payment_initiation", "account_information"], "org-1"));
+  assert.equal(ok.status, 201, ok.text);
+  assert.deepEqual(ok.json.authorization_details_types, ["payment_initiation", "account_information"]);
+  const before_ = await clientsOf("rar");
+  const denied = await register("rar", await body(["payment_initiation"], "org-2"));
+  assertOAuthError(denied, 400, "invalid_client_metadata");
+  assert.match(denied.json.error_description, /payment_initiation.*not allowed: this organisation may not initiate payments/);
+  assertOAuthError(await register("rar", await body(["unknown_type"], "org-1")), 400, "invalid_client_metadata");
+  // A type without a DCR policy is open to any registering client.
+  assert.equal((await register("rar", await body(["account_information"], "org-2"))).status, 201);
+  // Where the workspace has switched RAR off, no type can be subscribed.
+  await call("PATCH", "/api/tenants/acme/workspaces/rar/config", [{ op: "add", path: "/rich_authorization_requests", value: false }]);
+  const off = await register("rar", await body(["account_information"], "org-1"));
+  assertOAuthError(off, 400, "invalid_client_metadata");
+  assert.match(off.json.error_description, /not enabled/);
+  assert.equal((await clientsOf("rar")).length, before_.length + 1, "only the allowed registration was stored");
+});

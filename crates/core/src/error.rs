@@ -100,6 +100,8 @@ impl Error {
         invalid_redirect_uri => (400, "invalid_redirect_uri"),
         invalid_client_metadata => (400, "invalid_client_metadata"),
         invalid_software_statement => (400, "invalid_software_statement"),
+        // RFC 9396 §5: an authorization details entry is unknown, not allowed, or malformed.
+        invalid_authorization_details => (400, "invalid_authorization_details"),
         unauthorized => (401, "unauthorized"),
         conflict => (409, "conflict"),
         forbidden => (403, "forbidden"),

@@ -25,6 +25,7 @@
 //! | `crypto`       | primitives, password hashing, sealing, X.509 certificates                    |
 //! | `urls`         | the rules for every URL stored or followed, on a WHATWG parse                |
 //! | `json_schema`  | a small JSON Schema validator (a leaf: imports nothing from the crate)       |
+//! | `policy`       | the per-type policies of Rich Authorization Requests (a leaf)                |
 //! | `time`, `http`, `error`, `runtime` | RFC 3339, the engine's HTTP types, errors, the runtime seams |
 
 pub mod authn;
@@ -47,6 +48,7 @@ pub mod oauth;
 pub mod oidc;
 pub mod open_finance;
 pub mod outbound;
+pub mod policy;
 pub mod router;
 pub mod runtime;
 pub mod store;

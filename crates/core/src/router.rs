@@ -62,13 +62,13 @@ impl Server {
             [".well-known", "oauth-authorization-server", t, w] => {
                 let ctx = self.context(rt, req, t, w).await?;
                 only(req, &["GET", "HEAD"])?;
-                Ok(discovery::metadata(&ctx))
+                discovery::metadata(&ctx).await
             }
             [t, w, rest @ ..] => {
                 let ctx = self.context(rt, req, t, w).await?;
                 let m = req.method.as_str();
                 let result = match (rest, m) {
-                    ([".well-known", "openid-configuration"], "GET" | "HEAD") => Ok(discovery::metadata(&ctx)),
+                    ([".well-known", "openid-configuration"], "GET" | "HEAD") => discovery::metadata(&ctx).await,
                     (["jwks"], "GET" | "HEAD") => discovery::jwks(&ctx).await,
                     (["authorize"], "GET" | "POST") => Ok(authorize::handle(&ctx, req).await),
                     (["par"], "POST") => par::handle(&ctx, req).await,

@@ -3,6 +3,7 @@
 //! registered metadata is in [`client`]; the security profile's rules in `profile.rs`.
 
 pub mod authn_context;
+pub mod authorization_details;
 pub mod client;
 pub mod extensions;
 pub mod identity_providers;
@@ -265,6 +266,14 @@ pub struct WorkspaceConfig {
     /// Dynamic client registration (RFC 7591/7592 at `/fdx/dcr/register`); off by default.
     #[serde(skip_serializing_if = "registration::DcrConfig::is_default")]
     pub dcr: registration::DcrConfig,
+    /// Rich Authorization Requests (RFC 9396) where the tenant's `rich_authorization_requests`
+    /// flag enables them; `false` switches them off for this workspace (see `authorization_details`).
+    #[serde(skip_serializing_if = "is_true")]
+    pub rich_authorization_requests: bool,
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 fn is_false(b: &bool) -> bool {
@@ -315,6 +324,7 @@ impl Default for WorkspaceConfig {
             claims: Vec::new(),
             extensions: Vec::new(),
             dcr: Default::default(),
+            rich_authorization_requests: true,
         }
     }
 }

@@ -70,6 +70,11 @@ impl<R: Runtime> Ctx<'_, R> {
         self.server.identity_providers(self.rt, &self.tenant, &self.workspace).await
     }
 
+    /// The workspace's authorization details types and whether the feature is on (isolate cache).
+    pub async fn rich_authorization(&self) -> Result<Arc<crate::config::authorization_details::RichAuthorization>, OAuthError> {
+        self.server.rich_authorization(self.rt, &self.tenant, &self.workspace, &self.config).await
+    }
+
     /// A client of this workspace from the isolate cache (bounded like the configuration), read
     /// from the database when not cached. Unknown clients are not cached.
     pub async fn client(&self, client_id: &str) -> Result<Option<Arc<StoredClient>>, OAuthError> {

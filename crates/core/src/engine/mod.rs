@@ -8,6 +8,7 @@ mod context;
 pub use context::Ctx;
 pub(crate) use context::check_host;
 
+use crate::config::authorization_details::{self as rar, RichAuthorization};
 use crate::config::identity_providers::{self, IdentityProviders};
 use crate::config::{self, WorkspaceConfig};
 use crate::error::OAuthError;
@@ -36,6 +37,9 @@ pub struct Server {
     locks: Locks,
     /// Identity providers by workspace key (read only by the pages that sign users in).
     providers: TtlCache<Arc<IdentityProviders>>,
+    /// Authorization details types (with the tenant flag) by workspace key: read only by requests
+    /// that carry `authorization_details`, and by discovery.
+    rich_authorization: TtlCache<Arc<RichAuthorization>>,
 }
 
 /// A document [`crate::outbound`] fetched, as it caches it (in memory and in the key-value store).
@@ -50,6 +54,11 @@ pub(crate) struct FetchedDocument {
 }
 
 impl Server {
+    /// The cached discovery document of `issuer`, if it was built from `config`.
+    pub(crate) fn cached_discovery_document(&self, issuer: &str, config: &Arc<WorkspaceConfig>, now_ms: u64) -> Option<Arc<str>> {
+        self.discovery.get(issuer, now_ms).filter(|(built_from, _)| Arc::ptr_eq(built_from, config)).map(|(_, d)| d)
+    }
+
     /// The serialized discovery document of `issuer` built from `config`, built by `build` when
     /// not cached or cached from another configuration.
     pub(crate) fn discovery_document(&self, issuer: &str, config: &Arc<WorkspaceConfig>, now_ms: u64, build: impl FnOnce() -> String) -> Arc<str> {
@@ -138,6 +147,24 @@ impl Server {
         Ok(p)
     }
 
+    /// The workspace's Rich Authorization Requests state: the tenant's flag and the workspace's
+    /// switch, and its types with their schemas compiled; cached like its configuration. The two
+    /// KV reads overlap (one round trip), and a workspace that switched the feature off reads nothing.
+    pub async fn rich_authorization<R: Runtime>(&self, rt: &R, tenant: &str, workspace: &str, config: &WorkspaceConfig) -> Result<Arc<RichAuthorization>, OAuthError> {
+        if !config.rich_authorization_requests {
+            return Ok(Arc::new(RichAuthorization::default()));
+        }
+        let key = config::workspace_key(tenant, workspace);
+        let now_ms = rt.clock().now_ms();
+        if let Some(r) = self.rich_authorization.get(&key, now_ms) {
+            return Ok(r);
+        }
+        let (t, types) = both(config::load_tenant(rt.kv(), tenant), rar::load(rt.kv(), tenant, workspace)).await;
+        let r = Arc::new(RichAuthorization::new(rar::enabled(t?.as_ref(), config), types?));
+        self.rich_authorization.put(key, r.clone(), now_ms);
+        Ok(r)
+    }
+
     /// When the lock on a throttle key ends, if this isolate has seen it locked (`authn::throttle`).
     pub(crate) fn known_lock(&self, key: &str, now: i64) -> Option<i64> {
         self.locks.until(key, now)
@@ -151,12 +178,22 @@ impl Server {
         self.locks.forget(key)
     }
 
+    /// Drops this isolate's cached state that reads the tenant's feature flags, for every workspace
+    /// of the tenant: the rich authorization state, and the configurations (a reloaded one is a new
+    /// `Arc`, so the discovery documents built from the old ones are rebuilt).
+    pub fn forget_tenant(&self, tenant: &str) {
+        let prefix = config::workspace_key(tenant, "");
+        self.rich_authorization.forget_prefix(&prefix);
+        self.configs.forget_prefix(&prefix);
+    }
+
     /// Drops this isolate's cached copies after a write through it (other isolates wait out the TTL).
     pub fn forget_workspace(&self, tenant: &str, workspace: &str) {
         let key = config::workspace_key(tenant, workspace);
         self.configs.forget(&key);
         self.keys.forget(&key);
         self.providers.forget(&key);
+        self.rich_authorization.forget(&key);
         self.clients.forget_prefix(&format!("{key}/"));
     }
 }

@@ -68,6 +68,7 @@ pub async fn create<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str) -> Result<Res
     c.allow(Need::workspace(MANAGE_CLIENTS, t, w, false)).await?;
     let client = client_body(c)?;
     c.workspace(t, w).await?;
+    super::authorization_details::check_client(c, t, w, &client).await?;
     let out = create_client(c.rt.sql(), c.rt.entropy(), t, w, client, c.now).await?;
     let id = out["client_id"].as_str().unwrap_or_default().to_string();
     Ok(created(format!("/api/tenants/{t}/workspaces/{w}/clients/{}", crate::http::percent_encode(&id)), &out))
@@ -101,6 +102,7 @@ pub async fn update<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) -> 
     if !client.client_id.is_empty() && client.client_id != existing.client.client_id {
         return Err(OAuthError::invalid_client_metadata("client_id cannot change"));
     }
+    super::authorization_details::check_client(c, t, w, &client).await?;
     let out = replace_client(c.rt, c.server, t, w, existing, client, c.now).await?;
     Ok(Response::json_no_store(200, &out))
 }

@@ -18,6 +18,7 @@ pub mod admin;
 mod administrators;
 mod authn_context;
 mod extensions;
+pub(crate) mod authorization_details;
 mod bootstrap;
 mod clients;
 mod dcr;
@@ -178,6 +179,17 @@ async fn route<R: Runtime>(server: &Server, rt: &R, req: &Request, path: &[&str]
             "GET" => extensions::get(&c, t, w, id).await,
             "PUT" => extensions::replace(&c, t, w, id).await,
             "DELETE" => extensions::delete(&c, t, w, id).await,
+            _ => not_allowed(m),
+        },
+        ["tenants", t, "workspaces", w, "authorization-details-types"] => match m {
+            "GET" => authorization_details::list(&c, t, w).await,
+            "POST" => authorization_details::create(&c, t, w).await,
+            _ => not_allowed(m),
+        },
+        ["tenants", t, "workspaces", w, "authorization-details-types", name] => match m {
+            "GET" => authorization_details::get(&c, t, w, name).await,
+            "PUT" => authorization_details::replace(&c, t, w, name).await,
+            "DELETE" => authorization_details::delete(&c, t, w, name).await,
             _ => not_allowed(m),
         },
         ["tenants", t, "workspaces", w, "authn-context"] => match m {

@@ -67,18 +67,36 @@ async fn client_from<R: Runtime>(ctx: &Ctx<'_, R>, mut body: Map<String, Value>,
     for m in SERVER_MEMBERS.iter().chain(&["client_id"]) {
         body.remove(*m);
     }
-    let statement = match body.remove("software_statement") {
+    let (statement, statement_claims) = match body.remove("software_statement") {
         None if ctx.config.dcr.software_statement_required => return Err(OAuthError::invalid_software_statement("a software statement is required")),
-        None => None,
+        None => (None, None),
         Some(Value::String(jwt)) => {
-            body.extend(verified_statement(ctx, &jwt).await?);
-            Some(jwt)
+            let claims = verified_statement(ctx, &jwt).await?;
+            body.extend(claims.clone());
+            (Some(jwt), Some(claims))
         }
         Some(_) => return Err(OAuthError::invalid_software_statement("software_statement must be a JWT (a string)")),
     };
     let mut client = registered_client(parse_request(Value::Object(body))?, client_id, &ctx.config)?;
+    check_detail_types(ctx, &client, statement_claims).await?;
     client.software_statement = statement;
     Ok(client)
+}
+
+/// The authorization details types a registering client subscribes to: known in the workspace,
+/// the feature on, and each allowed by its type's DCR policy, which sees the client's metadata
+/// with the verified software statement's claims as `client.software_statement` (e.g. its
+/// `org_id`). Nothing is read for a client with no types.
+async fn check_detail_types<R: Runtime>(ctx: &Ctx<'_, R>, client: &crate::config::client::Client, statement: Option<Map<String, Value>>) -> Result<(), OAuthError> {
+    if client.authorization_details_types.is_empty() {
+        return Ok(());
+    }
+    let state = super::authorization_details::fresh_state(ctx.rt, &ctx.tenant, &ctx.workspace, &ctx.config).await?;
+    let mut seen = json!(client);
+    if let Some(claims) = statement {
+        seen["software_statement"] = Value::Object(claims);
+    }
+    crate::config::authorization_details::check_client_types(&state, &client.authorization_details_types, crate::policy::PolicyContext::Dcr, &seen)
 }
 
 /// A software statement's metadata claims, once it is a JWT signed by a trusted issuer's key,

@@ -179,6 +179,8 @@ pub async fn set_features<R: Runtime>(c: &Call<'_, R>, t: &str) -> Result<Respon
     let mut tenant = existing_tenant(c, t).await?;
     tenant.features = features;
     save(c.rt, t, &tenant, false).await?;
+    // Flags gate features whose state the isolate caches per workspace (rich authorization).
+    c.server.forget_tenant(t);
     Ok(Response::json_no_store(200, &json!(tenant.features)))
 }
 

@@ -145,12 +145,13 @@ pub async fn update<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, kind: &str) -
 }
 
 /// Deletes a workspace with everything under it: clients, its identity pool's users, keys, grants,
-/// its identity providers.
+/// its identity providers, its authorization details types.
 pub async fn remove<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str) -> Result<(), Problem> {
     // Configuration first: from here on the protocol routes answer 404.
     c.rt.kv().delete(&config::workspace_key(t, w)).await?;
     c.server.forget_workspace(t, w);
     identity_providers::remove_workspace(c.rt, c.server, t, w).await?;
+    c.rt.kv().delete(&crate::config::authorization_details::types_key(t, w)).await?;
     mstore::delete_workspace_data(c.rt.sql(), t, w).await?;
     keys::forget_snapshot(c.rt, t, w).await?;
     Ok(())

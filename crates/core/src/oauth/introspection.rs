@@ -41,7 +41,7 @@ pub async fn handle<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
         if let Some(id) = consents::consent_id_in(scope) {
             out["consent_id"] = json!(id);
         }
-        for k in ["scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti", "auth_time", "acr", "cnf"] {
+        for k in ["scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti", "auth_time", "acr", "cnf", "authorization_details"] {
             if let Some(v) = claims.get(k) {
                 out[k] = v.clone();
             }
@@ -52,11 +52,12 @@ pub async fn handle<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
     if rec.used_at.is_some() || rec.expires_at <= ctx.now || !may_see(Some(rec.client_id.as_str())) {
         return inactive();
     }
-    let Some(grant) = store::get_grant(ctx.db(), &ctx.tenant, &ctx.workspace, &rec.grant_id).await? else { return inactive() };
+    // With its user's columns (unused here) for the grant's authorization details, joined beside it.
+    let Some((grant, _)) = store::get_grant_with_user(ctx.db(), &ctx.tenant, &ctx.workspace, &rec.grant_id).await? else { return inactive() };
     if grant.revoked_at.is_some() || !consents::scope_usable(ctx, &grant.scope).await? {
         return inactive();
     }
-    let out = json!({
+    let mut out = json!({
         "active": true,
         "token_type": "refresh_token",
         "scope": rec.scope,
@@ -66,5 +67,8 @@ pub async fn handle<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
         "iat": rec.created_at,
         "iss": ctx.issuer,
     });
+    if let Some(d) = grant.authorization_details.as_deref().and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok()) {
+        out["authorization_details"] = d;
+    }
     Ok(Response::json_no_store(200, &out))
 }

@@ -2,6 +2,7 @@
 //! the protocol they share (PKCE, PAR, request objects, response modes), plus introspection and
 //! revocation.
 
+pub mod authorization_details;
 pub mod authorize;
 pub mod code;
 pub mod introspection;

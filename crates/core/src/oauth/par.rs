@@ -9,7 +9,7 @@ use crate::client_auth;
 use crate::crypto;
 use crate::error::OAuthError;
 use crate::http::{Request, Response};
-use crate::oauth::request_object;
+use crate::oauth::{authorization_details, request_object};
 use crate::runtime::Runtime;
 use crate::engine::Ctx;
 use crate::store::{self, par::NewPushedRequest};
@@ -28,7 +28,8 @@ pub async fn handle<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
     }
     let (params, signed) = request_object::resolve(ctx, &client, &params).await?;
     authorize::check_redirect_uri_registered(&client, &params)?;
-    let ar = authorize::validate(&ctx.config, &client, &params, Endpoint::Par, signed)?;
+    let rar = authorization_details::types_for(ctx, &params).await?;
+    let ar = authorize::validate(&ctx.config, &client, &params, Endpoint::Par, signed, rar.as_deref())?;
     authorize::check_consent_awaiting(ctx, &client, &ar).await?;
     let id = crypto::random_token(ctx.rt.entropy());
     store::par::insert(

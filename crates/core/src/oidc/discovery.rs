@@ -11,19 +11,28 @@ use serde_json::json;
 /// The metadata document, from the isolate's cache while the configuration it was built from is
 /// the current one (a reloaded configuration is a new `Arc`; the cached one is held, so its
 /// address cannot be reused).
-pub fn metadata<R: Runtime>(ctx: &Ctx<'_, R>) -> Response {
-    let document = ctx.server.discovery_document(&ctx.issuer, &ctx.config, ctx.rt.clock().now_ms(), || {
-        // serde_json's writer, not `Value`'s Display (a formatter adapter per token): on Spin the
-        // document is built for every request.
-        serde_json::to_string(&build_metadata(ctx)).expect("a JSON value always serializes")
-    });
-    Response::new(200)
+/// The authorization details types are read (through their own cache) only when the document is
+/// built, and not at all where the workspace switched Rich Authorization Requests off.
+pub async fn metadata<R: Runtime>(ctx: &Ctx<'_, R>) -> Result<Response, OAuthError> {
+    let now_ms = ctx.rt.clock().now_ms();
+    let document = match ctx.server.cached_discovery_document(&ctx.issuer, &ctx.config, now_ms) {
+        Some(d) => d,
+        None => {
+            let rar = ctx.rich_authorization().await?;
+            ctx.server.discovery_document(&ctx.issuer, &ctx.config, now_ms, || {
+                // serde_json's writer, not `Value`'s Display (a formatter adapter per token): on Spin the
+                // document is built for every request.
+                serde_json::to_string(&build_metadata(ctx, &rar.supported())).expect("a JSON value always serializes")
+            })
+        }
+    };
+    Ok(Response::new(200)
         .with_header("content-type", "application/json")
         .with_header("cache-control", "public, max-age=60")
-        .with_body(document.as_bytes().to_vec())
+        .with_body(document.as_bytes().to_vec()))
 }
 
-fn build_metadata<R: Runtime>(ctx: &Ctx<'_, R>) -> serde_json::Value {
+fn build_metadata<R: Runtime>(ctx: &Ctx<'_, R>, authorization_details_types: &[&str]) -> serde_json::Value {
     let cfg = &ctx.config;
     // The Brazil profile allows one algorithm and one client authentication method: advertise only those.
     let algs: Vec<&str> = match cfg.only_alg() {
@@ -84,6 +93,10 @@ fn build_metadata<R: Runtime>(ctx: &Ctx<'_, R>) -> serde_json::Value {
     // RFC 7591 §3: where clients register themselves, when the workspace lets them.
     if crate::config::registration::registration_served(cfg, &ctx.tenant, &ctx.workspace) {
         doc["registration_endpoint"] = json!(ctx.endpoint("fdx/dcr/register"));
+    }
+    // RFC 9396 §10: listed only where the feature is on.
+    if !authorization_details_types.is_empty() {
+        doc["authorization_details_types_supported"] = json!(authorization_details_types);
     }
     // RFC 8705 §5: where clients that authenticate or bind tokens with TLS certificates call.
     if !cfg.mtls_issuer.is_empty() {

@@ -89,6 +89,7 @@ pub async fn delete_workspace_data(db: &impl SqlDatabase, tenant: &str, workspac
         sql::WORKSPACE_DELETE_DCR_REGISTRATIONS,
         sql::WORKSPACE_DELETE_DCR_IATS,
         sql::WORKSPACE_DELETE_PASSKEYS,
+        sql::WORKSPACE_DELETE_GRANT_DETAILS,
         sql::WORKSPACE_DELETE_INDEX,
     ];
     db.batch(all.iter().map(|s| stmt(s, vec![tenant.into(), workspace.into()])).collect()).await.map(|_| ())

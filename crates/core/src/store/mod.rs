@@ -179,6 +179,8 @@ pub struct Grant {
     /// The authentication context recorded for a sign-in through an identity provider (JSON;
     /// `authn::context` reads it). Read with the grant's user; `None` for password sign-ins.
     pub context: Option<String>,
+    /// The authorization details (RFC 9396) the user granted, a JSON array; read with the grant's user.
+    pub authorization_details: Option<String>,
 }
 
 pub async fn get_grant(db: &impl SqlDatabase, tenant: &str, workspace: &str, id: &str) -> Result<Option<Grant>, StoreError> {
@@ -229,6 +231,7 @@ fn grant_from_row(r: &SqlRow) -> Result<Grant, StoreError> {
         expires_at: int(r, "expires_at")?,
         revoked_at: r.int("revoked_at"),
         context: r.text("g_context"),
+        authorization_details: r.text("g_authorization_details"),
     })
 }
 
@@ -252,7 +255,7 @@ pub async fn insert_grant_and_code(db: &impl SqlDatabase, tenant: &str, workspac
     if let Some(consent_id) = c.consent_id {
         stmts.push(consents::link_grant(consent_id, &c.grant.id));
     }
-    stmts.extend(grant_extras(tenant, workspace, &c, sql::GRANT_CONTEXT_INSERT));
+    stmts.extend(grant_extras(tenant, workspace, &c, [sql::GRANT_CONTEXT_INSERT, sql::GRANT_DETAILS_INSERT]));
     db.batch(stmts).await.map(|_| ())
 }
 
@@ -263,18 +266,21 @@ pub async fn insert_grant_and_code_if_consented(db: &impl SqlDatabase, tenant: &
     let (mut grant, code) = grant_and_code_params(tenant, workspace, &c);
     grant.push(serde_json::to_string(scopes).map_err(|e| StoreError::new(e.to_string()))?.into());
     let mut stmts = vec![stmt(sql::GRANT_INSERT_IF_CONSENTED, grant), stmt(sql::CODE_INSERT_IF_GRANT, code)];
-    stmts.extend(grant_extras(tenant, workspace, &c, sql::GRANT_CONTEXT_INSERT_IF_GRANT));
+    stmts.extend(grant_extras(tenant, workspace, &c, [sql::GRANT_CONTEXT_INSERT_IF_GRANT, sql::GRANT_DETAILS_INSERT_IF_GRANT]));
     let results = db.batch(stmts).await?;
     Ok(results.iter().take(2).all(|rows| !rows.is_empty()))
 }
 
 /// What a grant's batch also writes: its authentication context (a sign-in through an identity
-/// provider) and the user's last authentication. Riding in the batch, neither costs a round trip.
-fn grant_extras(tenant: &str, workspace: &str, c: &NewCode<'_>, context_insert: &'static str) -> Vec<Statement> {
+/// provider), its authorization details, and the user's last authentication. Riding in the
+/// batch, none costs a round trip. `inserts`: the context's and the details' statements.
+fn grant_extras(tenant: &str, workspace: &str, c: &NewCode<'_>, inserts: [&'static str; 2]) -> Vec<Statement> {
     let g = c.grant;
     let mut out = Vec::new();
-    if let Some(context) = &g.context {
-        out.push(stmt(context_insert, vec![(&g.id).into(), tenant.into(), workspace.into(), context.into()]));
+    for (value, insert) in [(&g.context, inserts[0]), (&g.authorization_details, inserts[1])] {
+        if let Some(v) = value {
+            out.push(stmt(insert, vec![(&g.id).into(), tenant.into(), workspace.into(), v.into()]));
+        }
     }
     if let Some((auth_time, idp)) = c.activity {
         out.push(federation::touch_activity(tenant, workspace, &g.user_id, auth_time, idp));

@@ -37,6 +37,12 @@ pub const WORKSPACE_DELETE_LINKS: &str = "DELETE FROM identity_links WHERE tenan
 pub const WORKSPACE_DELETE_ACTIVITY: &str = "DELETE FROM user_activity WHERE tenant = ?1 AND workspace = ?2";
 pub const WORKSPACE_DELETE_GRANT_CONTEXTS: &str = "DELETE FROM grant_contexts WHERE tenant = ?1 AND workspace = ?2";
 
+// Grants' authorization details (migrations/0008_rich_authorization.sql)
+pub const GRANT_DETAILS_INSERT: &str = "INSERT INTO grant_authorization_details (grant_id, tenant, workspace, details) VALUES (?1, ?2, ?3, ?4)";
+/// GRANT_DETAILS_INSERT only when its grant exists (the remembered-consent batch may write none).
+pub const GRANT_DETAILS_INSERT_IF_GRANT: &str = "INSERT INTO grant_authorization_details (grant_id, tenant, workspace, details) SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM grants WHERE id = ?1 AND tenant = ?2 AND workspace = ?3)";
+pub const WORKSPACE_DELETE_GRANT_DETAILS: &str = "DELETE FROM grant_authorization_details WHERE tenant = ?1 AND workspace = ?2";
+
 // Signing keys
 pub const KEYS_LIST: &str = "SELECT kid, alg, public_jwk, private_key, created_at, retired_at, remove_at FROM signing_keys WHERE tenant = ?1 AND workspace = ?2 AND (remove_at IS NULL OR remove_at > ?3) ORDER BY created_at DESC, kid";
 pub const KEY_INSERT: &str = "INSERT INTO signing_keys (tenant, workspace, kid, alg, public_jwk, private_key, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
@@ -65,7 +71,7 @@ pub const GRANT_GET: &str = "SELECT id, client_id, user_id, scope, sid, auth_tim
 macro_rules! grant_with_user {
     ($($rest:literal),+) => {
         concat!(
-            "SELECT g.id, g.client_id, g.user_id, g.scope, g.sid, g.auth_time, g.acr, g.amr, g.expires_at, g.revoked_at, u.id AS u_id, u.username AS u_username, u.password_hash AS u_password_hash, u.claims AS u_claims, u.disabled AS u_disabled, gc.context AS g_context FROM grants g LEFT JOIN users u ON u.tenant = g.tenant AND u.workspace = g.workspace AND u.id = g.user_id LEFT JOIN grant_contexts gc ON gc.grant_id = g.id ",
+            "SELECT g.id, g.client_id, g.user_id, g.scope, g.sid, g.auth_time, g.acr, g.amr, g.expires_at, g.revoked_at, u.id AS u_id, u.username AS u_username, u.password_hash AS u_password_hash, u.claims AS u_claims, u.disabled AS u_disabled, gc.context AS g_context, gd.details AS g_authorization_details FROM grants g LEFT JOIN users u ON u.tenant = g.tenant AND u.workspace = g.workspace AND u.id = g.user_id LEFT JOIN grant_contexts gc ON gc.grant_id = g.id LEFT JOIN grant_authorization_details gd ON gd.grant_id = g.id ",
             $($rest),+
         )
     };

@@ -49,6 +49,7 @@ pub fn text(locale: Locale, key: &str) -> &'static str {
         "consent_title" => ("Allow access?", "Permitir acesso?"),
         "consent_intro" => ("wants to access your account. It asks for:", "quer acessar sua conta. Solicita:"),
         "allow" => ("Allow", "Permitir"),
+        "details_json" => ("All details", "Todos os detalhes"),
         "deny" => ("Deny", "Negar"),
         "error_title" => ("Something went wrong", "Algo deu errado"),
         "redirecting" => ("Continue", "Continuar"),
@@ -241,12 +242,29 @@ pub fn extension_denied(locale: Locale, reason: &str, back: &str) -> Response {
     Response::html(403, document(locale, title, &body))
 }
 
-pub fn consent(locale: Locale, action: &str, interaction: &str, client_name: &str, scopes: &[(String, String)]) -> Response {
+/// One authorization detail on the consent page: its type's title, a summary line of its values,
+/// and the full JSON, in a `<details>` disclosure (no script needed).
+pub struct DetailView<'a> {
+    pub title: &'a str,
+    pub summary: &'a str,
+    pub json: &'a str,
+}
+
+pub fn consent(locale: Locale, action: &str, interaction: &str, client_name: &str, scopes: &[(String, String)], details: &[DetailView<'_>]) -> Response {
     let t = |k| text(locale, k);
-    let items: String = scopes
+    let mut items: String = scopes
         .iter()
         .map(|(s, d)| if d.is_empty() { format!("<li><span class=\"scope\">{}</span></li>", escape(s)) } else { format!("<li>{} <span class=\"scope\">({})</span></li>", escape(d), escape(s)) })
         .collect();
+    for d in details {
+        items.push_str(&format!(
+            "<li class=\"authorization-detail\"><strong>{}</strong>: {}<details><summary>{}</summary><pre>{}</pre></details></li>",
+            escape(d.title),
+            escape(d.summary),
+            t("details_json"),
+            escape(d.json)
+        ));
+    }
     let body = format!(
         "<h1>{title}</h1><p><strong>{client}</strong> {intro}</p><ul>{items}</ul>\
 <form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"interaction\" value=\"{interaction}\">\
@@ -423,6 +441,14 @@ mod tests {
         let body = String::from_utf8(r.body).unwrap();
         assert!(!body.contains("<script>") && !body.contains("<img"));
         assert!(body.contains("&lt;b&gt;") && body.contains("Sign in with &lt;img"));
+    }
+
+    #[test]
+    fn authorization_details_are_escaped_and_disclosed_without_script() {
+        let d = [DetailView { title: "<b>Pay</b>", summary: "to: <img src=x>", json: "{\"a\": \"</pre><script>\"}" }];
+        let body = String::from_utf8(consent(Locale::En, "/c", "x", "rp", &[], &d).body).unwrap();
+        assert!(!body.contains("<script>") && !body.contains("<img") && !body.contains("<b>Pay"));
+        assert!(body.contains("<details><summary>All details</summary><pre>{&quot;a&quot;: &quot;&lt;/pre&gt;&lt;script&gt;&quot;}</pre></details>"), "{body}");
     }
 
     #[test]

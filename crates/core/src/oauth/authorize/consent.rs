@@ -7,6 +7,7 @@ use crate::config::client::Client;
 use crate::engine::Ctx;
 use crate::error::OAuthError;
 use crate::http::{Request, Response};
+use crate::oauth::authorization_details::Shown;
 use crate::open_finance::consents;
 use crate::runtime::{Runtime, SsoSession};
 use crate::store;
@@ -25,8 +26,9 @@ struct ConsentStep {
     authenticated: Option<SsoSession>,
 }
 
-/// The consent page: the requested scopes, then (for an Open Finance consent) its `permissions`.
-pub fn show<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest, client: &Client, session: &SsoSession, permissions: &[String]) -> Response {
+/// The consent page: the requested scopes, then (for an Open Finance consent) its `permissions`,
+/// then each authorization detail (a summary line, and its JSON in a disclosure).
+pub fn show<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest, client: &Client, session: &SsoSession, permissions: &[String], details: &[Shown]) -> Response {
     let step = ConsentStep { ar: ar.clone(), authenticated: (!ctx.config.sso_enabled || session.ephemeral).then(|| session.clone()) };
     let (blob, set_cookie) = forms::begin(ctx, req, Stage::Consent, Some(&step), Some(&session.sid), None);
     let locale = forms::locale(ctx, req, ar.ui_locales.as_deref());
@@ -39,7 +41,8 @@ pub fn show<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest, clien
         .chain(super::request::claims_beyond_scopes(&ctx.config, ar).into_iter().map(|c| (c.to_string(), String::new())))
         .collect();
     let name = if client.client_name.is_empty() { &client.client_id } else { &client.client_name };
-    forms::with_cookie(pages::consent(locale, &ctx.endpoint("consent"), &blob, name, &scopes), set_cookie)
+    let details: Vec<pages::DetailView> = details.iter().map(|d| pages::DetailView { title: &d.title, summary: &d.summary, json: &d.json }).collect();
+    forms::with_cookie(pages::consent(locale, &ctx.endpoint("consent"), &blob, name, &scopes, &details), set_cookie)
 }
 
 /// POST /consent: records the user's decision and completes the authorization.

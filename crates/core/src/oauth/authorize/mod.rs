@@ -21,7 +21,7 @@ use crate::config::client::Client;
 use crate::engine::Ctx;
 use crate::error::OAuthError;
 use crate::http::{Params, Request, Response};
-use crate::oauth::request_object;
+use crate::oauth::{authorization_details, request_object};
 use crate::oauth::response_mode::ResponseMode;
 use crate::open_finance::consents;
 use crate::runtime::{Runtime, SsoSession};
@@ -64,7 +64,11 @@ pub async fn handle<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Response {
         let redirect_uri = params.get("redirect_uri").unwrap_or_default().to_string();
         let state = params.get("state").map(str::to_string);
         let mode = ResponseMode::for_error(params.get("response_type"), params.get("response_mode"));
-        match validate(&ctx.config, &client, &params, Endpoint::Authorize, signed) {
+        let rar = match authorization_details::types_for(ctx, &params).await {
+            Ok(r) => r,
+            Err(e) => return e.into_response(),
+        };
+        match validate(&ctx.config, &client, &params, Endpoint::Authorize, signed, rar.as_deref()) {
             Ok(ar) => ar,
             Err(e) => return response::authorization_response(ctx, &client.client_id, &redirect_uri, mode, state.as_deref(), Err(e)).await,
         }
@@ -137,10 +141,18 @@ pub async fn check_consent_awaiting<R: Runtime>(ctx: &Ctx<'_, R>, client: &Clien
     }
 }
 
-/// After the user is known: consent if needed, else the code.
+/// After the user is known: the user-context policies of the requested details, then consent if
+/// needed, else the code.
 pub async fn after_login<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest, client: &Client, session: &SsoSession) -> Response {
+    let shown = match &ar.authorization_details {
+        None => Vec::new(),
+        Some(details) => match user_policies(ctx, ar, client, session, details).await {
+            Ok(s) => s,
+            Err(e) => return respond(ctx, ar, Err(e)).await,
+        },
+    };
     if let Some(id) = &ar.consent_id {
-        return match open_finance_consent_page(ctx, req, ar, client, session, id).await {
+        return match open_finance_consent_page(ctx, req, ar, client, session, id, &shown).await {
             Ok(r) => r,
             Err(e) => respond(ctx, ar, Err(e)).await,
         };
@@ -149,7 +161,7 @@ pub async fn after_login<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthR
         if ar.prompts("none") {
             respond(ctx, ar, Err(OAuthError::consent_required("the user has not consented to this request"))).await
         } else {
-            consent::show(ctx, req, ar, client, session, &[])
+            consent::show(ctx, req, ar, client, session, &[], &shown)
         }
     };
     match consent_check(ctx, ar, client) {
@@ -163,9 +175,31 @@ pub async fn after_login<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthR
     }
 }
 
+/// The user-context policies of each requested detail's type (AUT-9611), with the sign-in's
+/// authentication context; then what the consent page shows of the details.
+async fn user_policies<R: Runtime>(ctx: &Ctx<'_, R>, ar: &AuthRequest, client: &Client, session: &SsoSession, details: &[serde_json::Value]) -> Result<Vec<authorization_details::Shown>, OAuthError> {
+    let rar = ctx.rich_authorization().await?;
+    if !rar.enabled {
+        return Err(OAuthError::invalid_request("rich authorization requests are not enabled"));
+    }
+    let has_policy = details.iter().any(|d| d.get("type").and_then(|t| t.as_str()).and_then(|t| rar.types.get(t)).is_some_and(|t| t.policies.user.is_some()));
+    if has_policy {
+        let context = session::context_of(session);
+        // A pool user's attributes are its stored ones (read only when a policy needs them).
+        let user = match &context {
+            Some(c) if !c.local_user => None,
+            _ => store::get_user(ctx.db(), &ctx.tenant, &ctx.workspace, &session.user_id).await?,
+        };
+        let authn = authorization_details::authn_value(&session.user_id, &session.acr, &session.amr, session.auth_time, context.as_ref(), user.as_ref().map(|u| &u.claims));
+        let request = serde_json::json!({ "client_id": ar.client_id, "scope": ar.scope, "redirect_uri": ar.redirect_uri, "response_type": ar.response_type.as_str() });
+        authorization_details::check_policies(&rar, details, crate::policy::PolicyContext::User, client, &request, &authn)?;
+    }
+    Ok(authorization_details::shown(Some(&rar), details))
+}
+
 /// A consent-bound authorization always asks the user (no remembered consent, no skip) and shows
 /// the consent's permissions; only the user the consent names (`loggedUser`, by CPF) may decide it.
-async fn open_finance_consent_page<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest, client: &Client, session: &SsoSession, id: &str) -> Result<Response, OAuthError> {
+async fn open_finance_consent_page<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest, client: &Client, session: &SsoSession, id: &str, shown: &[authorization_details::Shown]) -> Result<Response, OAuthError> {
     let c = consents::current(ctx, id).await?.filter(|c| c.status == consents::AWAITING).ok_or_else(|| OAuthError::access_denied("the consent no longer awaits authorisation"))?;
     let user = store::get_user(ctx.db(), &ctx.tenant, &ctx.workspace, &session.user_id).await?;
     let cpf = user.as_ref().and_then(|u| u.claims.get("cpf")).and_then(|v| v.as_str());
@@ -175,7 +209,7 @@ async fn open_finance_consent_page<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, 
     if ar.prompts("none") {
         return Err(OAuthError::consent_required("the user must authorise the consent"));
     }
-    Ok(consent::show(ctx, req, ar, client, session, &consents::permissions(&c)))
+    Ok(consent::show(ctx, req, ar, client, session, &consents::permissions(&c), shown))
 }
 
 enum ConsentCheck {
@@ -188,7 +222,8 @@ enum ConsentCheck {
 fn consent_check<R: Runtime>(ctx: &Ctx<'_, R>, ar: &AuthRequest, client: &Client) -> ConsentCheck {
     if !ctx.config.consent.required || client.skip_consent {
         ConsentCheck::NotNeeded
-    } else if ar.prompts("consent") || !ctx.config.consent.remember || !request::claims_beyond_scopes(&ctx.config, ar).is_empty() {
+    } else if ar.prompts("consent") || !ctx.config.consent.remember || !request::claims_beyond_scopes(&ctx.config, ar).is_empty() || ar.authorization_details.is_some() {
+        // Authorization details describe this one transaction: a remembered consent to scopes never covers them.
         ConsentCheck::Needed
     } else {
         ConsentCheck::Remembered

@@ -5,11 +5,12 @@
 //! unit test beside it. Client authentication (PAR) and [`check_redirect_uri_registered`] run
 //! before the pipeline, as their failures are never sent to a redirect URI.
 
+use crate::config::authorization_details::RichAuthorization;
 use crate::config::client::Client;
 use crate::config::{WorkspaceConfig, GRANT_AUTHORIZATION_CODE};
 use crate::error::OAuthError;
 use crate::http::Params;
-use crate::oauth::pkce;
+use crate::oauth::{authorization_details, pkce};
 use crate::oauth::request_object::invalid_request_object;
 use crate::oauth::response_mode::{ResponseMode, ResponseType};
 use crate::open_finance::consents;
@@ -42,6 +43,9 @@ pub struct AuthRequest {
     /// Claims the `claims` parameter asked for in the ID token (OIDC Core 5.5), e.g. `cpf`, `cnpj`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub id_token_claims: Vec<String>,
+    /// RFC 9396: the checked `authorization_details`, shown at consent and kept with the grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_details: Option<Vec<serde_json::Value>>,
 }
 
 impl AuthRequest {
@@ -58,12 +62,14 @@ pub enum Endpoint {
     Par,
 }
 
-/// What every check reads. `signed`: the parameters came from a verified request object.
+/// What every check reads. `signed`: the parameters came from a verified request object. `rar`:
+/// the workspace's authorization details types, read only when the request carries them.
 pub struct Input<'a> {
     pub config: &'a WorkspaceConfig,
     pub client: &'a Client,
     pub params: &'a Params,
     pub signed: bool,
+    pub rar: Option<&'a RichAuthorization>,
 }
 
 /// What the checks established so far; the last check's output becomes the [`AuthRequest`].
@@ -76,6 +82,7 @@ pub struct Checked {
     pub prompt: Vec<String>,
     pub max_age: Option<i64>,
     pub id_token_claims: Vec<String>,
+    pub authorization_details: Option<Vec<serde_json::Value>>,
 }
 
 type CheckFn = fn(&Input, &mut Checked) -> Result<(), OAuthError>;
@@ -102,6 +109,7 @@ pub const PIPELINE: &[Check] = &[
     both("response_mode", check_response_mode),
     both("code_flow_allowed", check_code_flow_allowed),
     both("scope", check_scope),
+    both("authorization_details", check_authorization_details),
     both("id_token_response", check_id_token_response),
     both("pkce", check_pkce),
     both("prompt", check_prompt),
@@ -112,8 +120,8 @@ pub const PIPELINE: &[Check] = &[
 ];
 
 /// Runs the pipeline of `endpoint` and returns the validated request.
-pub fn validate(config: &WorkspaceConfig, client: &Client, p: &Params, endpoint: Endpoint, signed: bool) -> Result<AuthRequest, OAuthError> {
-    let input = Input { config, client, params: p, signed };
+pub fn validate(config: &WorkspaceConfig, client: &Client, p: &Params, endpoint: Endpoint, signed: bool, rar: Option<&RichAuthorization>) -> Result<AuthRequest, OAuthError> {
+    let input = Input { config, client, params: p, signed, rar };
     let mut c = Checked::default();
     for check in PIPELINE.iter().filter(|c| if endpoint == Endpoint::Par { c.par } else { c.authorize }) {
         (check.run)(&input, &mut c)?;
@@ -135,6 +143,7 @@ pub fn validate(config: &WorkspaceConfig, client: &Client, p: &Params, endpoint:
         consent_id: consents::consent_id_in(&c.scope).map(str::to_string),
         scope: c.scope,
         id_token_claims: c.id_token_claims,
+        authorization_details: c.authorization_details,
     })
 }
 
@@ -203,9 +212,15 @@ fn check_code_flow_allowed(i: &Input, _: &mut Checked) -> Result<(), OAuthError>
     Ok(())
 }
 
-/// Every scope must be defined by the workspace and allowed for the client; records them de-duplicated.
+/// Every scope must be defined by the workspace and allowed for the client; records them
+/// de-duplicated. With `authorization_details` the scope may be empty or absent (AUT-9668), and
+/// nothing is added to it.
 fn check_scope(i: &Input, c: &mut Checked) -> Result<(), OAuthError> {
-    let scope = i.params.get("scope").ok_or_else(|| OAuthError::invalid_scope("scope is missing"))?;
+    let scope = match i.params.get("scope") {
+        Some(s) => s,
+        None if i.params.get(authorization_details::PARAMETER).is_some() => "",
+        None => return Err(OAuthError::invalid_scope("scope is missing")),
+    };
     let allowed: Vec<&str> = i.client.allowed_scopes().collect();
     let mut scopes: Vec<&str> = Vec::new();
     for s in scope.split_whitespace() {
@@ -228,6 +243,13 @@ fn check_scope(i: &Input, c: &mut Checked) -> Result<(), OAuthError> {
         }
     }
     c.scope = scopes.join(" ");
+    Ok(())
+}
+
+/// RFC 9396: each entry of a known type the client subscribed to, valid against its schema;
+/// refused with `invalid_request` where the feature is off.
+fn check_authorization_details(i: &Input, c: &mut Checked) -> Result<(), OAuthError> {
+    c.authorization_details = authorization_details::from_params(i.params.get(authorization_details::PARAMETER), i.rar, i.client)?;
     Ok(())
 }
 
@@ -355,7 +377,7 @@ mod tests {
     fn run(check: CheckFn, config: &WorkspaceConfig, client: &Client, query: &str, signed: bool) -> Result<Checked, OAuthError> {
         let params = Params::parse(query).unwrap();
         let mut c = Checked::default();
-        check(&Input { config, client, params: &params, signed }, &mut c)?;
+        check(&Input { config, client, params: &params, signed, rar: None }, &mut c)?;
         Ok(c)
     }
 
@@ -381,12 +403,12 @@ mod tests {
     #[test]
     fn validate_builds_the_request() {
         let q = format!("response_type=code&scope=openid+openid+email&redirect_uri=https%3A%2F%2Frp.example%2Fcb&state=s&code_challenge={CHALLENGE}&code_challenge_method=S256&prompt=login&max_age=60");
-        let ar = validate(&WorkspaceConfig::default(), &client(), &Params::parse(&q).unwrap(), Endpoint::Authorize, false).unwrap();
+        let ar = validate(&WorkspaceConfig::default(), &client(), &Params::parse(&q).unwrap(), Endpoint::Authorize, false, None).unwrap();
         assert_eq!((ar.scope.as_str(), ar.state.as_deref(), ar.code_challenge.as_deref(), ar.max_age), ("openid email", Some("s"), Some(CHALLENGE), Some(60)));
         assert!(ar.prompts("login") && ar.consent_id.is_none());
         // PAR refuses a nested request_uri; the authorization endpoint does not run that row.
         let nested = format!("{q}&request_uri=urn:x");
-        assert!(validate(&WorkspaceConfig::default(), &client(), &Params::parse(&nested).unwrap(), Endpoint::Par, false).is_err());
+        assert!(validate(&WorkspaceConfig::default(), &client(), &Params::parse(&nested).unwrap(), Endpoint::Par, false, None).is_err());
     }
 
     #[test]
@@ -430,7 +452,7 @@ mod tests {
         assert!(c.response_mode.jwt && c.response_mode.delivery == Delivery::FormPost);
         let params = Params::parse("response_mode=query").unwrap();
         let mut hybrid = Checked { response_type: ResponseType::CodeIdToken, ..Checked::default() };
-        let input = Input { config: &WorkspaceConfig::default(), client: &client(), params: &params, signed: false };
+        let input = Input { config: &WorkspaceConfig::default(), client: &client(), params: &params, signed: false, rar: None };
         assert_eq!(check_response_mode(&input, &mut hybrid).unwrap_err().code, "invalid_request");
     }
 
@@ -461,13 +483,23 @@ mod tests {
     }
 
     #[test]
+    fn scope_may_be_absent_with_authorization_details_and_nothing_is_added() {
+        let plain = WorkspaceConfig::default();
+        assert_eq!(run(check_scope, &plain, &client(), "authorization_details=%5B%5D", false).unwrap().scope, "");
+        assert_eq!(code(run(check_scope, &plain, &client(), "", false)), "invalid_scope");
+        // Off (no types read, or the feature switched off): invalid_request.
+        assert_eq!(code(run(check_authorization_details, &plain, &client(), "authorization_details=%5B%5D", false)), "invalid_request");
+        assert!(run(check_authorization_details, &plain, &client(), "", false).unwrap().authorization_details.is_none());
+    }
+
+    #[test]
     fn id_token_response_needs_openid_and_nonce() {
         let params = |q: &str| Params::parse(q).unwrap();
         let cfg = WorkspaceConfig::default();
         let check = |q: &str, scope: &str| {
             let p = params(q);
             let mut c = Checked { response_type: ResponseType::CodeIdToken, scope: scope.into(), ..Checked::default() };
-            check_id_token_response(&Input { config: &cfg, client: &client(), params: &p, signed: false }, &mut c).err().map_or("ok", |e| e.code)
+            check_id_token_response(&Input { config: &cfg, client: &client(), params: &p, signed: false, rar: None }, &mut c).err().map_or("ok", |e| e.code)
         };
         assert_eq!(check("nonce=n", "openid"), "ok");
         assert_eq!(check("nonce=n", "email"), "invalid_scope");

@@ -55,6 +55,7 @@ pub(super) async fn issue<R: Runtime>(ctx: &Ctx<'_, R>, ar: &AuthRequest, sessio
         expires_at: ctx.now + ctx.config.refresh_token_ttl,
         revoked_at: None,
         context: context.as_ref().map(AuthnContext::to_json),
+        authorization_details: ar.authorization_details.as_ref().and_then(|d| serde_json::to_string(d).ok()),
     };
     let request = CodeRequest { redirect_uri: ar.redirect_uri.clone(), code_challenge: ar.code_challenge.clone(), nonce: ar.nonce.clone(), id_token_claims: ar.id_token_claims.clone() };
     let code_hash = tokens::hash_secret_token(&code);

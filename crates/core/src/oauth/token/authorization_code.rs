@@ -38,5 +38,6 @@ pub(super) async fn grant<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params:
     if !consents::scope_usable(ctx, &grant.scope).await? {
         return Err(OAuthError::invalid_grant("the consent this grant is bound to is not AUTHORISED"));
     }
-    issue_for_grant(ctx, client, &grant, user, &grant.scope, request.nonce.as_deref(), NewRefresh::Issue, &request.id_token_claims).await
+    let details = super::details_for(&grant, super::narrowing(ctx, params).await?)?;
+    issue_for_grant(ctx, client, &grant, user, &grant.scope, request.nonce.as_deref(), NewRefresh::Issue, &request.id_token_claims, details).await
 }

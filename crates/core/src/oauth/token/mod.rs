@@ -9,6 +9,7 @@ use crate::client_auth;
 use crate::config::client::Client;
 use crate::config::{GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN};
 use crate::crypto;
+use crate::oauth::authorization_details;
 use crate::engine::Ctx;
 use crate::authn::context::{claims_for, subject, with_auth_facts, AuthnContext, POOL};
 use crate::config::authn_context::ClaimTarget;
@@ -47,6 +48,31 @@ pub async fn redeem_internal<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, code
     authorization_code::grant(ctx, client, &crate::http::Params::parse(&form)?).await
 }
 
+/// The `authorization_details` of a code redemption or refresh (a narrowing), refused with
+/// `invalid_request` where the feature is off, as at every endpoint.
+pub(super) async fn narrowing<'p, R: Runtime>(ctx: &Ctx<'_, R>, params: &'p crate::http::Params) -> Result<Option<&'p str>, OAuthError> {
+    let requested = params.get(authorization_details::PARAMETER);
+    if requested.is_some() && !ctx.rich_authorization().await?.enabled {
+        return Err(OAuthError::invalid_request("authorization_details is not supported here: rich authorization requests are not enabled"));
+    }
+    Ok(requested)
+}
+
+/// The details an access token of `grant` carries: those granted, or the narrower set the token
+/// request asks for (never more: RFC 9396 §7.2).
+pub(super) fn details_for(grant: &Grant, requested: Option<&str>) -> Result<Option<Vec<Value>>, OAuthError> {
+    let granted: Option<Vec<Value>> = grant.authorization_details.as_deref().and_then(|d| serde_json::from_str(d).ok());
+    match (granted, requested) {
+        (granted, None) => Ok(granted),
+        (None, Some(_)) => Err(OAuthError::invalid_authorization_details("the grant holds no authorization details to narrow")),
+        (Some(granted), Some(raw)) => {
+            let requested = authorization_details::parse(raw)?;
+            authorization_details::check_narrowing(&granted, &requested)?;
+            Ok(Some(requested))
+        }
+    }
+}
+
 fn refresh_allowed<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client) -> bool {
     client.allows_grant(GRANT_REFRESH_TOKEN) && ctx.config.grant_enabled(GRANT_REFRESH_TOKEN)
 }
@@ -63,12 +89,15 @@ pub(super) enum NewRefresh {
 /// Tokens for a user grant: access token, ID token when `openid` is in scope, and the refresh token
 /// `refresh` says. `user` is the grant's, read with it.
 #[allow(clippy::too_many_arguments)]
-async fn issue_for_grant<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, grant: &Grant, user: Option<User>, scope: &str, nonce: Option<&str>, refresh: NewRefresh, id_token_claims: &[String]) -> Result<Value, OAuthError> {
+async fn issue_for_grant<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, grant: &Grant, user: Option<User>, scope: &str, nonce: Option<&str>, refresh: NewRefresh, id_token_claims: &[String], details: Option<Vec<Value>>) -> Result<Value, OAuthError> {
     let context = grant.context.as_deref().and_then(AuthnContext::parse);
     let user = subject(user, context.as_ref()).ok_or_else(|| OAuthError::invalid_grant("the user no longer exists or is disabled"))?;
     let auth = Authentication { auth_time: grant.auth_time, acr: grant.acr.clone(), amr: grant.amr.clone(), sid: grant.sid.clone() };
     let user = with_auth_facts(user, auth.auth_time, &auth.amr, &auth.acr, context.as_ref().map_or(POOL, AuthnContext::idp));
-    let at_claims = claims_for(&ctx.config, &user, scope, ClaimTarget::AccessToken);
+    let mut at_claims = claims_for(&ctx.config, &user, scope, ClaimTarget::AccessToken);
+    if let Some(d) = &details {
+        at_claims.insert(authorization_details::PARAMETER.into(), json!(d));
+    }
     let at = tokens::mint_access_token(ctx, &client.client_id, &user.id, scope, Some(&grant.id), Some(&auth), &at_claims).await?;
     let mut body = json!({
         "access_token": at.token,
@@ -76,6 +105,10 @@ async fn issue_for_grant<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, grant: &
         "expires_in": at.expires_in,
         "scope": scope,
     });
+    // RFC 9396 §7: the token response names the details the access token carries.
+    if let Some(d) = details {
+        body[authorization_details::PARAMETER] = json!(d);
+    }
     if scope.split_whitespace().any(|s| s == "openid") {
         let alg = tokens::id_token_alg(&ctx.config, client);
         let id_token = tokens::mint_id_token(ctx, IdTokenInput { client_id: &client.client_id, alg, user: &user, scope, auth: &auth, nonce, access_token: &at.token, extra_claims: id_token_claims }).await?;

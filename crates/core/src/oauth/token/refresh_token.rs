@@ -28,6 +28,18 @@ pub(super) async fn grant<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params:
             }
         }
     }
+    // The same for authorization details (RFC 9396 §7.2): checked against the grant before the
+    // consume. Read only when the request carries them.
+    let requested_details = super::narrowing(ctx, params).await?;
+    if let Some(requested) = requested_details {
+        if let Some(rec) = store::get_refresh_token(ctx.db(), &ctx.tenant, &ctx.workspace, &hash).await? {
+            if rec.client_id == client.client_id {
+                if let Some((grant, _)) = store::get_grant_with_user(ctx.db(), &ctx.tenant, &ctx.workspace, &rec.grant_id).await? {
+                    super::details_for(&grant, Some(requested))?;
+                }
+            }
+        }
+    }
     // The Brazil profile forbids rotation for its clients, whatever the client's own setting.
     let rotation = client.refresh_token_rotation && ctx.config.refresh_token_rotation_allowed();
     // A narrowed scope, normalized; a widening is refused below, after the consume.
@@ -82,7 +94,8 @@ pub(super) async fn grant<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params:
         }
     };
     let refresh = stored_successor.map_or(NewRefresh::None, NewRefresh::Stored);
-    let mut body = issue_for_grant(ctx, client, &grant, user, &scope, None, refresh, &[]).await?;
+    let details = super::details_for(&grant, requested_details)?;
+    let mut body = issue_for_grant(ctx, client, &grant, user, &scope, None, refresh, &[], details).await?;
     if !rotation {
         body["refresh_token"] = json!(token);
     }
