@@ -3,7 +3,7 @@
 // bytes for them; the rest is fixed. Run: node fuzz/make-seeds.mjs (Node's own crypto only).
 // The targets' clock is NOW = 1750000000 (2025-06-15T15:06:40Z), the client "tpp" and the issuer
 // https://as.example/t/w, as in fuzz/fuzz_targets/.
-import { generateKeyPairSync, sign, constants } from "node:crypto";
+import { createHash, generateKeyPairSync, sign, constants } from "node:crypto";
 import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -108,6 +108,25 @@ put("payments", "claims-today", JSON.stringify(claims(payment({ date: "2025-06-1
 put("payments", "claims-scheduled", JSON.stringify({ ...claims(payment({ schedule: { single: { date: "2025-07-01" } } })), aud: ["x", "https://as.example/t/w/open-banking/payments/v4/consents"] }));
 put("payments", "claims-natural", JSON.stringify(claims({ ...payment({ date: "2025-06-14", amount: "0.01" }), businessEntity: { document: { identification: "12345678000190" } }, creditor: { personType: "PESSOA_NATURAL", cpfCnpj: "98765432100", name: "Ana" } })));
 put("payments", "claims-refused", JSON.stringify({ ...claims(payment({ date: "2001-01-01", type: "TED", amount: "0.00" })), iat: NOW + 61, jti: "" }));
+
+// webauthn: attestation objects (fmt none, an ES256 key for rp id as.example), authenticator data.
+function cbor(v) {
+  const head = (major, n) => (n < 24 ? Buffer.from([(major << 5) | n]) : n < 256 ? Buffer.from([(major << 5) | 24, n]) : Buffer.from([(major << 5) | 25, n >> 8, n & 255]));
+  if (typeof v === "number") return v >= 0 ? head(0, v) : head(1, -1 - v);
+  if (Buffer.isBuffer(v)) return Buffer.concat([head(2, v.length), v]);
+  if (typeof v === "string") return Buffer.concat([head(3, Buffer.byteLength(v)), Buffer.from(v)]);
+  return Buffer.concat([head(5, v.size), ...[...v].flatMap(([k, x]) => [cbor(k), cbor(x)])]);
+}
+{
+  const { x, y } = jwk(ec);
+  const cose = cbor(new Map([[1, 2], [3, -7], [-1, 1], [-2, Buffer.from(x, "base64url")], [-3, Buffer.from(y, "base64url")]]));
+  const rpIdHash = createHash("sha256").update("as.example").digest();
+  const authData = (flags, attested) => Buffer.concat([rpIdHash, Buffer.from([flags]), Buffer.from([0, 0, 0, 7]), ...(attested ? [Buffer.alloc(16, 0xab), Buffer.from([0, 16]), Buffer.alloc(16, 0xc7), cose] : [])]);
+  put("webauthn", "attestation-none", cbor(new Map([["fmt", "none"], ["attStmt", new Map()], ["authData", authData(0x45, true)]])));
+  put("webauthn", "attestation-packed", cbor(new Map([["fmt", "packed"], ["attStmt", new Map([["alg", -7], ["sig", Buffer.alloc(70, 1)]])], ["authData", authData(0x41, true)]])));
+  put("webauthn", "authenticator-data", authData(0x05, false));
+  put("webauthn", "authenticator-data-extensions", Buffer.concat([authData(0x85, false), cbor(new Map([["credProtect", 2]]))]));
+}
 
 for (const [target, files] of Object.entries(seeds)) {
   const dir = join(here, "seeds", target);

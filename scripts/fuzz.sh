@@ -23,7 +23,7 @@ CARGO_FUZZ_VERSION=0.13.2
 TOOLCHAIN=${FUZZ_TOOLCHAIN:-nightly}
 SANITIZER=${FUZZ_SANITIZER:-none}
 NICE=${FUZZ_NICE:-19}
-TARGETS=(form_decode jws request_object json_patch certificate dn consents payments)
+TARGETS=(form_decode jws request_object json_patch certificate dn consents payments webauthn)
 
 log() { printf '[fuzz] %s\n' "$*" >&2; }
 

@@ -3,24 +3,18 @@
 // back through /extensions/resume to the client, whose tokens carry the State the user typed.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
 import { chromium } from "playwright-core";
 import { startTarget, pkce, form, basic } from "../support/target.mjs";
+import { startRelyingParty } from "../support/relying-party.mjs";
 import { startExtensionService } from "../support/extension-service.mjs";
 import { decodeJwt } from "../support/signin.mjs";
 
 let t, issuer, svc, browser, rp, rpBase, secret;
-const received = [];
+let received;
 
 before(async () => {
-  rp = createServer((req, res) => {
-    const url = new URL(req.url, "http://127.0.0.1");
-    if (url.pathname === "/favicon.ico") return res.writeHead(404).end();
-    received.push(Object.fromEntries(url.searchParams));
-    res.writeHead(200, { "content-type": "text/html" }).end("<!doctype html><title>RP</title><p>signed in</p>");
-  });
-  await new Promise((r) => rp.listen(0, "127.0.0.1", r));
-  rpBase = `http://127.0.0.1:${rp.address().port}`;
+  rp = await startRelyingParty();
+  ({ base: rpBase, received } = rp);
   t = await startTarget();
   svc = await startExtensionService();
   issuer = await t.workspace("acme", "main", {

@@ -4,25 +4,19 @@
 // token we issue from the upstream's answer.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
 import { chromium } from "playwright-core";
 import * as client from "openid-client";
 import { startTarget, pkce, Agent } from "../support/target.mjs";
+import { startRelyingParty } from "../support/relying-party.mjs";
 import { startUpstream } from "../support/upstream-idp.mjs";
 
 let t, issuer, up, browser, rp, rpBase, secret;
-const received = [];
+let received;
 const UPSTREAM_SECRET = "upstream-secret-0123456789abcdef";
 
 before(async () => {
-  rp = createServer((req, res) => {
-    const url = new URL(req.url, "http://127.0.0.1");
-    if (url.pathname === "/favicon.ico") return res.writeHead(404).end();
-    received.push(Object.fromEntries(url.searchParams));
-    res.writeHead(200, { "content-type": "text/html" }).end("<!doctype html><title>RP</title><p>signed in</p>");
-  });
-  await new Promise((r) => rp.listen(0, "127.0.0.1", r));
-  rpBase = `http://127.0.0.1:${rp.address().port}`;
+  rp = await startRelyingParty();
+  ({ base: rpBase, received } = rp);
   t = await startTarget();
   issuer = await t.workspace("acme", "main", {
     authn_context: { attributes: [{ name: "crm_id", type: "string" }] },

@@ -56,6 +56,7 @@ pub mod time;
 pub mod tokens;
 pub mod urls;
 pub mod web;
+pub mod webauthn;
 
 /// The adapters read client certificates through this path.
 pub use crypto::certificate as mtls;

@@ -89,10 +89,24 @@ impl Server {
                     (["logout"], "GET" | "POST") => Ok(logout::handle(&ctx, req).await),
                     (["app"], "GET") => Ok(account::page(&ctx, req).await),
                     (["app", "consents", "withdraw"], "POST") => Ok(account::withdraw_consent(&ctx, req).await),
+                    (["app", "passkeys", "rename"], "POST") => Ok(account::passkey_action(&ctx, req, false).await),
+                    (["app", "passkeys", "delete"], "POST") => Ok(account::passkey_action(&ctx, req, true).await),
+                    (["passkeys.js"], "GET" | "HEAD") => Ok(Response::new(200)
+                        .with_header("content-type", "text/javascript; charset=utf-8")
+                        .with_header("cache-control", "public, max-age=3600")
+                        .with_body(crate::web::PASSKEYS_JS.as_bytes().to_vec())),
+                    (["passkeys", "registration-options"], "POST") => authorize::passkeys::registration_options(&ctx, req).await,
+                    (["passkeys", "register"], "POST") => Ok(authorize::passkeys::register(&ctx, req).await),
+                    (["passkeys", "assertion-options"], "POST") => authorize::passkeys::assertion_options(&ctx, req).await,
+                    (["passkeys", "sign-in"], "POST") => Ok(authorize::passkeys::sign_in(&ctx, req).await),
+                    (["passkeys", "continue"], "POST") => Ok(authorize::passkeys::decline(&ctx, req).await),
                     (["fdx", "dcr", "register", rest @ ..], _) => management::registration::handle(&ctx, req, rest).await,
                     (
                         [".well-known", "openid-configuration"] | ["jwks"] | ["authorize"] | ["par"] | ["login"] | ["consent"] | ["token"] | ["userinfo"] | ["introspect"] | ["revoke"]
-                        | ["logout"] | ["app"] | ["app", "consents", "withdraw"] | ["idp", "start"] | ["idp", "callback"] | ["extensions", "resume"],
+                        | ["logout"] | ["app"] | ["app", "consents", "withdraw"] | ["idp", "start"] | ["idp", "callback"] | ["extensions", "resume"]
+                        | ["passkeys", "registration-options" | "register" | "assertion-options" | "sign-in" | "continue"]
+                        | ["app", "passkeys", "rename" | "delete"]
+                        | ["passkeys.js"],
                         _,
                     ) => Err(OAuthError::method_not_allowed(format!("{m} is not allowed here"))),
                     _ => Err(OAuthError::not_found(format!("no endpoint at {}", req.path))),

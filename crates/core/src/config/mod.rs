@@ -106,11 +106,38 @@ pub struct LoginConfig {
     /// The password form of the workspace's own identity pool. Off, users sign in only through
     /// identity providers (and with exactly one, the browser goes straight to it).
     pub password_enabled: bool,
+    /// Passkeys (WebAuthn): sign-in with them, and their registration from the account page.
+    pub passkeys: PasskeysConfig,
 }
 
 impl Default for LoginConfig {
     fn default() -> Self {
-        LoginConfig { password_hashing: PasswordParams::default(), password_acr: "urn:edgeauth:acr:password".into(), password_enabled: true }
+        LoginConfig { password_hashing: PasswordParams::default(), password_acr: "urn:edgeauth:acr:password".into(), password_enabled: true, passkeys: PasskeysConfig::default() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasskeysConfig {
+    /// Off by default: a workspace switches passkeys on (its pages then load the passkey script).
+    pub enabled: bool,
+    /// The WebAuthn relying party id; empty: the host of the workspace's issuer. Passkeys are bound
+    /// to it: changing it makes every registered passkey unusable. It must be that host or a
+    /// registrable suffix of it (browsers refuse anything else; checked at each ceremony).
+    pub rp_id: String,
+    /// `preferred` or `required`: whether the authenticator must verify the user (PIN, biometrics).
+    pub user_verification: String,
+}
+
+impl Default for PasskeysConfig {
+    fn default() -> Self {
+        PasskeysConfig { enabled: false, rp_id: String::new(), user_verification: "preferred".into() }
+    }
+}
+
+impl PasskeysConfig {
+    pub fn require_uv(&self) -> bool {
+        self.user_verification == "required"
     }
 }
 
@@ -334,6 +361,9 @@ impl WorkspaceConfig {
         check((1..=10).contains(&p.iterations), "login.password_hashing.iterations", "must be between 1 and 10")?;
         check((1..=4).contains(&p.parallelism), "login.password_hashing.parallelism", "must be between 1 and 4")?;
         self.throttle.validate()?;
+        check(matches!(self.login.passkeys.user_verification.as_str(), "preferred" | "required"), "login.passkeys.user_verification", "must be 'preferred' or 'required'")?;
+        let rp = &self.login.passkeys.rp_id;
+        check(rp.is_empty() || (rp.len() <= 253 && !rp.starts_with('.') && !rp.ends_with('.') && rp.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')), "login.passkeys.rp_id", "must be a lower-case host name (no scheme, port or path)")?;
         check(matches!(self.default_locale.as_str(), "en" | "pt-BR"), "default_locale", "must be 'en' or 'pt-BR'")?;
         if !self.mtls_issuer.is_empty() {
             let m = &self.mtls_issuer;

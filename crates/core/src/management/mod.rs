@@ -266,6 +266,14 @@ async fn route<R: Runtime>(server: &Server, rt: &R, req: &Request, path: &[&str]
             "DELETE" => users::unlink(&c, t, w, id, idp).await,
             _ => not_allowed(m),
         },
+        ["tenants", t, "workspaces", w, "users", id, "passkeys"] => match m {
+            "GET" => users::passkeys(&c, t, w, id).await,
+            _ => not_allowed(m),
+        },
+        ["tenants", t, "workspaces", w, "users", id, "passkeys", credential_id] => match m {
+            "DELETE" => users::delete_passkey(&c, t, w, id, credential_id).await,
+            _ => not_allowed(m),
+        },
         ["tenants", t, "workspaces", w, "users", id, "activate"] => match m {
             "POST" => users::activate(&c, t, w, id).await,
             _ => not_allowed(m),

@@ -163,6 +163,34 @@ pub async fn unlink<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str, idp
     Ok(no_content())
 }
 
+/// `GET .../users/{id}/passkeys`: the user's passkeys (one page: a user has a handful), without
+/// their public keys.
+pub async fn passkeys<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) -> Result<Response, Problem> {
+    c.allow(Need::workspace(MANAGE_USERS, t, w, true)).await?;
+    load(c, t, w, id).await?;
+    let items: Vec<Value> = store::passkeys::for_user(c.rt.sql(), t, w, id)
+        .await?
+        .into_iter()
+        .map(|p| {
+            json!({
+                "credential_id": p.credential_id, "name": p.name, "alg": p.alg, "aaguid": p.aaguid, "sign_count": p.sign_count,
+                "transports": p.transports, "backup_eligible": p.backup_eligible, "created_at": p.created_at, "last_used_at": p.last_used_at,
+            })
+        })
+        .collect();
+    Ok(Response::json_no_store(200, &json!({ "items": items, "next": null })))
+}
+
+/// `DELETE .../users/{id}/passkeys/{credential_id}`: the passkey signs no one in any more.
+pub async fn delete_passkey<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str, credential_id: &str) -> Result<Response, Problem> {
+    c.allow(Need::workspace(MANAGE_USERS, t, w, false)).await?;
+    load(c, t, w, id).await?;
+    if !store::passkeys::delete(c.rt.sql(), t, w, id, credential_id).await? {
+        return Err(Problem::not_found(format!("user '{id}' has no passkey '{credential_id}'")));
+    }
+    Ok(no_content())
+}
+
 /// `POST .../users/{id}/activate`: a user that manual provisioning made pending may sign in.
 pub async fn activate<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) -> Result<Response, Problem> {
     c.allow(Need::workspace(MANAGE_USERS, t, w, false)).await?;

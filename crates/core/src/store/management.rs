@@ -88,6 +88,7 @@ pub async fn delete_workspace_data(db: &impl SqlDatabase, tenant: &str, workspac
         sql::WORKSPACE_DELETE_GRANT_CONTEXTS,
         sql::WORKSPACE_DELETE_DCR_REGISTRATIONS,
         sql::WORKSPACE_DELETE_DCR_IATS,
+        sql::WORKSPACE_DELETE_PASSKEYS,
         sql::WORKSPACE_DELETE_GRANT_DETAILS,
         sql::WORKSPACE_DELETE_INDEX,
     ];
@@ -191,6 +192,7 @@ pub async fn delete_user(db: &impl SqlDatabase, tenant: &str, workspace: &str, i
         stmt(sql::CONSENTS_DELETE_FOR_USER, vec![tenant.into(), workspace.into(), id.into()]),
     ];
     stmts.extend(super::federation::delete_for_user(tenant, workspace, id));
+    stmts.push(super::passkeys::delete_for_user(tenant, workspace, id));
     if tenant == crate::config::SYSTEM_TENANT && workspace == crate::config::SYSTEM_WORKSPACE {
         stmts.push(stmt(sql::ADMIN_ROLES_DELETE_FOR_USER, vec![id.into()]));
     }

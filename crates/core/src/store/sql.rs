@@ -275,3 +275,15 @@ pub const DCR_IAT_USE: &str = "UPDATE dcr_initial_access_tokens SET uses = uses 
 pub const DCR_IAT_LIST: &str = "SELECT id, description, max_uses, uses, created_at, expires_at FROM dcr_initial_access_tokens WHERE tenant = ?1 AND workspace = ?2 AND id > ?3 ORDER BY id LIMIT ?4";
 pub const DCR_IAT_DELETE: &str = "DELETE FROM dcr_initial_access_tokens WHERE tenant = ?1 AND workspace = ?2 AND id = ?3 RETURNING id";
 pub const WORKSPACE_DELETE_DCR_IATS: &str = "DELETE FROM dcr_initial_access_tokens WHERE tenant = ?1 AND workspace = ?2";
+
+// Passkeys (migrations/0010_passkeys.sql)
+/// A new credential; an id already registered in the workspace (to anyone) is refused.
+pub const PASSKEY_INSERT: &str = "INSERT INTO passkeys (tenant, workspace, credential_id, user_id, alg, public_key, sign_count, aaguid, name, transports, backup_eligible, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT DO NOTHING RETURNING credential_id";
+pub const PASSKEY_GET: &str = "SELECT credential_id, user_id, alg, public_key, sign_count, aaguid, name, transports, backup_eligible, created_at, last_used_at FROM passkeys WHERE tenant = ?1 AND workspace = ?2 AND credential_id = ?3";
+pub const PASSKEYS_FOR_USER: &str = "SELECT credential_id, user_id, alg, public_key, sign_count, aaguid, name, transports, backup_eligible, created_at, last_used_at FROM passkeys WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3 ORDER BY created_at, credential_id";
+/// A sign-in's counter, compare-and-set: of two concurrent uses of one counter value, one wins.
+pub const PASSKEY_USE: &str = "UPDATE passkeys SET sign_count = ?5, last_used_at = ?6 WHERE tenant = ?1 AND workspace = ?2 AND credential_id = ?3 AND sign_count = ?4 RETURNING credential_id";
+pub const PASSKEY_RENAME: &str = "UPDATE passkeys SET name = ?5 WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3 AND credential_id = ?4 RETURNING credential_id";
+pub const PASSKEY_DELETE: &str = "DELETE FROM passkeys WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3 AND credential_id = ?4 RETURNING credential_id";
+pub const PASSKEYS_DELETE_FOR_USER: &str = "DELETE FROM passkeys WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3";
+pub const WORKSPACE_DELETE_PASSKEYS: &str = "DELETE FROM passkeys WHERE tenant = ?1 AND workspace = ?2";

@@ -22,6 +22,8 @@ pub enum Stage {
     Consent,
     Logout,
     Account,
+    /// The passkey offered right after a password sign-in (carries the authorization and the session).
+    PasskeyOffer,
 }
 
 /// A step's sealed state. `A` is what the step carries along (the authorization request of a login

@@ -3,3 +3,6 @@
 pub mod forms;
 pub mod pages;
 pub mod qr;
+
+/// The passkey buttons' script (see `pages::with_script`): served as a static file, cacheable.
+pub const PASSKEYS_JS: &str = include_str!("passkeys.js");

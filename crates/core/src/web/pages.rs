@@ -73,6 +73,23 @@ pub fn text(locale: Locale, key: &str) -> &'static str {
         "extension_denied_title" => ("You cannot continue", "Não é possível continuar"),
         "extension_failed" => ("The sign-in could not be completed. Try again later.", "Não foi possível concluir a entrada. Tente novamente mais tarde."),
         "back_to_app" => ("Return to the application", "Voltar ao aplicativo"),
+        "passkey_sign_in" => ("Sign in with a passkey", "Entrar com uma chave de acesso"),
+        "passkeys" => ("Passkeys", "Chaves de acesso"),
+        "no_passkeys" => ("You have no passkey.", "Você não tem chave de acesso."),
+        "add_passkey" => ("Add a passkey", "Adicionar uma chave de acesso"),
+        "passkey_name" => ("Passkey name", "Nome da chave de acesso"),
+        "new_name" => ("New name", "Novo nome"),
+        "rename" => ("Rename", "Renomear"),
+        "delete" => ("Delete", "Excluir"),
+        "added" => ("added", "adicionada em"),
+        "last_used" => ("last used", "último uso em"),
+        "never_used" => ("never used", "nunca usada"),
+        "passkey_offer_title" => ("Sign in faster next time?", "Entrar mais rápido da próxima vez?"),
+        "passkey_offer_text" => (
+            "Add a passkey to this account, then sign in with your fingerprint, face or device PIN instead of your password.",
+            "Adicione uma chave de acesso a esta conta e entre com sua digital, rosto ou PIN do dispositivo em vez da senha.",
+        ),
+        "not_now" => ("Not now", "Agora não"),
         _ => ("", ""),
     };
     match locale {
@@ -104,7 +121,7 @@ input:focus,button:focus{outline:3px solid #0969da;outline-offset:2px}\
 button{margin-top:1.2rem;padding:.6rem 1.2rem;font-size:1rem;border-radius:6px;border:1px solid #1f6feb;background:#1f6feb;color:#fff;cursor:pointer}\
 button.secondary{background:#fff;color:#1f2328;border-color:#8c959f}\
 .error{color:#a40e26;background:#ffebe9;border:1px solid #ff8182;padding:.6rem;border-radius:6px}\
-ul{padding-left:1.2rem}.scope{font-family:ui-monospace,monospace;font-size:.9em;color:#57606a}";
+ul{padding-left:1.2rem}.error-text{color:#a40e26}[hidden]{display:none}.scope{font-family:ui-monospace,monospace;font-size:.9em;color:#57606a}";
 
 fn document(locale: Locale, title: &str, body: &str) -> String {
     format!(
@@ -113,6 +130,30 @@ fn document(locale: Locale, title: &str, body: &str) -> String {
         escape(title),
         STYLE,
         body
+    )
+}
+
+/// The passkey script's URL: the one script a page may load (its CSP names that URL alone, and
+/// lets the script call this origin for options).
+pub fn with_script(resp: Response, script: &str) -> Response {
+    let body = String::from_utf8(resp.body.clone()).unwrap_or_default().replacen("</head>", &format!("<script src=\"{}\" defer></script></head>", escape(script)), 1);
+    let csp = format!("default-src 'none'; style-src 'unsafe-inline'; script-src {script}; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'");
+    resp.with_body(body.into_bytes()).replace_header("content-security-policy", csp)
+}
+
+/// Where a page's passkey form gets its options (a fetch) and posts the credential.
+pub struct PasskeyForm<'a> {
+    pub options: &'a str,
+    pub action: &'a str,
+}
+
+/// A passkey form: hidden until the script shows it (no script, no WebAuthn: nothing to see).
+fn passkey_form(kind: &str, f: &PasskeyForm<'_>, interaction: &str, inner: &str) -> String {
+    format!(
+        "<form method=\"post\" action=\"{}\" data-passkey=\"{kind}\" data-options=\"{}\" hidden><input type=\"hidden\" name=\"interaction\" value=\"{}\"><input type=\"hidden\" name=\"state\"><input type=\"hidden\" name=\"credential\">{inner}<p class=\"passkey-error error-text\" role=\"alert\"></p></form>",
+        escape(f.action),
+        escape(f.options),
+        escape(interaction)
     )
 }
 
@@ -125,7 +166,7 @@ pub struct ProviderChoice<'a> {
 /// The sign-in page: one button per identity provider (a form post to `providers_action`, so
 /// no JavaScript is needed), then the password form when the workspace has one.
 #[allow(clippy::too_many_arguments)]
-pub fn login(locale: Locale, action: &str, interaction: &str, login_hint: Option<&str>, error: Option<&str>, providers: &[ProviderChoice<'_>], providers_action: &str, password: bool) -> Response {
+pub fn login(locale: Locale, action: &str, interaction: &str, login_hint: Option<&str>, error: Option<&str>, providers: &[ProviderChoice<'_>], providers_action: &str, password: bool, passkeys: Option<&PasskeyForm<'_>>) -> Response {
     let t = |k| text(locale, k);
     let error = error.map(|e| format!("<p class=\"error\" role=\"alert\" id=\"login-error\">{}</p>", escape(e))).unwrap_or_default();
     let buttons = if providers.is_empty() {
@@ -145,7 +186,7 @@ pub fn login(locale: Locale, action: &str, interaction: &str, login_hint: Option
     let form = if password {
         format!(
             "<form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"interaction\" value=\"{interaction}\">\
-<label for=\"username\">{user}</label><input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"username\" required value=\"{hint}\" autofocus>\
+<label for=\"username\">{user}</label><input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"{autocomplete}\" required value=\"{hint}\" autofocus>\
 <label for=\"password\">{pass}</label><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
 <button type=\"submit\">{title}</button></form>",
             title = t("sign_in"),
@@ -154,12 +195,37 @@ pub fn login(locale: Locale, action: &str, interaction: &str, login_hint: Option
             user = t("username"),
             pass = t("password"),
             hint = escape(login_hint.unwrap_or("")),
+            // Conditional UI: the browser offers passkeys in the username field's autofill.
+            autocomplete = if passkeys.is_some() { "username webauthn" } else { "username" },
         )
     } else {
         String::new()
     };
-    let body = format!("<h1>{}</h1>{error}{buttons}{form}", t("sign_in"));
+    let passkey = passkeys
+        .map(|f| passkey_form("sign-in", f, interaction, &format!("<button type=\"button\" class=\"secondary\" id=\"passkey-sign-in\">{}</button>", t("passkey_sign_in"))))
+        .unwrap_or_default();
+    let body = format!("<h1>{}</h1>{error}{buttons}{passkey}{form}", t("sign_in"));
     Response::html(200, document(locale, t("sign_in"), &body))
+}
+
+/// Right after a password sign-in: add a passkey (the script's form) or go on without.
+pub fn passkey_offer(locale: Locale, continue_action: &str, interaction: &str, register: &PasskeyForm<'_>) -> Response {
+    let t = |k| text(locale, k);
+    let add = passkey_form(
+        "register",
+        register,
+        interaction,
+        &format!("<label for=\"passkey-name\">{}</label><input type=\"text\" id=\"passkey-name\" name=\"name\" maxlength=\"64\"><button type=\"submit\">{}</button>", t("passkey_name"), t("add_passkey")),
+    );
+    let body = format!(
+        "<h1>{title}</h1><p>{text}</p>{add}<form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"interaction\" value=\"{i}\"><button type=\"submit\" class=\"secondary\" id=\"passkey-not-now\">{not_now}</button></form>",
+        title = t("passkey_offer_title"),
+        text = t("passkey_offer_text"),
+        action = escape(continue_action),
+        i = escape(interaction),
+        not_now = t("not_now"),
+    );
+    Response::html(200, document(locale, t("passkey_offer_title"), &body))
 }
 
 /// A user provisioned pending (manual just-in-time provisioning) tried to sign in.
@@ -244,7 +310,23 @@ pub fn logout_confirm(locale: Locale, action: &str, interaction: &str) -> Respon
     Response::html(200, document(locale, t("logout_title"), &body))
 }
 
+/// A passkey as the account page lists it.
+pub struct PasskeyItem<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+pub struct AccountPasskeys<'a> {
+    pub list: Vec<PasskeyItem<'a>>,
+    pub register: PasskeyForm<'a>,
+    pub rename_action: &'a str,
+    pub delete_action: &'a str,
+}
+
 pub struct AccountView<'a> {
+    pub passkeys: Option<AccountPasskeys<'a>>,
     pub username: &'a str,
     pub consents: &'a [(String, String)],
     pub withdraw_action: &'a str,
@@ -276,8 +358,9 @@ pub fn account(locale: Locale, view: Option<AccountView<'_>>) -> Response {
                     .collect();
                 format!("<ul>{items}</ul>")
             };
+            let passkeys = v.passkeys.as_ref().map(|p| account_passkeys(locale, p, v.interaction)).unwrap_or_default();
             format!(
-                "<h1>{title}</h1><p>{as_} <strong>{user}</strong></p><h2>{apps}</h2>{list}<form method=\"get\" action=\"{logout}\"><button type=\"submit\" class=\"secondary\">{out}</button></form>",
+                "<h1>{title}</h1><p>{as_} <strong>{user}</strong></p><h2>{apps}</h2>{list}{passkeys}<form method=\"get\" action=\"{logout}\"><button type=\"submit\" class=\"secondary\">{out}</button></form>",
                 title = t("account_title"),
                 as_ = t("signed_in_as"),
                 user = escape(v.username),
@@ -288,6 +371,42 @@ pub fn account(locale: Locale, view: Option<AccountView<'_>>) -> Response {
         }
     };
     Response::html(200, document(locale, t("account_title"), &body))
+}
+
+fn account_passkeys(locale: Locale, p: &AccountPasskeys<'_>, interaction: &str) -> String {
+    let t = |k| text(locale, k);
+    let day = |ts: i64| crate::time::format_rfc3339(ts).chars().take(10).collect::<String>();
+    let hidden = |id: &str| format!("<input type=\"hidden\" name=\"interaction\" value=\"{}\"><input type=\"hidden\" name=\"credential_id\" value=\"{}\">", escape(interaction), escape(id));
+    let items: String = p
+        .list
+        .iter()
+        .enumerate()
+        .map(|(n, k)| {
+            let used = k.last_used_at.map_or_else(|| t("never_used").to_string(), |u| format!("{} {}", t("last_used"), day(u)));
+            format!(
+                "<li class=\"passkey\"><strong>{name}</strong> <span class=\"scope\">{added} {created}, {used}</span>\
+<form method=\"post\" action=\"{rename}\">{h}<label for=\"passkey-rename-{n}\">{new_name}</label><input type=\"text\" id=\"passkey-rename-{n}\" name=\"name\" maxlength=\"64\" required><button type=\"submit\" class=\"secondary\">{rename_t}</button></form>\
+<form method=\"post\" action=\"{delete}\">{h}<button type=\"submit\" class=\"secondary\">{delete_t}</button></form></li>",
+                name = escape(k.name),
+                added = t("added"),
+                created = day(k.created_at),
+                rename = escape(p.rename_action),
+                delete = escape(p.delete_action),
+                h = hidden(k.id),
+                new_name = t("new_name"),
+                rename_t = t("rename"),
+                delete_t = t("delete"),
+            )
+        })
+        .collect();
+    let list = if p.list.is_empty() { format!("<p>{}</p>", t("no_passkeys")) } else { format!("<ul class=\"passkeys\">{items}</ul>") };
+    let add = passkey_form(
+        "register",
+        &p.register,
+        interaction,
+        &format!("<label for=\"passkey-name\">{}</label><input type=\"text\" id=\"passkey-name\" name=\"name\" maxlength=\"64\"><button type=\"submit\">{}</button>", t("passkey_name"), t("add_passkey")),
+    );
+    format!("<h2>{}</h2>{list}{add}", t("passkeys"))
 }
 
 impl crate::error::Error {
@@ -318,7 +437,7 @@ mod tests {
     #[test]
     fn escapes_everything_interpolated() {
         let evil = [ProviderChoice { id: "corp", name: "<img src=x onerror=alert(1)>" }];
-        let r = login(Locale::En, "/t/w/login", "x", Some("\"><script>alert(1)</script>"), Some("<b>"), &evil, "/t/w/idp/start", true);
+        let r = login(Locale::En, "/t/w/login", "x", Some("\"><script>alert(1)</script>"), Some("<b>"), &evil, "/t/w/idp/start", true, None);
         let body = String::from_utf8(r.body).unwrap();
         assert!(!body.contains("<script>") && !body.contains("<img"));
         assert!(body.contains("&lt;b&gt;") && body.contains("Sign in with &lt;img"));
@@ -335,9 +454,9 @@ mod tests {
     #[test]
     fn the_password_form_is_left_out_when_the_workspace_has_none() {
         let corp = [ProviderChoice { id: "corp", name: "Corp" }];
-        let body = String::from_utf8(login(Locale::En, "/l", "x", None, None, &corp, "/s", false).body).unwrap();
+        let body = String::from_utf8(login(Locale::En, "/l", "x", None, None, &corp, "/s", false, None).body).unwrap();
         assert!(body.contains("value=\"corp\"") && !body.contains("type=\"password\""));
-        let body = String::from_utf8(login(Locale::PtBr, "/l", "x", None, None, &[], "/s", true).body).unwrap();
+        let body = String::from_utf8(login(Locale::PtBr, "/l", "x", None, None, &[], "/s", true, None).body).unwrap();
         assert!(!body.contains("name=\"idp\"") && body.contains("type=\"password\""));
     }
 }

@@ -70,7 +70,14 @@ pub async fn signed_in<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthReq
 }
 
 async fn start_session<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest, client: &Client, sign_in: SignIn) -> Result<Response, OAuthError> {
+    let password_only = sign_in.context.is_none() && sign_in.amr == ["pwd"];
     let (session, set_cookie) = session::start(ctx, req, sign_in).await?;
+    // Right after a password sign-in, a user with no passkey is offered one (or goes on).
+    if password_only {
+        if let Some(page) = super::passkeys::offer(ctx, req, ar, &session).await? {
+            return Ok(forms::with_cookie(page, set_cookie));
+        }
+    }
     Ok(forms::with_cookie(after_login(ctx, req, ar, client, &session).await, set_cookie))
 }
 

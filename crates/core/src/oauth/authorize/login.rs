@@ -20,7 +20,12 @@ pub async fn show<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest,
     let choices: Vec<pages::ProviderChoice<'_>> = providers.enabled().into_iter().map(|p| pages::ProviderChoice { id: &p.id, name: &p.name }).collect();
     let (blob, set_cookie) = forms::begin(ctx, req, Stage::Login, Some(ar), None, None);
     let locale = forms::locale(ctx, req, ar.ui_locales.as_deref());
-    let page = pages::login(locale, &ctx.endpoint("login"), &blob, ar.login_hint.as_deref(), error, &choices, &ctx.endpoint("idp/start"), ctx.config.login.password_enabled);
+    let (options, action) = (ctx.endpoint("passkeys/assertion-options"), ctx.endpoint("passkeys/sign-in"));
+    let passkeys = ctx.config.login.passkeys.enabled.then_some(pages::PasskeyForm { options: &options, action: &action });
+    let mut page = pages::login(locale, &ctx.endpoint("login"), &blob, ar.login_hint.as_deref(), error, &choices, &ctx.endpoint("idp/start"), ctx.config.login.password_enabled, passkeys.as_ref());
+    if passkeys.is_some() {
+        page = pages::with_script(page, &ctx.endpoint("passkeys.js"));
+    }
     forms::with_cookie(page, set_cookie)
 }
 

@@ -8,6 +8,7 @@
 pub mod consent;
 pub mod extensions;
 pub mod login;
+pub mod passkeys;
 pub mod request;
 pub mod response;
 pub mod upstream;
