@@ -13,7 +13,7 @@
 //! in a workspace without extensions costs nothing more.
 
 use super::check;
-use super::identity_providers::{attribute_name, attribute_path, compile_pattern, Mapping, Transform};
+use super::identity_providers::{attribute_name, attribute_path, Mapping, Transform};
 use super::valid_identifier;
 use crate::error::OAuthError;
 use serde::{Deserialize, Serialize};
@@ -108,14 +108,7 @@ impl Extension {
                 for m in &self.mappings {
                     check(matches!(m.transform, Transform::Constant { .. }) || attribute_path(&m.source), &f("mappings.source"), "must be an attribute name (a.b for a member)")?;
                     check(attribute_name(&m.target) && !PROTECTED.contains(&m.target.as_str()), &f("mappings.target"), "must be an attribute name other than sub, idp and auth_time")?;
-                    match &m.transform {
-                        Transform::RegexExtract { pattern, group } => {
-                            let re = compile_pattern(pattern).map_err(|_| OAuthError::invalid_configuration(&f("mappings.transform.pattern"), "is not a valid regular expression (at most 256 characters)"))?;
-                            check(*group < re.captures_len(), &f("mappings.transform.group"), "names a capture group the pattern does not have")?;
-                        }
-                        Transform::Split { separator } | Transform::Join { separator } => check(!separator.is_empty() && separator.len() <= 8, &f("mappings.transform.separator"), "must be 1-8 characters")?,
-                        _ => {}
-                    }
+                    m.transform.validate(&f("mappings.transform"))?;
                 }
                 check(self.remove.iter().all(|r| attribute_name(r) && !PROTECTED.contains(&r.as_str()) && r != "amr" && r != "acr"), &f("remove"), "must name attributes other than sub, idp, auth_time, amr and acr")?;
             }

@@ -227,6 +227,19 @@ impl Transform {
     fn is_copy(&self) -> bool {
         matches!(self, Transform::Copy)
     }
+
+    /// A transform's own rules (a provider's mapping, an extension's): the pattern compiles and
+    /// has the group; a separator is 1-8 characters. `field` prefixes the names in errors.
+    pub fn validate(&self, field: &str) -> Result<(), OAuthError> {
+        match self {
+            Transform::RegexExtract { pattern, group } => {
+                let re = compile_pattern(pattern).map_err(|_| OAuthError::invalid_configuration(&format!("{field}.pattern"), "is not a valid regular expression (at most 256 characters)"))?;
+                check(*group < re.captures_len(), &format!("{field}.group"), "names a capture group the pattern does not have")
+            }
+            Transform::Split { separator } | Transform::Join { separator } => check(!separator.is_empty() && separator.len() <= 8, &format!("{field}.separator"), "must be 1-8 characters"),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Role names a provisioned administrator may be granted (management::access's roles).
@@ -280,14 +293,7 @@ impl IdentityProvider {
             let top = m.source.split('.').next().unwrap_or("");
             check(!source_needed || self.source_type(top).is_some(), &f("mappings.source"), "must be a predefined source attribute of the provider's type or one declared in its attributes")?;
             check(attribute_name(&m.target), &f("mappings.target"), "must be an attribute name")?;
-            match &m.transform {
-                Transform::RegexExtract { pattern, group } => {
-                    let re = compile_pattern(pattern).map_err(|_| OAuthError::invalid_configuration(&f("mappings.transform.pattern"), "is not a valid regular expression (at most 256 characters)"))?;
-                    check(*group < re.captures_len(), &f("mappings.transform.group"), "names a capture group the pattern does not have")?;
-                }
-                Transform::Split { separator } | Transform::Join { separator } => check(!separator.is_empty() && separator.len() <= 8, &f("mappings.transform.separator"), "must be 1-8 characters")?,
-                _ => {}
-            }
+            m.transform.validate(&f("mappings.transform"))?;
         }
         let p = &self.provisioning;
         check(p.match_by.len() <= 5 && p.match_by.iter().all(|a| attribute_name(a) && a != "sub"), &f("provisioning.match_by"), "must be at most 5 attribute names (not sub: the link is tried first)")?;
