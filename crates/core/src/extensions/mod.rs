@@ -189,7 +189,7 @@ impl Pending {
 pub fn transform(ext: &Extension, p: &mut Pending, schema: &AuthnContextConfig) -> Result<(), Failure> {
     let view = p.view();
     for m in &ext.mappings {
-        let value = if matches!(m.transform, crate::config::identity_providers::Transform::Constant { .. }) { None } else { read(&view, &m.source) };
+        let value = if matches!(m.transform, crate::config::identity_providers::Transform::Constant { .. }) { None } else { mapping::read(&view, &m.source) };
         match mapping::transform(&m.transform, value) {
             Ok(Some(v)) => p.set(&m.target, v)?,
             Ok(None) => {}
@@ -200,15 +200,6 @@ pub fn transform(ext: &Extension, p: &mut Pending, schema: &AuthnContextConfig) 
         p.remove(r);
     }
     p.check(schema)
-}
-
-fn read<'a>(source: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
-    let mut parts = path.split('.');
-    let mut v = source.get(parts.next()?)?;
-    for part in parts {
-        v = v.get(part)?;
-    }
-    Some(v).filter(|v| !v.is_null())
 }
 
 /// The request facts an extension is told: which client asked for what.

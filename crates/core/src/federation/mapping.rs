@@ -49,7 +49,7 @@ fn default_mappings(kind: IdpType) -> Vec<Mapping> {
 }
 
 /// The value at `path` (`a.b` reads member `b` of object `a`).
-fn read<'a>(source: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+pub(crate) fn read<'a>(source: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
     let mut parts = path.split('.');
     let mut v = source.get(parts.next()?)?;
     for p in parts {
