@@ -92,6 +92,9 @@ impl Error {
         login_required => (400, "login_required"),
         consent_required => (400, "consent_required"),
         interaction_required => (400, "interaction_required"),
+        // OpenID Connect Core (errata set 2) §3.1.2.6: the required authentication (a NIST level
+        // here) cannot be met for this user.
+        unmet_authentication_requirements => (400, "unmet_authentication_requirements"),
         unsupported_token_type => (400, "unsupported_token_type"),
         invalid_token => (401, "invalid_token"),
         insufficient_scope => (403, "insufficient_scope"),

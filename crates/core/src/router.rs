@@ -100,12 +100,19 @@ impl Server {
                     (["passkeys", "assertion-options"], "POST") => authorize::passkeys::assertion_options(&ctx, req).await,
                     (["passkeys", "sign-in"], "POST") => Ok(authorize::passkeys::sign_in(&ctx, req).await),
                     (["passkeys", "continue"], "POST") => Ok(authorize::passkeys::decline(&ctx, req).await),
+                    (["login", "code"], "POST") => Ok(authorize::codes::start(&ctx, req).await),
+                    (["codes", "email"], "POST") => Ok(authorize::codes::email(&ctx, req).await),
+                    (["codes", "verify"], "POST") => Ok(authorize::codes::verify(&ctx, req).await),
+                    (["app", "totp", "setup"], "POST") => Ok(account::totp_setup(&ctx, req).await),
+                    (["app", "totp", "confirm"], "POST") => Ok(account::totp_confirm(&ctx, req).await),
+                    (["app", "totp", "delete"], "POST") => Ok(account::totp_delete(&ctx, req).await),
                     (["fdx", "dcr", "register", rest @ ..], _) => management::registration::handle(&ctx, req, rest).await,
                     (
                         [".well-known", "openid-configuration"] | ["jwks"] | ["authorize"] | ["par"] | ["login"] | ["consent"] | ["token"] | ["userinfo"] | ["introspect"] | ["revoke"]
                         | ["logout"] | ["app"] | ["app", "consents", "withdraw"] | ["idp", "start"] | ["idp", "callback"] | ["extensions", "resume"]
                         | ["passkeys", "registration-options" | "register" | "assertion-options" | "sign-in" | "continue"]
                         | ["app", "passkeys", "rename" | "delete"]
+                        | ["login", "code"] | ["codes", "email" | "verify"] | ["app", "totp", "setup" | "confirm" | "delete"]
                         | ["passkeys.js"],
                         _,
                     ) => Err(OAuthError::method_not_allowed(format!("{m} is not allowed here"))),

@@ -166,6 +166,9 @@ pub struct SsoSession {
     pub auth_time: i64,
     pub amr: Vec<String>,
     pub acr: String,
+    /// The NIST assurance level the sign-in reached (1-3; 0: not recorded, see `authn::session::level`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub aal: u8,
     pub expires_at: i64,
     /// A sign-in through an identity provider: its authentication context
     /// (`authn::context::AuthnContext`), so the session's next authorization needs no provider call.
@@ -175,6 +178,10 @@ pub struct SsoSession {
     /// carried by the consent form.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ephemeral: bool,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
 }
 
 /// SSO sessions: a Durable Object per session on Workers, a SQLite table on Spin and natively.
@@ -342,5 +349,10 @@ pub trait Runtime {
     /// table, whose first statement on a fresh connection also parses the whole schema.
     fn instance_per_request(&self) -> bool {
         false
+    }
+    /// Sends a plain-text email through the deployment's own email service (the Workers
+    /// `send_email` binding `EMAIL`, from `EMAIL_FROM`); `Ok(false)`: the deployment has none.
+    async fn send_email(&self, _to: &str, _subject: &str, _text: &str) -> Result<bool, StoreError> {
+        Ok(false)
     }
 }

@@ -5,6 +5,7 @@
 //! `code id_token` fragment, sees) cannot be turned back into the cookie, and the store holds no
 //! cookie either.
 
+use super::aal::{Aal, Factors};
 use super::context::AuthnContext;
 use crate::crypto;
 use crate::engine::Ctx;
@@ -51,6 +52,9 @@ pub struct SignIn {
     pub user_id: String,
     pub amr: Vec<String>,
     pub acr: String,
+    /// The assurance level the sign-in reached (`None`: none of ours, e.g. a provider's `amr`
+    /// that names no factor).
+    pub aal: Option<Aal>,
     pub context: Option<AuthnContext>,
     pub lifetime: Option<i64>,
 }
@@ -58,8 +62,21 @@ pub struct SignIn {
 impl SignIn {
     /// A password sign-in of the identity pool's `user_id`.
     pub fn password<R: Runtime>(ctx: &Ctx<'_, R>, user_id: &str) -> SignIn {
-        SignIn { user_id: user_id.to_string(), amr: vec!["pwd".into()], acr: ctx.config.login_acr(), context: None, lifetime: None }
+        SignIn::local(ctx, user_id, Factors::password())
     }
+
+    /// A sign-in of the identity pool's `user_id` with these factors (a password, a code, a
+    /// passkey, or a step-up's sum of them).
+    pub fn local<R: Runtime>(ctx: &Ctx<'_, R>, user_id: &str, factors: Factors) -> SignIn {
+        let aal = factors.level();
+        SignIn { user_id: user_id.to_string(), amr: factors.amr(), acr: ctx.config.sign_in_acr(aal), aal, context: None, lifetime: None }
+    }
+}
+
+/// The level a session's sign-in reached: as recorded, or (a session from before levels were
+/// recorded) as its `amr` shows, never more; a sign-in whose methods we cannot tell is AAL1.
+pub fn level(session: &SsoSession) -> Aal {
+    Aal::from_u8(session.aal).or_else(|| Factors::from_amr(&session.amr).level()).unwrap_or(Aal::One)
 }
 
 /// Starts a session for a sign-in, replacing the browser's previous one; returns it with the
@@ -81,6 +98,7 @@ pub async fn start<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, sign_in: SignIn)
         auth_time: ctx.now,
         amr: sign_in.amr,
         acr: sign_in.acr,
+        aal: sign_in.aal.map_or(0, |a| a as u8),
         expires_at: ctx.now + ttl.max(0),
         context: sign_in.context.and_then(|c| serde_json::to_value(c).ok()),
         ephemeral,

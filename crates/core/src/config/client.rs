@@ -82,6 +82,10 @@ pub struct Client {
     /// The authorization details types (RFC 9396 §10) this client may request.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub authorization_details_types: Vec<String>,
+    /// OIDC Registration's `default_acr_values`: what this client's authorizations ask for when
+    /// they carry no `acr_values` (a NIST level among them is a requirement, `authn::aal`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub default_acr_values: Vec<String>,
     /// RFC 7591 §2: the software this client is an instance of, as registered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub software_id: Option<String>,
@@ -122,6 +126,7 @@ impl Default for Client {
             tls_client_certificate_bound_access_tokens: false,
             authorization_signed_response_alg: None,
             authorization_details_types: Vec::new(),
+            default_acr_values: Vec::new(),
             software_id: None,
             software_statement: None,
         }
@@ -237,6 +242,9 @@ impl Client {
         }
         if self.authorization_details_types.iter().any(|t| t.is_empty() || t.len() > 256) {
             return Err(invalid("authorization_details_types holds an empty or over-long type"));
+        }
+        if self.default_acr_values.len() > 8 || self.default_acr_values.iter().any(|v| v.is_empty() || v.len() > 128 || v.contains(char::is_whitespace)) {
+            return Err(invalid("default_acr_values holds at most 8 values, each 1-128 characters without spaces"));
         }
         Ok(())
     }

@@ -108,11 +108,52 @@ pub struct LoginConfig {
     pub password_enabled: bool,
     /// Passkeys (WebAuthn): sign-in with them, and their registration from the account page.
     pub passkeys: PasskeysConfig,
+    /// The workspace's NIST authenticator assurance level (`authn::aal`): `NIST-AAL-1`, `-2`, `-3`,
+    /// or `none`. With a level, tokens state the level a sign-in reached as `acr`, and a session
+    /// below the level required is stepped up. Absent (a workspace stored before levels existed)
+    /// reads as `none`; a new workspace is stored with `NIST-AAL-1` unless it says otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aal: Option<String>,
+    /// Codes sent by email: a second factor after a password, and a first one where allowed.
+    pub email_codes: EmailCodesConfig,
+    /// Authenticator apps (TOTP, RFC 6238): enrolled from the account page.
+    pub totp: TotpConfig,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailCodesConfig {
+    pub enabled: bool,
+    /// Where codes go: an HTTPS endpoint that receives each as a JWT signed by the workspace
+    /// (`application/jwt`). Empty: the deployment's email binding (Workers `send_email`).
+    pub webhook_url: String,
+    /// A code alone signs a user in (AAL1); otherwise codes only follow a password.
+    pub first_factor: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TotpConfig {
+    pub enabled: bool,
+    /// An authenticator app's code alone signs a user in (AAL1).
+    pub first_factor: bool,
+}
+
+impl LoginConfig {
+    /// The workspace's level, if it has one (`none` and absent: none).
+    pub fn aal_floor(&self) -> Option<crate::authn::aal::Aal> {
+        self.aal.as_deref().and_then(crate::authn::aal::Aal::parse)
+    }
+
+    /// Whether a code alone may sign a user in.
+    pub fn code_first_factor(&self) -> bool {
+        (self.email_codes.enabled && self.email_codes.first_factor) || (self.totp.enabled && self.totp.first_factor)
+    }
 }
 
 impl Default for LoginConfig {
     fn default() -> Self {
-        LoginConfig { password_hashing: PasswordParams::default(), password_acr: "urn:edgeauth:acr:password".into(), password_enabled: true, passkeys: PasskeysConfig::default() }
+        LoginConfig { password_hashing: PasswordParams::default(), password_acr: "urn:edgeauth:acr:password".into(), password_enabled: true, passkeys: PasskeysConfig::default(), aal: None, email_codes: EmailCodesConfig::default(), totp: TotpConfig::default() }
     }
 }
 
@@ -365,6 +406,9 @@ impl WorkspaceConfig {
         let rp = &self.login.passkeys.rp_id;
         check(rp.is_empty() || (rp.len() <= 253 && !rp.starts_with('.') && !rp.ends_with('.') && rp.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')), "login.passkeys.rp_id", "must be a lower-case host name (no scheme, port or path)")?;
         check(matches!(self.default_locale.as_str(), "en" | "pt-BR"), "default_locale", "must be 'en' or 'pt-BR'")?;
+        check(self.login.aal.as_deref().is_none_or(|a| a == "none" || crate::authn::aal::Aal::parse(a).is_some()), "login.aal", "must be NIST-AAL-1, NIST-AAL-2, NIST-AAL-3 or none")?;
+        let hook = &self.login.email_codes.webhook_url;
+        check(hook.is_empty() || (hook.len() <= 512 && crate::urls::web_url(hook).is_ok()), "login.email_codes.webhook_url", "must be an https URL (plain http only to loopback) without userinfo")?;
         if !self.mtls_issuer.is_empty() {
             let m = &self.mtls_issuer;
             let ok = crate::urls::web_url(m).is_ok_and(|u| u.query().is_none()) && !m.ends_with('/') && !m.contains('?') && m.len() <= 512;

@@ -2,6 +2,7 @@
 //! advertises what these methods say, and enforcement checks what they say. Nothing outside this
 //! file asks whether the profile is on; it asks the rule.
 
+use crate::authn::aal::Aal;
 use super::{check, client, WorkspaceConfig};
 use crate::error::OAuthError;
 use crate::runtime::Alg;
@@ -88,6 +89,8 @@ impl WorkspaceConfig {
     pub fn acr_values_supported(&self) -> Vec<String> {
         if self.fapi_br() {
             FAPI_BR_ACR_VALUES.iter().map(|s| s.to_string()).collect()
+        } else if self.login.aal_floor().is_some() {
+            crate::authn::aal::ALL.iter().map(|s| s.to_string()).collect()
         } else {
             vec![self.login.password_acr.clone()]
         }
@@ -98,13 +101,26 @@ impl WorkspaceConfig {
         self.id_token_acr(&self.login.password_acr).to_string()
     }
 
+    /// The `acr` a sign-in of ours records for the level it reached: the level's name where the
+    /// workspace states levels (`login.aal`) or the sign-in used two factors; else the password
+    /// login's (a workspace from before levels, signed in with one factor).
+    pub fn sign_in_acr(&self, level: Option<Aal>) -> String {
+        match level {
+            Some(l) if self.login.aal_floor().is_some() || l >= Aal::Two => l.as_str().to_string(),
+            _ => self.login_acr(),
+        }
+    }
+
     /// The `acr` an ID token states for a session authenticated at `session_acr`: under the
-    /// profile always one of its levels (a session from before the switch gets loa2).
+    /// profile always one of its levels: loa3 for two factors (NIST-AAL-2 or 3), else loa2 (a
+    /// session from before the switch included).
     pub fn id_token_acr<'a>(&self, session_acr: &'a str) -> &'a str {
-        if self.fapi_br() && !FAPI_BR_ACR_VALUES.contains(&session_acr) {
-            ACR_BR_LOA2
-        } else {
+        if !self.fapi_br() || FAPI_BR_ACR_VALUES.contains(&session_acr) {
             session_acr
+        } else if matches!(Aal::parse(session_acr), Some(Aal::Two | Aal::Three)) {
+            ACR_BR_LOA3
+        } else {
+            ACR_BR_LOA2
         }
     }
 

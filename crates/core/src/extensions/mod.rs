@@ -74,6 +74,9 @@ pub struct Pending {
     pub lifetime: Option<i64>,
     /// Attributes extensions set or removed.
     pub touched: BTreeSet<String>,
+    /// The level the sign-in's factors reached (extensions may restate `acr`, not the level).
+    #[serde(default)]
+    pub aal: Option<crate::authn::aal::Aal>,
 }
 
 impl Pending {
@@ -90,7 +93,7 @@ impl Pending {
             }
         };
         let idp = attributes.get("idp").and_then(Value::as_str).unwrap_or(POOL).to_string();
-        Pending { user_id: sign_in.user_id, amr: sign_in.amr, acr: sign_in.acr, idp, auth_time, attributes, has_context, local_user, lifetime: sign_in.lifetime, touched: BTreeSet::new() }
+        Pending { user_id: sign_in.user_id, amr: sign_in.amr, acr: sign_in.acr, idp, auth_time, attributes, has_context, local_user, lifetime: sign_in.lifetime, touched: BTreeSet::new(), aal: sign_in.aal }
     }
 
     /// What an extension sees: the attributes with the sign-in's facts.
@@ -180,7 +183,7 @@ impl Pending {
             let delta = self.touched.iter().map(|k| (k.clone(), self.attributes.get(k).cloned().unwrap_or(Value::Null))).collect();
             Some(AuthnContext { attributes: delta, local_user: true })
         };
-        SignIn { user_id: self.user_id, amr: self.amr, acr: self.acr, context, lifetime: self.lifetime }
+        SignIn { user_id: self.user_id, amr: self.amr, acr: self.acr, aal: self.aal, context, lifetime: self.lifetime }
     }
 }
 
@@ -309,7 +312,7 @@ mod tests {
     }
 
     fn pending() -> Pending {
-        let sign_in = SignIn { user_id: "u1".into(), amr: vec!["pwd".into()], acr: "urn:x:1".into(), context: None, lifetime: None };
+        let sign_in = SignIn { user_id: "u1".into(), amr: vec!["pwd".into()], acr: "urn:x:1".into(), aal: None, context: None, lifetime: None };
         Pending::new(sign_in, Some(&password_user()), 1000)
     }
 
@@ -370,7 +373,7 @@ mod tests {
         attributes.insert("sub".into(), json!("ext-1"));
         attributes.insert("idp".into(), json!("corp"));
         attributes.insert("email".into(), json!("b@corp.example"));
-        let sign_in = SignIn { user_id: "ext-1".into(), amr: vec!["fed".into()], acr: "a".into(), context: Some(AuthnContext { attributes, local_user: false }), lifetime: Some(60) };
+        let sign_in = SignIn { user_id: "ext-1".into(), amr: vec!["fed".into()], acr: "a".into(), aal: None, context: Some(AuthnContext { attributes, local_user: false }), lifetime: Some(60) };
         let mut p = Pending::new(sign_in, None, 5);
         assert_eq!(p.idp, "corp");
         p.merge(&json!({ "attributes": { "state": "RJ", "email": null } }), &schema()).unwrap();

@@ -57,6 +57,11 @@ async fn entry<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, kind: &str) -> Res
 /// When the configuration cannot be written, what SQL holds for the workspace is removed again.
 pub async fn insert<R: Runtime>(rt: &R, t: &str, w: &str, kind: &str, cfg: &WorkspaceConfig, now: i64) -> Result<(), Problem> {
     deployment_allows(rt, cfg)?;
+    // New workspaces state assurance levels (NIST-AAL-1 unless the document says otherwise);
+    // stored ones without the member keep their old `acr` (see `LoginConfig::aal`).
+    let mut cfg = cfg.clone();
+    cfg.login.aal.get_or_insert_with(|| crate::authn::aal::Aal::One.as_str().to_string());
+    let cfg = &cfg;
     let new_keys = if store::list_keys(rt.sql(), t, w, now).await?.is_empty() { keys::generate(rt.entropy(), rt.master_secret(), t, w, now)? } else { Vec::new() };
     mstore::insert_workspace(rt.sql(), t, w, kind, &cfg.name, now, &new_keys).await?;
     keys::forget_snapshot(rt, t, w).await?;
@@ -189,7 +194,13 @@ pub async fn write_config<R: Runtime>(rt: &R, t: &str, w: &str, kind: &str, cfg:
 
 /// The rules of a configuration that depend on the deployment: the hosts extensions may reach.
 fn deployment_allows<R: Runtime>(rt: &R, cfg: &WorkspaceConfig) -> Result<(), Problem> {
-    crate::config::extensions::validate_all(&cfg.extensions, rt.extension_hosts())
+    crate::config::extensions::validate_all(&cfg.extensions, rt.extension_hosts())?;
+    // The email webhook is a customer's service like an extension: the same allow-list.
+    let hook = &cfg.login.email_codes.webhook_url;
+    if !hook.is_empty() && !crate::urls::web_url(hook).is_ok_and(|u| crate::urls::host_allowed(rt.extension_hosts(), &u)) {
+        return Err(Problem::invalid_request("login.email_codes.webhook_url names a host this deployment does not allow (EXTENSION_HOSTS)"));
+    }
+    Ok(())
 }
 
 /// Changes part of the configuration (the authentication context, the claims lineage) along the

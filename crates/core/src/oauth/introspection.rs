@@ -41,7 +41,7 @@ pub async fn handle<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
         if let Some(id) = consents::consent_id_in(scope) {
             out["consent_id"] = json!(id);
         }
-        for k in ["scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti", "auth_time", "acr", "cnf", "authorization_details"] {
+        for k in ["scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti", "auth_time", "acr", "amr", "cnf", "authorization_details"] {
             if let Some(v) = claims.get(k) {
                 out[k] = v.clone();
             }
@@ -66,6 +66,9 @@ pub async fn handle<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
         "exp": rec.expires_at,
         "iat": rec.created_at,
         "iss": ctx.issuer,
+        "auth_time": grant.auth_time,
+        "acr": ctx.config.id_token_acr(&grant.acr),
+        "amr": grant.amr,
     });
     if let Some(d) = grant.authorization_details.as_deref().and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok()) {
         out["authorization_details"] = d;

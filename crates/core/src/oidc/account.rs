@@ -6,7 +6,10 @@ use crate::error::OAuthError;
 use crate::http::{Request, Response};
 use crate::web::forms::{self, Stage};
 use crate::oauth::authorize::passkeys;
-use crate::web::pages::{self, AccountPasskeys, AccountView, PasskeyForm, PasskeyItem};
+use crate::web::pages::{self, AccountPasskeys, AccountTotp, AccountView, PasskeyForm, PasskeyItem};
+use crate::authn::otp;
+use crate::oauth::authorize::codes;
+use crate::crypto::{b64url, b64url_decode};
 use crate::runtime::Runtime;
 use crate::engine::Ctx;
 use crate::store;
@@ -39,7 +42,11 @@ async fn page_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
         rename_action: &rename,
         delete_action: &delete,
     });
-    let mut page = pages::account(locale, Some(AccountView { passkeys, username: &user.username, consents: &consents, withdraw_action: &withdraw, logout_action: &logout, interaction: &blob }));
+    let totp_on = ctx.config.login.totp.enabled;
+    let enrolled = totp_on && store::otp::get_totp(ctx.db(), &ctx.tenant, &ctx.workspace, &user.id).await?.is_some();
+    let (setup, remove) = (ctx.endpoint("app/totp/setup"), ctx.endpoint("app/totp/delete"));
+    let totp = totp_on.then(|| AccountTotp { enrolled, setup_action: &setup, delete_action: &remove });
+    let mut page = pages::account(locale, Some(AccountView { passkeys, totp, username: &user.username, consents: &consents, withdraw_action: &withdraw, logout_action: &logout, interaction: &blob }));
     if enabled {
         page = pages::with_script(page, &ctx.endpoint("passkeys.js"));
     }
@@ -63,6 +70,74 @@ pub async fn passkey_action<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, delete:
         };
         if !done {
             return Err(OAuthError::not_found("you have no such passkey"));
+        }
+        Ok(Response::redirect(&ctx.endpoint("app")))
+    }
+    .await;
+    answer(ctx, req, result)
+}
+
+fn totp_enabled<R: Runtime>(ctx: &Ctx<'_, R>) -> Result<(), OAuthError> {
+    if ctx.config.login.totp.enabled {
+        Ok(())
+    } else {
+        Err(OAuthError::invalid_request("authenticator apps are not enabled in this workspace"))
+    }
+}
+
+/// The enrolment page for `secret`: its key, its QR code, the form that confirms it.
+fn totp_page<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, user: &store::User, sid: &str, secret: &[u8], error: Option<&str>) -> Response {
+    let (blob, set_cookie) = forms::begin(ctx, req, Stage::TotpEnrol, Some(&b64url(secret)), Some(sid), None);
+    let label = if ctx.config.name.is_empty() { ctx.workspace.as_str() } else { ctx.config.name.as_str() };
+    let uri = otp::otpauth_uri(label, &user.username, secret);
+    let locale = forms::locale(ctx, req, None);
+    let qr = crate::web::qr::svg(&uri, pages::text(locale, "totp_setup")).unwrap_or_default();
+    let mut page = pages::totp_setup(locale, &ctx.endpoint("app/totp/confirm"), &blob, &otp::base32(secret), &qr, error);
+    if error.is_some() {
+        page.status = 400;
+    }
+    forms::with_cookie(page, set_cookie)
+}
+
+/// POST /app/totp/setup: a new secret for the signed-in user, shown until a code confirms it
+/// (nothing is stored before that: the secret travels sealed in the page's form).
+pub async fn totp_setup<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Response {
+    let result = async {
+        totp_enabled(ctx)?;
+        let params = req.form_params()?;
+        let (user, _, session) = passkeys::account_user(ctx, req, &params).await?;
+        Ok(totp_page(ctx, req, &user, &session.sid, &otp::new_secret(ctx.rt.entropy()), None))
+    }
+    .await;
+    answer(ctx, req, result)
+}
+
+/// POST /app/totp/confirm: the app's first code stores the secret (replacing an earlier app).
+pub async fn totp_confirm<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Response {
+    let result = async {
+        totp_enabled(ctx)?;
+        let params = req.form_params()?;
+        let i: forms::Interaction<String> = forms::resume(ctx, req, &params, Stage::TotpEnrol)?;
+        let session = session::current(ctx, req).await?.filter(|s| Some(&s.sid) == i.sid.as_ref()).ok_or_else(|| OAuthError::login_required("your session has ended"))?;
+        let user = store::get_user(ctx.db(), &ctx.tenant, &ctx.workspace, &session.user_id).await?.filter(|u| !u.disabled).ok_or_else(|| OAuthError::login_required("your session has ended"))?;
+        let secret = i.ar.as_deref().and_then(b64url_decode).filter(|s| s.len() == otp::SECRET_LEN).ok_or_else(|| OAuthError::invalid_request("the form is invalid"))?;
+        if codes::enrol_totp(ctx, &user.id, &secret, params.get("code").unwrap_or("")).await? {
+            return Ok(Response::redirect(&ctx.endpoint("app")));
+        }
+        let locale = forms::locale(ctx, req, None);
+        Ok(totp_page(ctx, req, &user, &session.sid, &secret, Some(pages::text(locale, "code_wrong"))))
+    }
+    .await;
+    answer(ctx, req, result)
+}
+
+/// POST /app/totp/delete: removes the signed-in user's authenticator app.
+pub async fn totp_delete<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Response {
+    let result = async {
+        let params = req.form_params()?;
+        let (user, _, _) = passkeys::account_user(ctx, req, &params).await?;
+        if !store::otp::delete_totp(ctx.db(), &ctx.tenant, &ctx.workspace, &user.id).await? {
+            return Err(OAuthError::not_found("you have no authenticator app"));
         }
         Ok(Response::redirect(&ctx.endpoint("app")))
     }

@@ -89,6 +89,8 @@ pub async fn delete_workspace_data(db: &impl SqlDatabase, tenant: &str, workspac
         sql::WORKSPACE_DELETE_DCR_REGISTRATIONS,
         sql::WORKSPACE_DELETE_DCR_IATS,
         sql::WORKSPACE_DELETE_PASSKEYS,
+        sql::WORKSPACE_DELETE_TOTP,
+        sql::WORKSPACE_DELETE_OTP_CODES,
         sql::WORKSPACE_DELETE_GRANT_DETAILS,
         sql::WORKSPACE_DELETE_INDEX,
     ];
@@ -193,6 +195,7 @@ pub async fn delete_user(db: &impl SqlDatabase, tenant: &str, workspace: &str, i
     ];
     stmts.extend(super::federation::delete_for_user(tenant, workspace, id));
     stmts.push(super::passkeys::delete_for_user(tenant, workspace, id));
+    stmts.extend(super::otp::delete_for_user(tenant, workspace, id));
     if tenant == crate::config::SYSTEM_TENANT && workspace == crate::config::SYSTEM_WORKSPACE {
         stmts.push(stmt(sql::ADMIN_ROLES_DELETE_FOR_USER, vec![id.into()]));
     }

@@ -6,6 +6,7 @@ pub mod counters;
 pub mod federation;
 pub mod management;
 pub mod par;
+pub mod otp;
 pub mod passkeys;
 pub mod registration;
 pub mod sessions;

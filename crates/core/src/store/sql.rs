@@ -287,3 +287,18 @@ pub const PASSKEY_RENAME: &str = "UPDATE passkeys SET name = ?5 WHERE tenant = ?
 pub const PASSKEY_DELETE: &str = "DELETE FROM passkeys WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3 AND credential_id = ?4 RETURNING credential_id";
 pub const PASSKEYS_DELETE_FOR_USER: &str = "DELETE FROM passkeys WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3";
 pub const WORKSPACE_DELETE_PASSKEYS: &str = "DELETE FROM passkeys WHERE tenant = ?1 AND workspace = ?2";
+
+// One-time codes (migrations/0011_one_time_codes.sql)
+
+pub const TOTP_PUT: &str = "INSERT INTO totp_authenticators (tenant, workspace, user_id, secret, last_step, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (tenant, workspace, user_id) DO UPDATE SET secret = excluded.secret, last_step = excluded.last_step, created_at = excluded.created_at";
+pub const TOTP_GET: &str = "SELECT secret, last_step, created_at FROM totp_authenticators WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3";
+pub const TOTP_USE: &str = "UPDATE totp_authenticators SET last_step = ?4 WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3 AND last_step < ?4 RETURNING user_id";
+pub const TOTP_DELETE: &str = "DELETE FROM totp_authenticators WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3 RETURNING user_id";
+pub const WORKSPACE_DELETE_TOTP: &str = "DELETE FROM totp_authenticators WHERE tenant = ?1 AND workspace = ?2";
+pub const OTP_CODE_PURGE: &str = "DELETE FROM otp_codes WHERE tenant = ?1 AND workspace = ?2 AND expires_at < ?3";
+pub const OTP_CODE_LAST_SENT: &str = "SELECT MAX(created_at) AS last FROM otp_codes WHERE tenant = ?1 AND workspace = ?2 AND subject = ?3 AND purpose = ?4";
+pub const OTP_CODE_INSERT: &str = "INSERT INTO otp_codes (tenant, workspace, id, subject, purpose, code_hash, attempts, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8)";
+pub const OTP_CODE_ATTEMPT: &str = "UPDATE otp_codes SET attempts = attempts + 1 WHERE tenant = ?1 AND workspace = ?2 AND id = ?3 AND attempts < ?4 AND expires_at > ?5 RETURNING subject, purpose";
+pub const OTP_CODE_CONSUME: &str = "DELETE FROM otp_codes WHERE tenant = ?1 AND workspace = ?2 AND id = ?3 AND code_hash = ?4 RETURNING id";
+pub const OTP_CODES_DELETE_FOR_SUBJECT: &str = "DELETE FROM otp_codes WHERE tenant = ?1 AND workspace = ?2 AND subject = ?3";
+pub const WORKSPACE_DELETE_OTP_CODES: &str = "DELETE FROM otp_codes WHERE tenant = ?1 AND workspace = ?2";

@@ -43,7 +43,8 @@ pub async fn mint_access_token<R: Runtime>(
     }
     if let Some(a) = auth {
         claims["auth_time"] = json!(a.auth_time);
-        claims["acr"] = json!(a.acr);
+        // Stated as the ID token states it (under fapi_br, one of the profile's levels).
+        claims["acr"] = json!(ctx.config.id_token_acr(&a.acr));
         claims["amr"] = json!(a.amr);
     }
     // The data lineage's access-token claims (`authn::context::claims_for`), never over ours.

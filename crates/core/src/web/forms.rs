@@ -24,6 +24,10 @@ pub enum Stage {
     Account,
     /// The passkey offered right after a password sign-in (carries the authorization and the session).
     PasskeyOffer,
+    /// A one-time code's page: the first factor, or a step-up of the session (`oauth::authorize::codes`).
+    Code,
+    /// An authenticator app being enrolled from the account page (carries its secret, sealed).
+    TotpEnrol,
 }
 
 /// A step's sealed state. `A` is what the step carries along (the authorization request of a login

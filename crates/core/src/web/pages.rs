@@ -90,6 +90,29 @@ pub fn text(locale: Locale, key: &str) -> &'static str {
             "Adicione uma chave de acesso a esta conta e entre com sua digital, rosto ou PIN do dispositivo em vez da senha.",
         ),
         "not_now" => ("Not now", "Agora não"),
+        "step_up_title" => ("Confirm it is you", "Confirme que é você"),
+        "step_up_text" => ("This application asks for a stronger sign-in. Use one more way to confirm it is you.", "Este aplicativo pede uma entrada mais forte. Use mais uma forma de confirmar que é você."),
+        "totp_code" => ("Code from your authenticator app", "Código do seu aplicativo autenticador"),
+        "verify" => ("Verify", "Verificar"),
+        "email_me_code" => ("Email me a code", "Enviar um código por e-mail"),
+        "code_title" => ("Enter your code", "Digite seu código"),
+        "code_sent" => ("We sent a 6-digit code to your email address. It expires in 5 minutes.", "Enviamos um código de 6 dígitos para seu e-mail. Ele expira em 5 minutos."),
+        "code_app" => ("Enter the 6-digit code from your authenticator app.", "Digite o código de 6 dígitos do seu aplicativo autenticador."),
+        "code" => ("Code", "Código"),
+        "code_wrong" => ("That code is not right. Try again.", "Esse código não está correto. Tente novamente."),
+        "code_dead" => ("This code can no longer be used (it expired, was used, or was tried too often). Ask for a new one.", "Este código não pode mais ser usado (expirou, já foi usado ou teve tentativas demais). Peça um novo."),
+        "code_not_sent" => ("The code could not be sent. Try again later.", "Não foi possível enviar o código. Tente novamente mais tarde."),
+        "code_too_soon" => ("A code was sent a moment ago. Wait a little before asking for another.", "Um código acabou de ser enviado. Aguarde um pouco antes de pedir outro."),
+        "sign_in_with_code" => ("Sign in with a code", "Entrar com um código"),
+        "code_email_subject" => ("Your sign-in code", "Seu código de acesso"),
+        "code_email_text" => ("Your code is", "Seu código é"),
+        "totp_title" => ("Authenticator app", "Aplicativo autenticador"),
+        "totp_none" => ("No authenticator app is set up.", "Nenhum aplicativo autenticador configurado."),
+        "totp_enrolled" => ("An authenticator app is set up.", "Um aplicativo autenticador está configurado."),
+        "totp_setup" => ("Set up an authenticator app", "Configurar um aplicativo autenticador"),
+        "totp_scan" => ("Scan this code with your authenticator app, or type the key, then enter the 6-digit code it shows.", "Leia este código com seu aplicativo autenticador, ou digite a chave, e então informe o código de 6 dígitos que ele mostrar."),
+        "totp_key" => ("Key", "Chave"),
+        "remove" => ("Remove", "Remover"),
         _ => ("", ""),
     };
     match locale {
@@ -166,7 +189,7 @@ pub struct ProviderChoice<'a> {
 /// The sign-in page: one button per identity provider (a form post to `providers_action`, so
 /// no JavaScript is needed), then the password form when the workspace has one.
 #[allow(clippy::too_many_arguments)]
-pub fn login(locale: Locale, action: &str, interaction: &str, login_hint: Option<&str>, error: Option<&str>, providers: &[ProviderChoice<'_>], providers_action: &str, password: bool, passkeys: Option<&PasskeyForm<'_>>) -> Response {
+pub fn login(locale: Locale, action: &str, interaction: &str, login_hint: Option<&str>, error: Option<&str>, providers: &[ProviderChoice<'_>], providers_action: &str, password: bool, passkeys: Option<&PasskeyForm<'_>>, code_action: Option<&str>) -> Response {
     let t = |k| text(locale, k);
     let error = error.map(|e| format!("<p class=\"error\" role=\"alert\" id=\"login-error\">{}</p>", escape(e))).unwrap_or_default();
     let buttons = if providers.is_empty() {
@@ -204,7 +227,20 @@ pub fn login(locale: Locale, action: &str, interaction: &str, login_hint: Option
     let passkey = passkeys
         .map(|f| passkey_form("sign-in", f, interaction, &format!("<button type=\"button\" class=\"secondary\" id=\"passkey-sign-in\">{}</button>", t("passkey_sign_in"))))
         .unwrap_or_default();
-    let body = format!("<h1>{}</h1>{error}{buttons}{passkey}{form}", t("sign_in"));
+    // A code instead of a password: the name first, the code on the next page.
+    let code = code_action
+        .map(|a| {
+            format!(
+                "<form method=\"post\" action=\"{}\" id=\"code-sign-in\"><input type=\"hidden\" name=\"interaction\" value=\"{}\"><label for=\"code-username\">{}</label><input type=\"text\" id=\"code-username\" name=\"username\" autocomplete=\"username\" required value=\"{}\"><button type=\"submit\" class=\"secondary\">{}</button></form>",
+                escape(a),
+                escape(interaction),
+                t("username"),
+                escape(login_hint.unwrap_or("")),
+                t("sign_in_with_code")
+            )
+        })
+        .unwrap_or_default();
+    let body = format!("<h1>{}</h1>{error}{buttons}{passkey}{form}{code}", t("sign_in"));
     Response::html(200, document(locale, t("sign_in"), &body))
 }
 
@@ -226,6 +262,69 @@ pub fn passkey_offer(locale: Locale, continue_action: &str, interaction: &str, r
         not_now = t("not_now"),
     );
     Response::html(200, document(locale, t("passkey_offer_title"), &body))
+}
+
+/// The step-up page: the ways the user has to add a factor (a form each; the passkey's needs the
+/// script, and names the user so the browser asks for this user's passkeys).
+pub fn step_up(locale: Locale, level: &str, interaction: &str, totp_action: Option<&str>, email_action: Option<&str>, passkey: Option<(&PasskeyForm<'_>, &str, &str)>) -> Response {
+    let t = |k| text(locale, k);
+    let totp = totp_action
+        .map(|a| {
+            format!(
+                "<form method=\"post\" action=\"{}\" id=\"totp-form\"><input type=\"hidden\" name=\"interaction\" value=\"{}\"><label for=\"totp-code\">{}</label><input type=\"text\" id=\"totp-code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9 ]*\" maxlength=\"8\" required autofocus><button type=\"submit\">{}</button></form>",
+                escape(a),
+                escape(interaction),
+                t("totp_code"),
+                t("verify")
+            )
+        })
+        .unwrap_or_default();
+    let email = email_action
+        .map(|a| format!("<form method=\"post\" action=\"{}\" id=\"email-code-form\"><input type=\"hidden\" name=\"interaction\" value=\"{}\"><button type=\"submit\" class=\"secondary\">{}</button></form>", escape(a), escape(interaction), t("email_me_code")))
+        .unwrap_or_default();
+    let passkey = passkey
+        .map(|(f, login_interaction, username)| {
+            let inner = format!("<input type=\"hidden\" id=\"username\" value=\"{}\"><button type=\"button\" class=\"secondary\" id=\"passkey-sign-in\">{}</button>", escape(username), t("passkey_sign_in"));
+            passkey_form("sign-in", f, login_interaction, &inner)
+        })
+        .unwrap_or_default();
+    let body = format!("<h1>{}</h1><p>{}</p><p class=\"scope\">{}</p>{totp}{email}{passkey}", t("step_up_title"), t("step_up_text"), escape(level));
+    Response::html(200, document(locale, t("step_up_title"), &body))
+}
+
+/// The page that asks for a one-time code (emailed, or the authenticator app's).
+pub fn code(locale: Locale, action: &str, interaction: &str, emailed: bool, error: Option<&str>) -> Response {
+    let t = |k| text(locale, k);
+    let error = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e))).unwrap_or_default();
+    let body = format!(
+        "<h1>{title}</h1>{error}<p>{intro}</p><form method=\"post\" action=\"{action}\" id=\"code-form\"><input type=\"hidden\" name=\"interaction\" value=\"{i}\"><label for=\"code\">{code}</label><input type=\"text\" id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9 ]*\" maxlength=\"8\" required autofocus><button type=\"submit\">{verify}</button></form>",
+        title = t("code_title"),
+        intro = t(if emailed { "code_sent" } else { "code_app" }),
+        action = escape(action),
+        i = escape(interaction),
+        code = t("code"),
+        verify = t("verify"),
+    );
+    Response::html(200, document(locale, t("code_title"), &body))
+}
+
+/// The account page's authenticator app being set up: the key as text and as a QR code (drawn
+/// here as SVG), and the form that confirms it with a first code.
+pub fn totp_setup(locale: Locale, action: &str, interaction: &str, key: &str, qr_svg: &str, error: Option<&str>) -> Response {
+    let t = |k| text(locale, k);
+    let error = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e))).unwrap_or_default();
+    let body = format!(
+        "<h1>{title}</h1>{error}<p>{scan}</p><div class=\"qr\">{qr_svg}</div><p>{key_t}: <code id=\"totp-secret\">{key}</code></p><form method=\"post\" action=\"{action}\" id=\"totp-confirm\"><input type=\"hidden\" name=\"interaction\" value=\"{i}\"><label for=\"code\">{code}</label><input type=\"text\" id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" maxlength=\"8\" required autofocus><button type=\"submit\">{verify}</button></form>",
+        title = t("totp_setup"),
+        scan = t("totp_scan"),
+        key_t = t("totp_key"),
+        key = escape(key),
+        action = escape(action),
+        i = escape(interaction),
+        code = t("code"),
+        verify = t("verify"),
+    );
+    Response::html(200, document(locale, t("totp_setup"), &body))
 }
 
 /// A user provisioned pending (manual just-in-time provisioning) tried to sign in.
@@ -325,8 +424,16 @@ pub struct AccountPasskeys<'a> {
     pub delete_action: &'a str,
 }
 
+/// The account page's authenticator app: set up or not, and the form that changes that.
+pub struct AccountTotp<'a> {
+    pub enrolled: bool,
+    pub setup_action: &'a str,
+    pub delete_action: &'a str,
+}
+
 pub struct AccountView<'a> {
     pub passkeys: Option<AccountPasskeys<'a>>,
+    pub totp: Option<AccountTotp<'a>>,
     pub username: &'a str,
     pub consents: &'a [(String, String)],
     pub withdraw_action: &'a str,
@@ -359,8 +466,9 @@ pub fn account(locale: Locale, view: Option<AccountView<'_>>) -> Response {
                 format!("<ul>{items}</ul>")
             };
             let passkeys = v.passkeys.as_ref().map(|p| account_passkeys(locale, p, v.interaction)).unwrap_or_default();
+            let totp = v.totp.as_ref().map(|a| account_totp(locale, a, v.interaction)).unwrap_or_default();
             format!(
-                "<h1>{title}</h1><p>{as_} <strong>{user}</strong></p><h2>{apps}</h2>{list}{passkeys}<form method=\"get\" action=\"{logout}\"><button type=\"submit\" class=\"secondary\">{out}</button></form>",
+                "<h1>{title}</h1><p>{as_} <strong>{user}</strong></p><h2>{apps}</h2>{list}{passkeys}{totp}<form method=\"get\" action=\"{logout}\"><button type=\"submit\" class=\"secondary\">{out}</button></form>",
                 title = t("account_title"),
                 as_ = t("signed_in_as"),
                 user = escape(v.username),
@@ -371,6 +479,17 @@ pub fn account(locale: Locale, view: Option<AccountView<'_>>) -> Response {
         }
     };
     Response::html(200, document(locale, t("account_title"), &body))
+}
+
+fn account_totp(locale: Locale, a: &AccountTotp<'_>, interaction: &str) -> String {
+    let t = |k| text(locale, k);
+    let hidden = format!("<input type=\"hidden\" name=\"interaction\" value=\"{}\">", escape(interaction));
+    let body = if a.enrolled {
+        format!("<p id=\"totp-enrolled\">{}</p><form method=\"post\" action=\"{}\" id=\"totp-delete\">{hidden}<button type=\"submit\" class=\"secondary\">{}</button></form>", t("totp_enrolled"), escape(a.delete_action), t("remove"))
+    } else {
+        format!("<p>{}</p><form method=\"post\" action=\"{}\" id=\"totp-setup\">{hidden}<button type=\"submit\">{}</button></form>", t("totp_none"), escape(a.setup_action), t("totp_setup"))
+    };
+    format!("<h2>{}</h2>{body}", t("totp_title"))
 }
 
 fn account_passkeys(locale: Locale, p: &AccountPasskeys<'_>, interaction: &str) -> String {
@@ -437,7 +556,7 @@ mod tests {
     #[test]
     fn escapes_everything_interpolated() {
         let evil = [ProviderChoice { id: "corp", name: "<img src=x onerror=alert(1)>" }];
-        let r = login(Locale::En, "/t/w/login", "x", Some("\"><script>alert(1)</script>"), Some("<b>"), &evil, "/t/w/idp/start", true, None);
+        let r = login(Locale::En, "/t/w/login", "x", Some("\"><script>alert(1)</script>"), Some("<b>"), &evil, "/t/w/idp/start", true, None, None);
         let body = String::from_utf8(r.body).unwrap();
         assert!(!body.contains("<script>") && !body.contains("<img"));
         assert!(body.contains("&lt;b&gt;") && body.contains("Sign in with &lt;img"));
@@ -454,9 +573,9 @@ mod tests {
     #[test]
     fn the_password_form_is_left_out_when_the_workspace_has_none() {
         let corp = [ProviderChoice { id: "corp", name: "Corp" }];
-        let body = String::from_utf8(login(Locale::En, "/l", "x", None, None, &corp, "/s", false, None).body).unwrap();
+        let body = String::from_utf8(login(Locale::En, "/l", "x", None, None, &corp, "/s", false, None, None).body).unwrap();
         assert!(body.contains("value=\"corp\"") && !body.contains("type=\"password\""));
-        let body = String::from_utf8(login(Locale::PtBr, "/l", "x", None, None, &[], "/s", true, None).body).unwrap();
+        let body = String::from_utf8(login(Locale::PtBr, "/l", "x", None, None, &[], "/s", true, None, None).body).unwrap();
         assert!(!body.contains("name=\"idp\"") && body.contains("type=\"password\""));
     }
 }

@@ -22,7 +22,8 @@ pub async fn show<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest,
     let locale = forms::locale(ctx, req, ar.ui_locales.as_deref());
     let (options, action) = (ctx.endpoint("passkeys/assertion-options"), ctx.endpoint("passkeys/sign-in"));
     let passkeys = ctx.config.login.passkeys.enabled.then_some(pages::PasskeyForm { options: &options, action: &action });
-    let mut page = pages::login(locale, &ctx.endpoint("login"), &blob, ar.login_hint.as_deref(), error, &choices, &ctx.endpoint("idp/start"), ctx.config.login.password_enabled, passkeys.as_ref());
+    let code = ctx.config.login.code_first_factor().then(|| ctx.endpoint("login/code"));
+    let mut page = pages::login(locale, &ctx.endpoint("login"), &blob, ar.login_hint.as_deref(), error, &choices, &ctx.endpoint("idp/start"), ctx.config.login.password_enabled, passkeys.as_ref(), code.as_deref());
     if passkeys.is_some() {
         page = pages::with_script(page, &ctx.endpoint("passkeys.js"));
     }

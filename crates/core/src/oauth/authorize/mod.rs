@@ -5,6 +5,7 @@
 //! login (`login.rs`, or an identity provider: `upstream.rs`), the post-authentication extensions
 //! (`extensions.rs`), consent (`consent.rs`), and issuing (`response.rs`).
 
+pub mod codes;
 pub mod consent;
 pub mod extensions;
 pub mod login;
@@ -144,6 +145,14 @@ pub async fn check_consent_awaiting<R: Runtime>(ctx: &Ctx<'_, R>, client: &Clien
 /// After the user is known: the user-context policies of the requested details, then consent if
 /// needed, else the code.
 pub async fn after_login<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest, client: &Client, session: &SsoSession) -> Response {
+    // Below the assurance level this authorization requires: stepped up, not refused.
+    if let Some(need) = codes::needs_step_up(ctx, ar, session) {
+        return match codes::step_up(ctx, req, ar, session, need).await {
+            Ok(r) => r,
+            Err(e) if e.code == "server_error" => e.into_response(),
+            Err(e) => respond(ctx, ar, Err(e)).await,
+        };
+    }
     let shown = match &ar.authorization_details {
         None => Vec::new(),
         Some(details) => match user_policies(ctx, ar, client, session, details).await {

@@ -18,6 +18,7 @@
 //! across calls, and computed on every call, so the answer says nothing about who exists.
 
 use super::{load_client, step_response, AuthRequest};
+use crate::authn::aal::Factors;
 use crate::authn::session::{self, SignIn};
 use crate::authn::throttle;
 use crate::crypto::{self, b64url, b64url_decode};
@@ -404,10 +405,6 @@ async fn sign_in_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Re
     }
     let client = load_client(ctx, &ar.client_id).await?;
     // A passkey is possession; one that verified the user (PIN, biometrics) is two factors.
-    let mut amr = vec!["pop".to_string()];
-    if assertion.user_verified {
-        amr.push("mfa".into());
-    }
-    let sign_in = SignIn { user_id: user.id.clone(), amr, acr: ctx.config.login_acr(), context: None, lifetime: None };
+    let sign_in = SignIn::local(ctx, &user.id, Factors::passkey(assertion.user_verified));
     super::extensions::signed_in(ctx, req, &ar, &client, sign_in, Some(&user)).await
 }

@@ -5,6 +5,7 @@
 //! unit test beside it. Client authentication (PAR) and [`check_redirect_uri_registered`] run
 //! before the pipeline, as their failures are never sent to a redirect URI.
 
+use crate::authn::aal::{self, Aal};
 use crate::config::authorization_details::RichAuthorization;
 use crate::config::client::Client;
 use crate::config::{WorkspaceConfig, GRANT_AUTHORIZATION_CODE};
@@ -46,6 +47,10 @@ pub struct AuthRequest {
     /// RFC 9396: the checked `authorization_details`, shown at consent and kept with the grant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_details: Option<Vec<serde_json::Value>>,
+    /// The assurance level the request asked for (`acr_values`, else the client's
+    /// `default_acr_values`); the workspace's floor is added where the session is checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aal: Option<Aal>,
 }
 
 impl AuthRequest {
@@ -83,6 +88,7 @@ pub struct Checked {
     pub max_age: Option<i64>,
     pub id_token_claims: Vec<String>,
     pub authorization_details: Option<Vec<serde_json::Value>>,
+    pub aal: Option<Aal>,
 }
 
 type CheckFn = fn(&Input, &mut Checked) -> Result<(), OAuthError>;
@@ -114,6 +120,7 @@ pub const PIPELINE: &[Check] = &[
     both("pkce", check_pkce),
     both("prompt", check_prompt),
     both("max_age", check_max_age),
+    both("acr_values", check_acr_values),
     both("id_token_hint_allowed", check_id_token_hint_allowed),
     both("claims_parameter", check_claims_parameter),
     both("lengths", check_lengths),
@@ -144,6 +151,7 @@ pub fn validate(config: &WorkspaceConfig, client: &Client, p: &Params, endpoint:
         scope: c.scope,
         id_token_claims: c.id_token_claims,
         authorization_details: c.authorization_details,
+        aal: c.aal,
     })
 }
 
@@ -293,6 +301,17 @@ fn check_max_age(i: &Input, c: &mut Checked) -> Result<(), OAuthError> {
         None => None,
         Some(m) => Some(m.parse::<i64>().ok().filter(|m| *m >= 0).ok_or_else(|| OAuthError::invalid_request("max_age must be a non-negative integer"))?),
     };
+    Ok(())
+}
+
+/// `acr_values` (OIDC Core 3.1.2.1): voluntary, except that a NIST level among them (or among the
+/// client's `default_acr_values` when the request names none) is required of the sign-in.
+fn check_acr_values(i: &Input, c: &mut Checked) -> Result<(), OAuthError> {
+    let values = i.params.get("acr_values");
+    if values.is_some_and(|v| v.len() > 512) {
+        return Err(OAuthError::invalid_request("acr_values is too long"));
+    }
+    c.aal = aal::requested(values, &i.client.default_acr_values);
     Ok(())
 }
 
