@@ -183,6 +183,8 @@ struct WorkerRuntime {
     root_secret: Option<String>,
     public_origin: Option<String>,
     extension_hosts: Option<String>,
+    /// The `send_email` binding `EMAIL` and the `EMAIL_FROM` address, when both are configured.
+    email: Option<(worker::SendEmail, String)>,
 }
 
 impl WorkerRuntime {
@@ -209,6 +211,10 @@ impl WorkerRuntime {
             root_secret,
             public_origin,
             extension_hosts: env_string(env, "EXTENSION_HOSTS").filter(|s| !s.trim().is_empty()),
+            email: match (env.send_email("EMAIL"), env_string(env, "EMAIL_FROM").filter(|s| !s.trim().is_empty())) {
+                (Ok(binding), Some(from)) => Some((binding, from)),
+                _ => None,
+            },
         })
     }
 }
@@ -258,6 +264,12 @@ impl rt::Runtime for WorkerRuntime {
     }
     fn extension_hosts(&self) -> Option<&str> {
         self.extension_hosts.as_deref()
+    }
+    async fn send_email(&self, to: &str, subject: &str, text: &str) -> Result<bool, StoreError> {
+        let Some((binding, from)) = &self.email else { return Ok(false) };
+        let message = worker::SendEmailBuilder::builder(from, to, subject).text(text).build();
+        binding.send_with_builder(&message).await.map_err(|e| StoreError::new(format!("send_email: {e:?}")))?;
+        Ok(true)
     }
 }
 

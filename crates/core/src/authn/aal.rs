@@ -110,9 +110,19 @@ impl Factors {
     }
 }
 
-/// The lowest NIST level among `values` (the client accepts any of them), if any is one.
+/// The level an `acr` value asks for: the NIST levels, and Open Finance Brasil's (`loa2` one
+/// factor, `loa3` two).
+fn asked(value: &str) -> Option<Aal> {
+    match value {
+        "urn:brasil:openbanking:loa2" => Some(Aal::One),
+        "urn:brasil:openbanking:loa3" => Some(Aal::Two),
+        v => Aal::parse(v),
+    }
+}
+
+/// The lowest level among `values` (the client accepts any of them), if any names one.
 pub fn lowest_requested<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<Aal> {
-    values.into_iter().filter_map(Aal::parse).min()
+    values.into_iter().filter_map(asked).min()
 }
 
 /// The level an authorization needs: the workspace's floor, raised by what the request asked in
@@ -170,6 +180,7 @@ mod tests {
         assert_eq!(requested(Some("urn:x"), &defaults), None, "the request's values replace the client's defaults");
         assert_eq!(requested(None, &defaults), Some(Aal::Two));
         assert_eq!(requested(Some(" "), &defaults), Some(Aal::Two));
+        assert_eq!(requested(Some("urn:brasil:openbanking:loa3"), &[]), Some(Aal::Two), "Open Finance Brasil's loa3 is two factors");
         assert_eq!(required(Some(Aal::Two), Some(Aal::One)), Some(Aal::Two), "a request cannot lower the workspace's floor");
         assert_eq!(required(Some(Aal::One), Some(Aal::Three)), Some(Aal::Three));
         assert_eq!(required(None, None), None);

@@ -103,6 +103,7 @@ pub fn text(locale: Locale, key: &str) -> &'static str {
         "code_dead" => ("This code can no longer be used (it expired, was used, or was tried too often). Ask for a new one.", "Este código não pode mais ser usado (expirou, já foi usado ou teve tentativas demais). Peça um novo."),
         "code_not_sent" => ("The code could not be sent. Try again later.", "Não foi possível enviar o código. Tente novamente mais tarde."),
         "code_too_soon" => ("A code was sent a moment ago. Wait a little before asking for another.", "Um código acabou de ser enviado. Aguarde um pouco antes de pedir outro."),
+        "send_new_code" => ("Send a new code", "Enviar um novo código"),
         "sign_in_with_code" => ("Sign in with a code", "Entrar com um código"),
         "code_email_subject" => ("Your sign-in code", "Seu código de acesso"),
         "code_email_text" => ("Your code is", "Seu código é"),
@@ -293,7 +294,7 @@ pub fn step_up(locale: Locale, level: &str, interaction: &str, totp_action: Opti
 }
 
 /// The page that asks for a one-time code (emailed, or the authenticator app's).
-pub fn code(locale: Locale, action: &str, interaction: &str, emailed: bool, error: Option<&str>) -> Response {
+pub fn code(locale: Locale, action: &str, interaction: &str, emailed: bool, error: Option<&str>, resend_action: Option<&str>) -> Response {
     let t = |k| text(locale, k);
     let error = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e))).unwrap_or_default();
     let body = format!(
@@ -305,7 +306,10 @@ pub fn code(locale: Locale, action: &str, interaction: &str, emailed: bool, erro
         code = t("code"),
         verify = t("verify"),
     );
-    Response::html(200, document(locale, t("code_title"), &body))
+    let resend = resend_action
+        .map(|a| format!("<form method=\"post\" action=\"{}\" id=\"email-code-form\"><input type=\"hidden\" name=\"interaction\" value=\"{}\"><button type=\"submit\" class=\"secondary\">{}</button></form>", escape(a), escape(interaction), t("send_new_code")))
+        .unwrap_or_default();
+    Response::html(200, document(locale, t("code_title"), &format!("{body}{resend}")))
 }
 
 /// The account page's authenticator app being set up: the key as text and as a QR code (drawn

@@ -44,6 +44,9 @@ struct CodeStep {
     ar: AuthRequest,
     /// The user the code must be of (a first factor for a name with no account: none).
     user: Option<String>,
+    /// The login name typed (or the user's): wrong app codes count towards its lock.
+    #[serde(default)]
+    name: String,
     /// The emailed code's id, once one was sent; without, the code is the authenticator app's.
     sent: Option<String>,
     /// A step-up of the interaction's session (a stored one is read again; one that lives in this
@@ -108,7 +111,7 @@ pub async fn step_up<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthReque
     if !(o.totp || o.email || o.passkey) {
         return Err(unmet());
     }
-    let step = CodeStep { ar: ar.clone(), user: Some(user.id.clone()), sent: None, step_up: true, ephemeral: session.ephemeral.then(|| session.clone()) };
+    let step = CodeStep { ar: ar.clone(), user: Some(user.id.clone()), name: user.username.clone(), sent: None, step_up: true, ephemeral: session.ephemeral.then(|| session.clone()) };
     let (blob, set_cookie) = forms::begin(ctx, req, Stage::Code, Some(&step), Some(&session.sid), None);
     let locale = forms::locale(ctx, req, ar.ui_locales.as_deref());
     let (options_url, action) = (ctx.endpoint("passkeys/assertion-options"), ctx.endpoint("passkeys/sign-in"));
@@ -144,7 +147,7 @@ async fn email_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Resp
     match send(ctx, Some(&user), &user.username, Purpose::StepUp, locale).await? {
         Sent::Id(id) => step.sent = Some(id),
         Sent::TooSoon(secs) => return Ok(too_soon(locale, secs)),
-        Sent::Failed(e) => return Ok(code_page(ctx, req, &step, i.sid.as_deref(), Some(pages::text(locale, "code_not_sent")), 502).with_failure(&e)),
+        Sent::Failed(e) => return Ok(code_page(ctx, req, &step, i.sid.as_deref(), Some(pages::text(locale, "code_not_sent")), 200).with_failure(&e)),
     }
     Ok(code_page(ctx, req, &step, i.sid.as_deref(), None, 200))
 }
@@ -169,7 +172,9 @@ fn too_soon(locale: Locale, secs: i64) -> Response {
 fn code_page<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, step: &CodeStep, sid: Option<&str>, error: Option<&str>, status: u16) -> Response {
     let (blob, set_cookie) = forms::begin(ctx, req, Stage::Code, Some(step), sid, None);
     let locale = forms::locale(ctx, req, step.ar.ui_locales.as_deref());
-    let mut page = pages::code(locale, &ctx.endpoint("codes/verify"), &blob, step.sent.is_some(), error);
+    // A step-up's emailed code can be sent again (within the resend limit) from its page.
+    let resend = (step.step_up && step.sent.is_some()).then(|| ctx.endpoint("codes/email"));
+    let mut page = pages::code(locale, &ctx.endpoint("codes/verify"), &blob, step.sent.is_some(), error, resend.as_deref());
     page.status = status;
     forms::with_cookie(page, set_cookie)
 }
@@ -198,7 +203,7 @@ async fn start_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Resp
         return Err(OAuthError::invalid_request("enter your username"));
     }
     let user = store::get_user_by_username(ctx.db(), &ctx.tenant, &ctx.workspace, name).await?.filter(|u| !u.disabled);
-    let mut step = CodeStep { ar, user: user.as_ref().map(|u| u.id.clone()), sent: None, step_up: false, ephemeral: None };
+    let mut step = CodeStep { ar, user: user.as_ref().map(|u| u.id.clone()), name: name.to_string(), sent: None, step_up: false, ephemeral: None };
     let locale = forms::locale(ctx, req, step.ar.ui_locales.as_deref());
     let email = &ctx.config.login.email_codes;
     if email.enabled && email.first_factor {
@@ -206,7 +211,7 @@ async fn start_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Resp
             Sent::Id(id) => step.sent = Some(id),
             Sent::TooSoon(secs) => return Ok(too_soon(locale, secs)),
             // Said alike for every name: an unknown one fails nothing (no delivery is tried).
-            Sent::Failed(e) => return Ok(code_page(ctx, req, &step, None, Some(pages::text(locale, "code_not_sent")), 502).with_failure(&e)),
+            Sent::Failed(e) => return Ok(code_page(ctx, req, &step, None, Some(pages::text(locale, "code_not_sent")), 200).with_failure(&e)),
         }
     }
     Ok(code_page(ctx, req, &step, None, None, 200))
@@ -236,16 +241,19 @@ async fn verify_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Res
         None => None,
     };
     let purpose = if step.step_up { Purpose::StepUp } else { Purpose::SignIn };
-    let verdict = match &step.sent {
-        Some(id) => check_email_code(ctx, id, &code, user.as_ref(), purpose).await?,
-        None => {
-            let allowed = if step.step_up { ctx.config.login.totp.enabled } else { ctx.config.login.totp.enabled && ctx.config.login.totp.first_factor };
-            if !allowed {
-                return Err(OAuthError::invalid_request("authenticator app codes are not accepted here"));
-            }
+    let totp_allowed = ctx.config.login.totp.enabled && (step.step_up || ctx.config.login.totp.first_factor);
+    let emailed = match &step.sent {
+        Some(id) => Some(check_email_code(ctx, id, &code, user.as_ref(), purpose).await?),
+        None => None,
+    };
+    // The page takes the emailed code, or the authenticator app's where that is accepted too.
+    let verdict = match emailed {
+        Some(Checked::Right) => Checked::Right,
+        Some(v) if !totp_allowed => v,
+        None if !totp_allowed => return Err(OAuthError::invalid_request("authenticator app codes are not accepted here")),
+        emailed => {
             // Guessed like a password: wrong codes count towards the name's lock.
-            let name = user.as_ref().map_or("", |u| u.username.as_str());
-            let mut guard = Guard::login(ctx, req, name);
+            let mut guard = Guard::login(ctx, req, &step.name);
             if let Verdict::Locked { retry_after_secs } = guard.check(ctx, true).await? {
                 return Ok(OAuthError::temporarily_locked(retry_after_secs, pages::text(locale, "too_many_attempts")).into_page(locale));
             }
@@ -260,7 +268,7 @@ async fn verify_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Res
                 if let Verdict::Locked { retry_after_secs } = guard.failed(ctx).await? {
                     return Ok(OAuthError::temporarily_locked(retry_after_secs, pages::text(locale, "too_many_attempts")).into_page(locale));
                 }
-                Checked::Wrong
+                emailed.unwrap_or(Checked::Wrong)
             }
         }
     };
@@ -296,7 +304,8 @@ enum Checked {
 enum Sent {
     Id(String),
     TooSoon(i64),
-    /// Not delivered; the error (its cause for the log) goes with the page.
+    /// Not delivered; the error (its cause for the log) goes with the page, which says so (a 200:
+    /// the user's request was fine, and a 5xx is kept for failures of ours).
     Failed(OAuthError),
 }
 

@@ -1,0 +1,156 @@
+// A step-up with an authenticator app in headless Chromium: a user signs in with the password, sets
+// up TOTP on the account page (the secret read from the page, the code computed here as the app
+// would: RFC 6238, HMAC-SHA-1, 30 s, 6 digits), then a client asks for acr_values=NIST-AAL-2; the
+// step-up page takes the app's code and the client's ID token says NIST-AAL-2 with otp and mfa.
+// The same with JavaScript off, from a fresh browser: password, then the code.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { chromium } from "playwright-core";
+import { startTarget, pkce, basic, form } from "../support/target.mjs";
+import { startRelyingParty } from "../support/relying-party.mjs";
+import { decodeJwt } from "../support/signin.mjs";
+
+let t, issuer, browser, rp, rpBase, secret, received;
+let totpSecret, lastStep;
+let clockOffset = 0;
+
+before(async () => {
+  rp = await startRelyingParty();
+  ({ base: rpBase, received } = rp);
+  t = await startTarget();
+  issuer = await t.workspace("acme", "main", { login: { aal: "NIST-AAL-1", totp: { enabled: true } } });
+  secret = (await t.client("acme", "main", { client_id: "web", client_name: "Web Shop", redirect_uris: [`${rpBase}/cb`], grant_types: ["authorization_code"], scope: "openid", skip_consent: true })).client_secret;
+  await t.user("acme", "main", { username: "ada", password: "correct horse battery" });
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
+});
+
+after(async () => {
+  await browser?.close();
+  await t?.stop();
+  rp?.close();
+});
+
+// ---- the authenticator app ----
+function base32Decode(s) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = 0, value = 0;
+  const out = [];
+  for (const c of s.replace(/=+$/, "").toUpperCase()) {
+    value = ((value << 5) | alphabet.indexOf(c)) & 0xffff;
+    bits += 5;
+    if (bits >= 8) { out.push((value >>> (bits - 8)) & 0xff); bits -= 8; }
+  }
+  return Buffer.from(out);
+}
+function totp(base32, step) {
+  const c = Buffer.alloc(8);
+  c.writeBigUInt64BE(BigInt(step));
+  const h = createHmac("sha1", base32Decode(base32)).update(c).digest();
+  const o = h[19] & 0x0f;
+  return String((h.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, "0");
+}
+const serverNow = () => Date.now() / 1000 + clockOffset;
+const currentStep = () => Math.floor(serverNow() / 30);
+/** A step after `step` (each step's code is taken once), with a few seconds left to type it. */
+async function stepAfter(step) {
+  while (currentStep() <= step) {
+    if (t.canAdvanceClock) { const secs = 30 * (step + 1 - currentStep()); await t.advanceClock(secs); clockOffset += secs; }
+    else await sleep(((step + 1) * 30 - serverNow()) * 1000 + 300);
+  }
+  const left = 30 - (serverNow() % 30);
+  if (left < 5) await sleep((left + 0.5) * 1000);
+  return currentStep();
+}
+
+function authorize(extra = {}) {
+  const { verifier, challenge } = pkce();
+  const u = new URL(`${issuer}/authorize`);
+  for (const [k, v] of Object.entries({ response_type: "code", client_id: "web", redirect_uri: `${rpBase}/cb`, scope: "openid", code_challenge: challenge, code_challenge_method: "S256", ...extra })) u.searchParams.set(k, v);
+  return { url: u.toString(), verifier };
+}
+
+/** The client's view of the last redirect: the ID token's claims. */
+async function idToken(verifier) {
+  const code = received.at(-1)?.code;
+  assert.ok(code, JSON.stringify(received));
+  const r = await form(`${issuer}/token`, { grant_type: "authorization_code", code, redirect_uri: `${rpBase}/cb`, code_verifier: verifier }, { authorization: basic("web", secret) });
+  assert.equal(r.status, 200, r.text);
+  return decodeJwt(r.json.id_token).payload;
+}
+
+/** Presses the form's button. */
+const submit = (page, id) => page.locator(`#${id} button, #${id} input[type="submit"]`).first().click();
+
+async function password(page) {
+  await page.getByLabel("Username").fill("ada");
+  await page.getByLabel("Password").fill("correct horse battery");
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+}
+
+/** On the step-up page: the app's code in the TOTP form; then at the client. */
+async function typeAppCode(page) {
+  await page.locator("#totp-form").waitFor();
+  assert.equal(await page.getByLabel("Password").count(), 0, "the step-up page asks for no password");
+  const s = await stepAfter(lastStep);
+  await page.locator("#totp-code").fill(totp(totpSecret, s));
+  lastStep = s;
+  await submit(page, "totp-form");
+  await page.waitForURL(`${rpBase}/cb**`);
+}
+
+test("password, TOTP set up on /app, then acr_values=NIST-AAL-2 steps up with the app's code", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  let a = authorize();
+  received.length = 0;
+  await page.goto(a.url);
+  await password(page);
+  await page.waitForURL(`${rpBase}/cb**`);
+  const first = await idToken(a.verifier);
+  assert.equal(first.acr, "NIST-AAL-1");
+  assert.deepEqual(first.amr, ["pwd"]);
+
+  // the account page: set up the authenticator app
+  await page.goto(`${issuer}/app`);
+  await submit(page, "totp-setup");
+  const shown = (await page.locator("#totp-secret").textContent()).trim();
+  assert.match(shown, /^[A-Z2-7]{32}$/);
+  assert.ok(await page.locator("svg").count() >= 1, "a QR code");
+  totpSecret = shown;
+  const s = await stepAfter(-1);
+  await page.locator('#totp-confirm input[name="code"]').fill(totp(totpSecret, s));
+  lastStep = s;
+  await submit(page, "totp-confirm");
+  await page.waitForURL(`${issuer}/app`);
+  await page.locator("#totp-enrolled").waitFor();
+
+  // the client asks for more than the session has: the step-up page, then the client
+  a = authorize({ acr_values: "NIST-AAL-2", state: "up" });
+  received.length = 0;
+  await page.goto(a.url);
+  await typeAppCode(page);
+  assert.equal(received.at(-1).state, "up");
+  const id = await idToken(a.verifier);
+  assert.equal(id.acr, "NIST-AAL-2");
+  assert.ok(id.amr.includes("otp") && id.amr.includes("mfa"), JSON.stringify(id.amr));
+  assert.deepEqual(id.amr, ["pwd", "otp", "mfa"]);
+  await context.close();
+});
+
+test("with JavaScript off, a fresh browser: password, the step-up page, the app's code, the client", async () => {
+  assert.ok(totpSecret, "the test above set up TOTP");
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  const a = authorize({ acr_values: "NIST-AAL-2" });
+  received.length = 0;
+  await page.goto(a.url);
+  await password(page);
+  await typeAppCode(page);
+  const id = await idToken(a.verifier);
+  assert.equal(id.acr, "NIST-AAL-2");
+  assert.deepEqual(id.amr, ["pwd", "otp", "mfa"]);
+  assert.ok((await context.cookies()).some((c) => c.name === "ea_session"), "signed in");
+  await context.close();
+});
