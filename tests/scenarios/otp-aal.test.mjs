@@ -352,7 +352,9 @@ test("TOTP enrolment from /app: the secret as text and a QR code; a wrong code i
   assert.equal(wrong.text_.match(/<code id="totp-secret">([^<]*)<\/code>/)?.[1], secret, "the same page, the same secret");
   assert.ok(formIn(wrong.text_, "totp-confirm"));
   await roomInStep();
-  const s = currentStep();
+  // The previous step's code (the window accepts it): a later sign-in with the current step's code
+  // then needs no wait for the next step where the clock cannot move.
+  const s = currentStep() - 1;
   const ok = await post(agent, confirm, { code: totp(secret, s) });
   assert.ok([302, 303].includes(ok.status), `${ok.status} ${ok.text_.slice(0, 1000)}`);
   assert.equal(new URL(ok.headers.get("location"), iss.aal1).toString(), `${iss.aal1}/app`);
@@ -398,7 +400,11 @@ test("TOTP: a wrong code is refused, and so is the same code in a second sign-in
   assertRefused(await post(agent, f, { code: tinaLastCode }), agent, before, "the same code again");
 });
 
-test("TOTP: the previous step's code is accepted (±1 step)", async () => {
+test("TOTP: the previous step's code is accepted (±1 step)", async (ctx) => {
+  // It must be later than the step the enrolment used: a step boundary must pass. Where the clock
+  // cannot move, that is up to a minute of waiting for what authn/otp.rs's unit test already shows
+  // of the window (the same core code on every target).
+  if (!t.canAdvanceClock) return ctx.skip("this target cannot move its clock");
   const user = await tinaTotp();
   const s = await stepAfter(user.lastStep + 1); // s - 1 is newer than any step used
   const { r, verifier, agent } = await passwordSignIn("aal2", { username: "tina" });
