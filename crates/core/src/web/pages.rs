@@ -575,6 +575,18 @@ mod tests {
     }
 
     #[test]
+    fn code_and_step_up_pages_escape_and_offer_only_what_is_given() {
+        let body = String::from_utf8(code(Locale::En, "/c\"><x", "i\"><y", true, Some("<b>"), None).body).unwrap();
+        assert!(!body.contains("<x") && !body.contains("<y") && !body.contains("<b>") && !body.contains("email-code-form"));
+        assert!(body.contains("name=\"code\"") && body.contains("We sent a 6-digit code"));
+        let body = String::from_utf8(step_up(Locale::PtBr, "NIST-AAL-2", "i", Some("/v"), None, None).body).unwrap();
+        assert!(body.contains("id=\"totp-form\"") && !body.contains("email-code-form") && !body.contains("data-passkey"));
+        let f = PasskeyForm { options: "/o", action: "/a" };
+        let body = String::from_utf8(step_up(Locale::En, "NIST-AAL-3", "i", None, Some("/e"), Some((&f, "l", "<ann>"))).body).unwrap();
+        assert!(body.contains("id=\"email-code-form\"") && body.contains("data-passkey=\"sign-in\"") && body.contains("&lt;ann&gt;") && !body.contains("totp-form"));
+    }
+
+    #[test]
     fn the_password_form_is_left_out_when_the_workspace_has_none() {
         let corp = [ProviderChoice { id: "corp", name: "Corp" }];
         let body = String::from_utf8(login(Locale::En, "/l", "x", None, None, &corp, "/s", false, None, None).body).unwrap();
