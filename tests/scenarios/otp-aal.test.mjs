@@ -10,11 +10,13 @@
 // workspace keeps its password acr.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createHash, createHmac, generateKeyPairSync, randomBytes, sign } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startTarget, pkce, basic, Agent, hidden, form } from "../support/target.mjs";
 import { decodeJwt } from "../support/signin.mjs";
 import { startEmailSink } from "../support/email-sink.mjs";
+import { Authenticator } from "../support/authenticator.mjs";
+import { base32Decode, hotp, totp } from "../support/totp.mjs";
 
 const RP = "https://rp.example/cb";
 const PW = "correct horse battery";
@@ -24,28 +26,6 @@ const iss = {}; // workspace -> issuer
 const secrets = {}; // "ws/client" -> client secret
 let clockOffset = 0; // how far the server's clock was moved ahead of ours
 
-// ---- TOTP (RFC 6238: HMAC-SHA-1, 30 s steps, 6 digits), computed as the user's app would ----
-function base32Decode(s) {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let bits = 0, value = 0;
-  const out = [];
-  for (const c of s.replace(/=+$/, "").toUpperCase()) {
-    const i = alphabet.indexOf(c);
-    if (i < 0) throw new Error(`not base32: ${s}`);
-    value = ((value << 5) | i) & 0xffff;
-    bits += 5;
-    if (bits >= 8) { out.push((value >>> (bits - 8)) & 0xff); bits -= 8; }
-  }
-  return Buffer.from(out);
-}
-function hotp(key, counter) {
-  const c = Buffer.alloc(8);
-  c.writeBigUInt64BE(BigInt(counter));
-  const h = createHmac("sha1", key).update(c).digest();
-  const o = h[19] & 0x0f;
-  return String((h.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, "0");
-}
-const totp = (secret, step) => hotp(base32Decode(secret), step);
 const serverNow = () => Date.now() / 1000 + clockOffset;
 const currentStep = () => Math.floor(serverNow() / 30);
 async function advance(secs) {
@@ -72,53 +52,6 @@ function wrongTotp(secret, step) {
   for (let n = 0; ; n++) { const c = String((123456 + n * 111111) % 1_000_000).padStart(6, "0"); if (!near.has(c)) return c; }
 }
 const otherCode = (code, n = 1) => String((Number(code) + n * 7919) % 1_000_000).padStart(6, "0");
-
-// ---- a software passkey authenticator (as in passkeys.test.mjs: P-256, CBOR by hand) ----
-function head(major, n) {
-  if (n < 24) return Buffer.from([(major << 5) | n]);
-  if (n < 0x100) return Buffer.from([(major << 5) | 24, n]);
-  const b = Buffer.alloc(3); b[0] = (major << 5) | 25; b.writeUInt16BE(n, 1); return b;
-}
-function cbor(v) {
-  if (typeof v === "number") return v >= 0 ? head(0, v) : head(1, -1 - v);
-  if (Buffer.isBuffer(v)) return Buffer.concat([head(2, v.length), v]);
-  if (typeof v === "string") { const b = Buffer.from(v); return Buffer.concat([head(3, b.length), b]); }
-  if (v instanceof Map) return Buffer.concat([head(5, v.size), ...[...v].flatMap(([k, x]) => [cbor(k), cbor(x)])]);
-  throw new Error("cannot encode " + v);
-}
-const sha256 = (b) => createHash("sha256").update(b).digest();
-const b64 = (b) => Buffer.from(b).toString("base64url");
-class Authenticator {
-  constructor() {
-    const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-    this.key = privateKey;
-    this.jwk = publicKey.export({ format: "jwk" });
-    this.id = randomBytes(32);
-    this.count = 0;
-  }
-  authData(rpId, attested, uv) {
-    const count = Buffer.alloc(4); count.writeUInt32BE(this.count);
-    const parts = [sha256(rpId), Buffer.from([1 | (uv ? 4 : 0) | (attested ? 0x40 : 0)]), count];
-    if (attested) {
-      const len = Buffer.alloc(2); len.writeUInt16BE(this.id.length);
-      parts.push(Buffer.alloc(16, 0xab), len, this.id, cbor(new Map([[1, 2], [3, -7], [-1, 1], [-2, Buffer.from(this.jwk.x, "base64url")], [-3, Buffer.from(this.jwk.y, "base64url")]])));
-    }
-    return Buffer.concat(parts);
-  }
-  create(options, origin) {
-    this.userHandle = options.user.id;
-    const clientDataJSON = Buffer.from(JSON.stringify({ type: "webauthn.create", challenge: options.challenge, origin, crossOrigin: false }));
-    const attestationObject = cbor(new Map([["fmt", "none"], ["attStmt", new Map()], ["authData", this.authData(options.rp.id, true, true)]]));
-    return { id: b64(this.id), rawId: b64(this.id), type: "public-key", response: { clientDataJSON: b64(clientDataJSON), attestationObject: b64(attestationObject), transports: ["internal"] } };
-  }
-  get(options, origin, { uv = true } = {}) {
-    this.count += 1;
-    const clientDataJSON = Buffer.from(JSON.stringify({ type: "webauthn.get", challenge: options.challenge, origin, crossOrigin: false }));
-    const authenticatorData = this.authData(options.rpId, false, uv);
-    const signature = sign("sha256", Buffer.concat([authenticatorData, sha256(clientDataJSON)]), this.key);
-    return { id: b64(this.id), rawId: b64(this.id), type: "public-key", response: { clientDataJSON: b64(clientDataJSON), authenticatorData: b64(authenticatorData), signature: b64(signature), userHandle: this.userHandle } };
-  }
-}
 
 // ---- setup: four workspaces, one sink, users per test (codes and throttles are per user) ----
 const email = (user) => `${user}@example.com`;
@@ -662,7 +595,7 @@ async function piaPasskey() {
   assert.equal(o.status, 200, o.text_);
   const opts = JSON.parse(o.text_);
   const auth = new Authenticator();
-  const reg = await agent.request(`${iss.pk}/passkeys/register`, { method: "POST", form: { interaction, state: opts.state, credential: JSON.stringify(auth.create(opts.publicKey, new URL(iss.pk).origin)), name: "Pia's key" } });
+  const reg = await agent.request(`${iss.pk}/passkeys/register`, { method: "POST", form: { interaction, state: opts.state, credential: JSON.stringify(auth.create(opts.publicKey, { origin: new URL(iss.pk).origin })), name: "Pia's key" } });
   assert.equal(reg.status, 303, reg.text_);
   piaKey = auth;
   return auth;
@@ -675,7 +608,7 @@ async function passkeySignIn(auth, { uv = true, params = {} } = {}) {
   const o = await agent.request(`${iss.pk}/passkeys/assertion-options`, { method: "POST", form: { interaction } });
   assert.equal(o.status, 200, o.text_);
   const opts = JSON.parse(o.text_);
-  const cred = auth.get(opts.publicKey, new URL(iss.pk).origin, { uv });
+  const cred = auth.get(opts.publicKey, { origin: new URL(iss.pk).origin, uv });
   const r = await agent.request(`${iss.pk}/passkeys/sign-in`, { method: "POST", form: { interaction, state: opts.state, credential: JSON.stringify(cred) } });
   return { r: await follow(agent, r, "pk"), verifier, agent };
 }
