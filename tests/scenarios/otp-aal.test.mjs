@@ -16,6 +16,7 @@ import { startTarget, pkce, basic, Agent, hidden, form } from "../support/target
 import { decodeJwt } from "../support/signin.mjs";
 import { startEmailSink } from "../support/email-sink.mjs";
 import { Authenticator } from "../support/authenticator.mjs";
+import { api, systemClient } from "../support/management.mjs";
 import { base32Decode, hotp, totp } from "../support/totp.mjs";
 
 const RP = "https://rp.example/cb";
@@ -24,6 +25,7 @@ const LEVELS = ["NIST-AAL-1", "NIST-AAL-2", "NIST-AAL-3"];
 let t, sink;
 const iss = {}; // workspace -> issuer
 const secrets = {}; // "ws/client" -> client secret
+const userIds = {}; // "ws/username" -> user id
 let clockOffset = 0; // how far the server's clock was moved ahead of ours
 
 const serverNow = () => Date.now() / 1000 + clockOffset;
@@ -84,7 +86,7 @@ before(async () => {
   for (const [ws, list] of Object.entries(users)) {
     for (const u of list) {
       const [name, withEmail = true] = Array.isArray(u) ? u : [u];
-      await t.user("acme", ws, { username: name, password: PW, claims: withEmail ? { email: email(name), email_verified: true } : {} });
+      userIds[`${ws}/${name}`] = (await t.user("acme", ws, { username: name, password: PW, claims: withEmail ? { email: email(name), email_verified: true } : {} })).id;
     }
   }
 });
@@ -632,6 +634,23 @@ test("an old-style workspace (aal none) keeps acr urn:edgeauth:acr:password", as
   const { r, verifier } = await passwordSignIn("legacy", { username: "leo" });
   const tk = await tokens("legacy", r, verifier);
   assertLevel(tk, "urn:edgeauth:acr:password", ["pwd"]);
+});
+
+test("the management API says whether a user has an authenticator app, and removes it (a lost phone)", async () => {
+  assert.ok(tomTotp, "the enrolment test enrolled tom");
+  const sys = await systemClient(t, { client_id: "ops" });
+  const path = `/api/tenants/acme/workspaces/aal1/users/${userIds["aal1/tom"]}/totp`;
+  const shown = await api(t, sys.token, "GET", path);
+  assert.equal(shown.status, 200);
+  assert.deepEqual(Object.keys(shown.json).sort(), ["created_at", "enrolled"], "never the key");
+  assert.equal(shown.json.enrolled, true);
+  assert.equal((await api(t, sys.token, "DELETE", path)).status, 204);
+  assert.equal((await api(t, sys.token, "DELETE", path)).status, 404);
+  assert.deepEqual((await api(t, sys.token, "GET", path)).json, { enrolled: false, created_at: null });
+  // and tom's app code signs him in no more
+  const { r } = await passwordSignIn("aal1", { username: "tom", params: { acr_values: "NIST-AAL-2" } });
+  assert.equal(atClient(r).get("error"), "unmet_authentication_requirements", "tom has no email and no app now");
+  assert.equal((await api(t, sys.token, "GET", `/api/tenants/acme/workspaces/aal1/users/nobody/totp`)).status, 404);
 });
 
 // ---- last: it moves the server's clock ----

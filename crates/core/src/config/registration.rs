@@ -100,6 +100,9 @@ pub struct ClientMetadataRequest {
     pub tls_client_auth_subject_dn: Option<String>,
     pub tls_client_certificate_bound_access_tokens: Option<bool>,
     pub authorization_details_types: Option<Vec<String>>,
+    /// OIDC Dynamic Client Registration §2: a NIST level among them is required of the sign-in
+    /// (a floor the client sets for itself; the workspace's own level stays under it).
+    pub default_acr_values: Option<Vec<String>>,
 }
 
 /// Registration is served (and advertised) in this workspace: switched on, and never in the
@@ -193,6 +196,7 @@ pub fn registered_client(req: ClientMetadataRequest, client_id: &str, cfg: &Work
         tls_client_auth_subject_dn: req.tls_client_auth_subject_dn,
         tls_client_certificate_bound_access_tokens: required("tls_client_certificate_bound_access_tokens", req.tls_client_certificate_bound_access_tokens, cfg.certificate_bound_tokens_required())?,
         authorization_details_types: req.authorization_details_types.unwrap_or_default(),
+        default_acr_values: req.default_acr_values.unwrap_or_default(),
         software_id: req.software_id,
         ..Client::default()
     };

@@ -274,6 +274,11 @@ async fn route<R: Runtime>(server: &Server, rt: &R, req: &Request, path: &[&str]
             "DELETE" => users::delete_passkey(&c, t, w, id, credential_id).await,
             _ => not_allowed(m),
         },
+        ["tenants", t, "workspaces", w, "users", id, "totp"] => match m {
+            "GET" => users::totp(&c, t, w, id).await,
+            "DELETE" => users::delete_totp(&c, t, w, id).await,
+            _ => not_allowed(m),
+        },
         ["tenants", t, "workspaces", w, "users", id, "activate"] => match m {
             "POST" => users::activate(&c, t, w, id).await,
             _ => not_allowed(m),

@@ -191,6 +191,25 @@ pub async fn delete_passkey<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &
     Ok(no_content())
 }
 
+/// `GET .../users/{id}/totp`: whether the user has an authenticator app (never its key).
+pub async fn totp<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) -> Result<Response, Problem> {
+    c.allow(Need::workspace(MANAGE_USERS, t, w, true)).await?;
+    load(c, t, w, id).await?;
+    let app = store::otp::get_totp(c.rt.sql(), t, w, id).await?;
+    Ok(Response::json_no_store(200, &json!({ "enrolled": app.is_some(), "created_at": app.map(|a| a.created_at) })))
+}
+
+/// `DELETE .../users/{id}/totp`: removes the user's authenticator app (a lost phone); the user
+/// sets up a new one from the account page.
+pub async fn delete_totp<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) -> Result<Response, Problem> {
+    c.allow(Need::workspace(MANAGE_USERS, t, w, false)).await?;
+    load(c, t, w, id).await?;
+    if !store::otp::delete_totp(c.rt.sql(), t, w, id).await? {
+        return Err(Problem::not_found(format!("user '{id}' has no authenticator app")));
+    }
+    Ok(no_content())
+}
+
 /// `POST .../users/{id}/activate`: a user that manual provisioning made pending may sign in.
 pub async fn activate<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, id: &str) -> Result<Response, Problem> {
     c.allow(Need::workspace(MANAGE_USERS, t, w, false)).await?;
