@@ -45,6 +45,10 @@ function wrongPassword(r) {
   assert.equal(r.status, 200, r.text_);
   assert.match(r.text_, /Invalid username or password/);
   assert.equal(r.headers.get("retry-after"), null);
+  // The name comes back as typed, the password never; both fields point at the error.
+  assert.match(r.text_, /<input type="text" id="username" name="username"[^>]* value="[^"]+" aria-invalid="true" aria-describedby="login-error">/);
+  assert.match(r.text_, /<input type="password" id="password" name="password" [^>]*required aria-invalid="true" aria-describedby="login-error" autofocus>/);
+  assert.doesNotMatch(r.text_, /type="password"[^>]* value=/);
 }
 
 /** Locked: 429, Retry-After within the lock, the login page again with a neutral text, nobody signed in. */
@@ -88,7 +92,8 @@ test("an unknown login name is answered exactly like a known one: status, header
     retryAfter: r.headers.get("retry-after") === null ? null : Number(r.headers.get("retry-after")) >= 1 && Number(r.headers.get("retry-after")) <= 60,
     headers: [...r.headers.keys()].filter((k) => !["date", "content-length", "keep-alive", "connection"].includes(k)).sort(),
     cookies: r.headers.getSetCookie().map((c) => c.split("=")[0]).sort(),
-    page: r.text_.replace(/name="interaction" value="[^"]*"/, "").replaceAll(known, "ISSUER").replaceAll(unknown, "ISSUER"),
+    // The name typed comes back in its field: the same page but for that.
+    page: r.text_.replace(/name="interaction" value="[^"]*"/, "").replaceAll(known, "ISSUER").replaceAll(unknown, "ISSUER").replace(/value="(ada|nobody-here)"/, 'value="NAME"'),
   });
   const a = new Agent(), b = new Agent();
   for (let i = 1; i <= LIMITS.account_max_failures + 1; i++) {

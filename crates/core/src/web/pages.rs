@@ -192,6 +192,7 @@ pub struct ProviderChoice<'a> {
 #[allow(clippy::too_many_arguments)]
 pub fn login(locale: Locale, action: &str, interaction: &str, login_hint: Option<&str>, error: Option<&str>, providers: &[ProviderChoice<'_>], providers_action: &str, password: bool, passkeys: Option<&PasskeyForm<'_>>, code_action: Option<&str>) -> Response {
     let t = |k| text(locale, k);
+    let has_error = error.is_some();
     let error = error.map(|e| format!("<p class=\"error\" role=\"alert\" id=\"login-error\">{}</p>", escape(e))).unwrap_or_default();
     let buttons = if providers.is_empty() {
         String::new()
@@ -210,8 +211,8 @@ pub fn login(locale: Locale, action: &str, interaction: &str, login_hint: Option
     let form = if password {
         format!(
             "<form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"interaction\" value=\"{interaction}\">\
-<label for=\"username\">{user}</label><input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"{autocomplete}\" required value=\"{hint}\" autofocus>\
-<label for=\"password\">{pass}</label><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
+<label for=\"username\">{user}</label><input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"{autocomplete}\" required value=\"{hint}\"{invalid}{focus_user}>\
+<label for=\"password\">{pass}</label><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required{invalid}{focus_pass}>\
 <button type=\"submit\">{title}</button></form>",
             title = t("sign_in"),
             action = escape(action),
@@ -221,6 +222,11 @@ pub fn login(locale: Locale, action: &str, interaction: &str, login_hint: Option
             hint = escape(login_hint.unwrap_or("")),
             // Conditional UI: the browser offers passkeys in the username field's autofill.
             autocomplete = if passkeys.is_some() { "username webauthn" } else { "username" },
+            // After a failure both fields name the error for screen readers; the cursor goes to
+            // the password when the name is already there.
+            invalid = if has_error { " aria-invalid=\"true\" aria-describedby=\"login-error\"" } else { "" },
+            focus_user = if login_hint.is_some_and(|h| !h.is_empty()) { "" } else { " autofocus" },
+            focus_pass = if login_hint.is_some_and(|h| !h.is_empty()) { " autofocus" } else { "" },
         )
     } else {
         String::new()

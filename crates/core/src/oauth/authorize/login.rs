@@ -69,7 +69,9 @@ async fn post_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
             return Ok(locked(ctx, req, &ar, retry_after_secs).await);
         }
         let locale = forms::locale(ctx, req, ar.ui_locales.as_deref());
-        return Ok(show(ctx, req, &ar, Some(pages::text(locale, "invalid_credentials"))).await);
+        // The name comes back as typed (never the password), so the user corrects only what was wrong.
+        let again = AuthRequest { login_hint: Some(username.to_string()), ..ar };
+        return Ok(show(ctx, req, &again, Some(pages::text(locale, "invalid_credentials"))).await);
     };
     guard.succeeded(ctx).await?;
     super::extensions::signed_in(ctx, req, &ar, &client, session::SignIn::password(ctx, &user.id), Some(&user)).await
