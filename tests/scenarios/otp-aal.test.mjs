@@ -60,7 +60,8 @@ const email = (user) => `${user}@example.com`;
 
 before(async () => {
   // the webhook is on loopback: the deployment allows it as an extension host
-  t = await startTarget({ extensionHosts: "127.0.0.1" });
+  // On Workers a `send_email` binding (miniflare's emulation) from EMAIL_FROM; elsewhere nothing.
+  t = await startTarget({ extensionHosts: "127.0.0.1", emailFrom: "auth@example.com" });
   sink = await startEmailSink();
   const codes = { totp: { enabled: true }, email_codes: { enabled: true, webhook_url: sink.url() } };
   // every request comes from 127.0.0.1: a high per-address limit keeps one test's wrong codes from
@@ -72,6 +73,8 @@ before(async () => {
   iss.aal1 = await t.workspace("acme", "aal1", { throttle, login: { totp: { enabled: true, first_factor: true }, email_codes: { enabled: true, webhook_url: sink.url(), first_factor: true } } });
   iss.pk = await t.workspace("acme", "pk", { throttle, login: { aal: "NIST-AAL-1", ...codes, passkeys: { enabled: true, user_verification: "preferred" } } });
   iss.legacy = await t.workspace("acme", "legacy", { login: { aal: "none" } });
+  // email codes without a webhook: the deployment's email binding (Workers), or none
+  iss.nohook = await t.workspace("acme", "nohook", { login: { aal: "NIST-AAL-2", email_codes: { enabled: true } } });
   for (const ws of Object.keys(iss)) {
     secrets[`${ws}/web`] = (await t.client("acme", ws, { client_id: "web", client_name: "Web", redirect_uris: [RP], grant_types: ["authorization_code"], scope: "openid", skip_consent: true })).client_secret;
     await sink.trust(iss[ws]);
@@ -82,6 +85,7 @@ before(async () => {
     aal1: ["ada", ["tom", false], "fred", "gil", "ava", "dora", "max"],
     pk: ["pia"],
     legacy: ["leo"],
+    nohook: ["nina"],
   };
   for (const [ws, list] of Object.entries(users)) {
     for (const u of list) {
@@ -651,6 +655,33 @@ test("the management API says whether a user has an authenticator app, and remov
   const { r } = await passwordSignIn("aal1", { username: "tom", params: { acr_values: "NIST-AAL-2" } });
   assert.equal(atClient(r).get("error"), "unmet_authentication_requirements", "tom has no email and no app now");
   assert.equal((await api(t, sys.token, "GET", `/api/tenants/acme/workspaces/aal1/users/nobody/totp`)).status, 404);
+});
+
+test("without a webhook, codes go through the deployment's email binding (Workers send_email), or cannot be sent", async () => {
+  const { r, verifier, agent } = await passwordSignIn("nohook", { username: "nina" });
+  assertStepUp(r, "nohook", { totp: false, email: true });
+  const before = agent.cookies.get("ea_session");
+  const sent = await post(agent, mustForm(r, "email-code-form"));
+  assert.equal(sent.status, 200, sent.text_);
+  if (!t.emails) {
+    // native and Spin have no email service of their own: the page says so, no code is usable
+    assert.match(sent.text_, /The code could not be sent/);
+    assert.equal(sink.to(email("nina")).length, 0, "nothing went to a webhook");
+    assert.equal(agent.cookies.get("ea_session"), before);
+    return;
+  }
+  const f = codePage(sent, "nohook");
+  let mail;
+  for (let i = 0; i < 50 && !mail; i++) {
+    mail = t.emails.find((m) => m.to.includes(email("nina")));
+    if (!mail) await sleep(100);
+  }
+  assert.ok(mail, "the binding sent an email");
+  assert.match(mail.from, /auth@example\.com/);
+  assert.equal(mail.subject, "Your sign-in code");
+  const code = mail.text.match(/\b(\d{6})\b/)?.[1];
+  assert.ok(code, mail.text);
+  assertLevel(await tokens("nohook", await post(agent, f, { code }), verifier), "NIST-AAL-2", ["pwd", "otp", "mfa"]);
 });
 
 // ---- last: it moves the server's clock ----

@@ -24,13 +24,16 @@ export const COMPATIBILITY_DATE = readFileSync(join(ROOT, "wrangler.toml"), "utf
  * - persistencePath: keep KV, D1 and Durable Objects on disk there; omitted, they live in memory.
  * - directSocket: also open a socket straight to the worker (`mf.unsafeGetDirectURL("edgeauth")`),
  *   skipping miniflare's entry worker, as bare `workerd serve` would.
+ * - emailFrom: a `send_email` binding EMAIL (miniflare's emulation) and EMAIL_FROM; `log` then
+ *   receives miniflare's log lines, where the emulation says what it sent.
  */
-export function edgeauthOptions({ masterSecret, rootSecret, clientCertHeader, publicOrigin, extensionHosts, cf = false, handleStructuredLogs, persistencePath, directSocket = false }) {
+export function edgeauthOptions({ masterSecret, rootSecret, clientCertHeader, publicOrigin, extensionHosts, cf = false, handleStructuredLogs, persistencePath, directSocket = false, emailFrom, log }) {
   return {
     cf,
     host: "127.0.0.1",
     port: 0,
     handleStructuredLogs,
+    ...(log ? { log } : {}),
     // Spread in only when set: the tests have always run with miniflare's defaults for these.
     ...(persistencePath ? { resourcePersistencePath: persistencePath } : {}),
     workers: [
@@ -48,7 +51,8 @@ export function edgeauthOptions({ masterSecret, rootSecret, clientCertHeader, pu
         d1Databases: ["DB"],
         // SSO sessions and throttle counters (one class, named apart; see crates/cloudflare/src/lib.rs).
         durableObjects: { SESSIONS: { className: "SsoSessionObject", useSQLite: true } },
-        bindings: { MASTER_SECRET: masterSecret, ROOT_SECRET: rootSecret, ...(clientCertHeader ? { CLIENT_CERT_HEADER: clientCertHeader } : {}), ...(publicOrigin ? { PUBLIC_ORIGIN: publicOrigin } : {}), ...(extensionHosts ? { EXTENSION_HOSTS: extensionHosts } : {}) },
+        ...(emailFrom ? { email: { send_email: [{ name: "EMAIL" }] } } : {}),
+        bindings: { MASTER_SECRET: masterSecret, ROOT_SECRET: rootSecret, ...(clientCertHeader ? { CLIENT_CERT_HEADER: clientCertHeader } : {}), ...(publicOrigin ? { PUBLIC_ORIGIN: publicOrigin } : {}), ...(extensionHosts ? { EXTENSION_HOSTS: extensionHosts } : {}), ...(emailFrom ? { EMAIL_FROM: emailFrom } : {}) },
       },
     ],
   };

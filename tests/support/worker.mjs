@@ -1,6 +1,6 @@
 // Serves the built Workers bundle (crates/cloudflare/build) under workerd through miniflare's API,
 // with real KV, D1 and SQLite-backed Durable Objects in memory, and the D1 schema from migrations/.
-import { Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { Miniflare, convertV4MiniflareOptions, Log, LogLevel } from "miniflare";
 import { readdirSync, readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -26,11 +26,24 @@ function statements(sql) {
  * `dispatchFetch(url, init)` sends one request through miniflare's API, where `init.cf` replaces the
  * whole `cf` object for that request.
  */
-export async function startWorker({ rootSecret, masterSecret = randomBytes(32).toString("base64url"), clientCertHeader, publicOrigin, extensionHosts, cf = false }) {
+/** Miniflare's log, kept quiet but for what its `send_email` emulation says it sent. */
+class EmailLog extends Log {
+  constructor(emails) {
+    super(LogLevel.INFO);
+    this.emails = emails;
+  }
+  logWithLevel(level, message) {
+    const m = /send_email binding called with MessageBuilder:[\s\S]*?From: (.*)\nTo: (.*)\nSubject: (.*)[\s\S]*?Text: (\S+)/.exec(message);
+    if (m) this.emails.push({ from: m[1], to: m[2], subject: m[3], text: readFileSync(m[4], "utf8") });
+  }
+}
+
+export async function startWorker({ rootSecret, masterSecret = randomBytes(32).toString("base64url"), clientCertHeader, publicOrigin, extensionHosts, cf = false, emailFrom }) {
   // The worker logs only when something is wrong (a misconfiguration, WebCrypto refusing a key):
   // any such line fails the test file at stop().
   const complaints = [];
   const failures = [];
+  const emails = [];
   if (!existsSync(join(BUILD, "index.js"))) throw new Error("no worker bundle: run scripts/build-worker.sh");
   const mf = new Miniflare(
     convertV4MiniflareOptions(
@@ -41,6 +54,8 @@ export async function startWorker({ rootSecret, masterSecret = randomBytes(32).t
         publicOrigin,
         extensionHosts,
         cf,
+        emailFrom,
+        log: emailFrom ? new EmailLog(emails) : undefined,
         handleStructuredLogs: ({ level, message }) => {
           if (collectFailure(message, failures, complaints)) return;
           if (/edgeauth|panicked|RuntimeError|uncaught/i.test(message)) complaints.push(`${level}: ${message}`);
@@ -59,6 +74,8 @@ export async function startWorker({ rootSecret, masterSecret = randomBytes(32).t
     base: url.origin,
     canAdvanceClock: false,
     failures,
+    /** What the `send_email` binding sent (with `emailFrom`): { from, to, subject, text }. */
+    emails,
     dispatchFetch: (url, init) => mf.dispatchFetch(url, init),
     async stop() {
       await mf.dispose();
