@@ -28,6 +28,7 @@
 //! | `policy`       | the per-type policies of Rich Authorization Requests (a leaf)                |
 //! | `time`, `http`, `error`, `runtime` | RFC 3339, the engine's HTTP types, errors, the runtime seams |
 
+pub mod aal;
 pub mod authn;
 pub mod client_auth;
 pub mod config;

@@ -2,7 +2,6 @@
 //! it), the credential checks, and the limits on guessing them (`throttle`). The steps that ask for credentials are pages of the
 //! authorization flow (`oauth::authorize::login`); this room holds what they check and record.
 
-pub mod aal;
 pub mod context;
 pub mod otp;
 pub mod password;

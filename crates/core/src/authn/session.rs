@@ -5,7 +5,7 @@
 //! `code id_token` fragment, sees) cannot be turned back into the cookie, and the store holds no
 //! cookie either.
 
-use super::aal::{Aal, Factors};
+use crate::aal::{Aal, Factors};
 use super::context::AuthnContext;
 use crate::crypto;
 use crate::engine::Ctx;

@@ -83,7 +83,7 @@ pub struct Client {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub authorization_details_types: Vec<String>,
     /// OIDC Registration's `default_acr_values`: what this client's authorizations ask for when
-    /// they carry no `acr_values` (a NIST level among them is a requirement, `authn::aal`).
+    /// they carry no `acr_values` (a NIST level among them is a requirement, `aal`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub default_acr_values: Vec<String>,
     /// RFC 7591 §2: the software this client is an instance of, as registered.

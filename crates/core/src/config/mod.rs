@@ -108,7 +108,7 @@ pub struct LoginConfig {
     pub password_enabled: bool,
     /// Passkeys (WebAuthn): sign-in with them, and their registration from the account page.
     pub passkeys: PasskeysConfig,
-    /// The workspace's NIST authenticator assurance level (`authn::aal`): `NIST-AAL-1`, `-2`, `-3`,
+    /// The workspace's NIST authenticator assurance level (`aal`): `NIST-AAL-1`, `-2`, `-3`,
     /// or `none`. With a level, tokens state the level a sign-in reached as `acr`, and a session
     /// below the level required is stepped up. Absent (a workspace stored before levels existed)
     /// reads as `none`; a new workspace is stored with `NIST-AAL-1` unless it says otherwise.
@@ -141,8 +141,8 @@ pub struct TotpConfig {
 
 impl LoginConfig {
     /// The workspace's level, if it has one (`none` and absent: none).
-    pub fn aal_floor(&self) -> Option<crate::authn::aal::Aal> {
-        self.aal.as_deref().and_then(crate::authn::aal::Aal::parse)
+    pub fn aal_floor(&self) -> Option<crate::aal::Aal> {
+        self.aal.as_deref().and_then(crate::aal::Aal::parse)
     }
 
     /// Whether a code alone may sign a user in.
@@ -406,7 +406,7 @@ impl WorkspaceConfig {
         let rp = &self.login.passkeys.rp_id;
         check(rp.is_empty() || (rp.len() <= 253 && !rp.starts_with('.') && !rp.ends_with('.') && rp.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')), "login.passkeys.rp_id", "must be a lower-case host name (no scheme, port or path)")?;
         check(matches!(self.default_locale.as_str(), "en" | "pt-BR"), "default_locale", "must be 'en' or 'pt-BR'")?;
-        check(self.login.aal.as_deref().is_none_or(|a| a == "none" || crate::authn::aal::Aal::parse(a).is_some()), "login.aal", "must be NIST-AAL-1, NIST-AAL-2, NIST-AAL-3 or none")?;
+        check(self.login.aal.as_deref().is_none_or(|a| a == "none" || crate::aal::Aal::parse(a).is_some()), "login.aal", "must be NIST-AAL-1, NIST-AAL-2, NIST-AAL-3 or none")?;
         let hook = &self.login.email_codes.webhook_url;
         check(hook.is_empty() || (hook.len() <= 512 && crate::urls::web_url(hook).is_ok()), "login.email_codes.webhook_url", "must be an https URL (plain http only to loopback) without userinfo")?;
         if !self.mtls_issuer.is_empty() {

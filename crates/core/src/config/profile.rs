@@ -2,7 +2,7 @@
 //! advertises what these methods say, and enforcement checks what they say. Nothing outside this
 //! file asks whether the profile is on; it asks the rule.
 
-use crate::authn::aal::Aal;
+use crate::aal::Aal;
 use super::{check, client, WorkspaceConfig};
 use crate::error::OAuthError;
 use crate::runtime::Alg;
@@ -90,7 +90,7 @@ impl WorkspaceConfig {
         if self.fapi_br() {
             FAPI_BR_ACR_VALUES.iter().map(|s| s.to_string()).collect()
         } else if self.login.aal_floor().is_some() {
-            crate::authn::aal::ALL.iter().map(|s| s.to_string()).collect()
+            crate::aal::ALL.iter().map(|s| s.to_string()).collect()
         } else {
             vec![self.login.password_acr.clone()]
         }

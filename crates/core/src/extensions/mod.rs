@@ -76,7 +76,7 @@ pub struct Pending {
     pub touched: BTreeSet<String>,
     /// The level the sign-in's factors reached (extensions may restate `acr`, not the level).
     #[serde(default)]
-    pub aal: Option<crate::authn::aal::Aal>,
+    pub aal: Option<crate::aal::Aal>,
 }
 
 impl Pending {

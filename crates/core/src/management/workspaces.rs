@@ -60,7 +60,7 @@ pub async fn insert<R: Runtime>(rt: &R, t: &str, w: &str, kind: &str, cfg: &Work
     // New workspaces state assurance levels (NIST-AAL-1 unless the document says otherwise);
     // stored ones without the member keep their old `acr` (see `LoginConfig::aal`).
     let mut cfg = cfg.clone();
-    cfg.login.aal.get_or_insert_with(|| crate::authn::aal::Aal::One.as_str().to_string());
+    cfg.login.aal.get_or_insert_with(|| crate::aal::Aal::One.as_str().to_string());
     let cfg = &cfg;
     let new_keys = if store::list_keys(rt.sql(), t, w, now).await?.is_empty() { keys::generate(rt.entropy(), rt.master_secret(), t, w, now)? } else { Vec::new() };
     mstore::insert_workspace(rt.sql(), t, w, kind, &cfg.name, now, &new_keys).await?;

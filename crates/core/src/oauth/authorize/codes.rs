@@ -1,5 +1,5 @@
 //! One-time codes as a sign-in step (`authn::otp` holds the codes themselves), and the step-up
-//! of a session below the assurance level an authorization requires (`authn::aal`).
+//! of a session below the assurance level an authorization requires (`aal`).
 //!
 //! - Step-up: `after_login` shows [`step_up`] instead of going on when the session's level is too
 //!   low. The page offers what the user has that reaches the level: the authenticator app's code,
@@ -16,7 +16,7 @@
 //! wrong ones count towards the login name's lock like wrong passwords.
 
 use super::{after_login, load_client, step_response, AuthRequest};
-use crate::authn::aal::{Aal, Factors};
+use crate::aal::{Aal, Factors};
 use crate::authn::otp;
 use crate::authn::session::{self, SignIn};
 use crate::authn::throttle::{self, Guard, Verdict};
@@ -408,5 +408,5 @@ pub async fn enrol_totp<R: Runtime>(ctx: &Ctx<'_, R>, user_id: &str, secret: &[u
 
 /// Whether the workspace needs a step-up for this authorization, and the level.
 pub fn needs_step_up<R: Runtime>(ctx: &Ctx<'_, R>, ar: &AuthRequest, session: &SsoSession) -> Option<Aal> {
-    crate::authn::aal::required(ctx.config.login.aal_floor(), ar.aal).filter(|need| session::level(session) < *need)
+    crate::aal::required(ctx.config.login.aal_floor(), ar.aal).filter(|need| session::level(session) < *need)
 }

@@ -18,7 +18,7 @@
 //! across calls, and computed on every call, so the answer says nothing about who exists.
 
 use super::{load_client, step_response, AuthRequest};
-use crate::authn::aal::Factors;
+use crate::aal::Factors;
 use crate::authn::session::{self, SignIn};
 use crate::authn::throttle;
 use crate::crypto::{self, b64url, b64url_decode};

@@ -5,7 +5,7 @@
 //! unit test beside it. Client authentication (PAR) and [`check_redirect_uri_registered`] run
 //! before the pipeline, as their failures are never sent to a redirect URI.
 
-use crate::authn::aal::{self, Aal};
+use crate::aal::{self, Aal};
 use crate::config::authorization_details::RichAuthorization;
 use crate::config::client::Client;
 use crate::config::{WorkspaceConfig, GRANT_AUTHORIZATION_CODE};

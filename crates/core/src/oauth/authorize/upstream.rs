@@ -207,7 +207,7 @@ async fn finish<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, j: &Journey) -> Res
     let client = load_client(ctx, &j.ar.client_id).await?;
     // The provider's `amr` says which factors it used, at most (`mfa` alone names none); a
     // provider that names none authenticated the user somehow: AAL1.
-    let aal = crate::authn::aal::Factors::from_amr(&sign_in.amr).level().or(Some(crate::authn::aal::Aal::One));
+    let aal = crate::aal::Factors::from_amr(&sign_in.amr).level().or(Some(crate::aal::Aal::One));
     let sign_in = SignIn { user_id: sub, amr: sign_in.amr.clone(), acr, aal, context: Some(context), lifetime: idp.session_ttl };
     super::extensions::signed_in(ctx, req, &j.ar, &client, sign_in, None).await
 }

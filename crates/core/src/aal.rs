@@ -1,4 +1,4 @@
-//! NIST SP 800-63B authenticator assurance levels (AAL), both legs side by side: what a sign-in's
+//! NIST SP 800-63B authenticator assurance levels (AAL), a leaf: both legs side by side: what a sign-in's
 //! methods reach, and what an authorization requires (the workspace's floor, the request's
 //! `acr_values`, or the client's `default_acr_values`).
 //!
