@@ -305,6 +305,16 @@ pub trait Signer {
     async fn sign(&self, alg: Alg, kid: &str, pkcs8_der: &[u8], message: &[u8]) -> Result<Vec<u8>, StoreError>;
     /// `Ok(false)` for a well-formed but wrong signature; `Err` only for an unusable key.
     async fn verify(&self, alg: Alg, public_jwk: &serde_json::Value, message: &[u8], signature: &[u8]) -> Result<bool, StoreError>;
+    /// A fresh RSA-2048 private key (e = 65537) for `alg`, RS256 or PS256, made by the platform,
+    /// as PKCS#8 DER: for a platform that makes one much faster than the core (pure-Rust RSA
+    /// generation takes seconds in wasm; WebCrypto in workerd tens of milliseconds). The default,
+    /// `Ok(None)`, leaves it to the core's pure-Rust generation (`crate::jose::generate_key`).
+    /// Either way the core builds the stored key (`crate::jose::key_from_pkcs8`: checked,
+    /// re-encoded, public JWK and kid), so the record is the same. ES256 keys are always the core's.
+    async fn generate_key(&self, alg: Alg) -> Result<Option<Vec<u8>>, StoreError> {
+        let _ = alg;
+        Ok(None)
+    }
 }
 
 /// Everything a runtime provides to the engine for one request.

@@ -5,7 +5,7 @@
 use crate::config::CONFIG_CACHE_TTL_MS;
 use crate::crypto;
 use crate::jose;
-use crate::runtime::{Alg, Entropy, KvStore, Runtime, SqlDatabase, StoreError};
+use crate::runtime::{Alg, KvStore, Runtime, Signer, SqlDatabase, StoreError};
 use crate::store::{self, KeyRow};
 use serde_json::{json, Value};
 use std::sync::OnceLock;
@@ -127,21 +127,26 @@ fn key_set(tenant: &str, workspace: &str, rows: Vec<KeyRow>) -> KeySet {
     KeySet { keys, jwks_json }
 }
 
-/// Generates one fresh key per algorithm, sealed for storage.
-pub fn generate(entropy: &impl Entropy, master_secret: &[u8], tenant: &str, workspace: &str, now: i64) -> Result<Vec<KeyRow>, StoreError> {
-    Alg::ALL
-        .iter()
-        .map(|&alg| {
-            let k = jose::generate_key(alg, entropy)?;
-            let private_key = crypto::seal(master_secret, &seal_context(tenant, workspace, &k.kid), entropy, &k.pkcs8_der);
-            Ok(KeyRow { kid: k.kid, alg: alg.as_str().into(), public_jwk: k.public_jwk, private_key, created_at: now, retired_at: None, remove_at: None })
-        })
-        .collect()
+/// Generates one fresh key per algorithm, sealed for storage: the RSA keys by the platform where it
+/// makes them faster ([`Signer::generate_key`], WebCrypto on Workers), else (and ES256) in pure
+/// Rust. The record is the same.
+pub async fn generate<R: Runtime>(rt: &R, tenant: &str, workspace: &str, now: i64) -> Result<Vec<KeyRow>, StoreError> {
+    let mut rows = Vec::with_capacity(Alg::ALL.len());
+    for alg in Alg::ALL {
+        let platform_key = if alg == Alg::ES256 { None } else { rt.signer().generate_key(alg).await? };
+        let k = match platform_key {
+            Some(der) => jose::key_from_pkcs8(alg, &der)?,
+            None => jose::generate_key(alg, rt.entropy())?,
+        };
+        let private_key = crypto::seal(rt.master_secret(), &seal_context(tenant, workspace, &k.kid), rt.entropy(), &k.pkcs8_der);
+        rows.push(KeyRow { kid: k.kid, alg: alg.as_str().into(), public_jwk: k.public_jwk, private_key, created_at: now, retired_at: None, remove_at: None });
+    }
+    Ok(rows)
 }
 
 /// Replaces the signing keys: the old ones keep verifying until `now + keep_published_for`.
-pub async fn rotate(db: &impl SqlDatabase, entropy: &impl Entropy, master_secret: &[u8], tenant: &str, workspace: &str, now: i64, keep_published_for: i64) -> Result<Vec<String>, StoreError> {
-    let new_keys = generate(entropy, master_secret, tenant, workspace, now)?;
-    store::rotate_keys(db, tenant, workspace, &new_keys, now, now + keep_published_for).await?;
+pub async fn rotate<R: Runtime>(rt: &R, tenant: &str, workspace: &str, now: i64, keep_published_for: i64) -> Result<Vec<String>, StoreError> {
+    let new_keys = generate(rt, tenant, workspace, now).await?;
+    store::rotate_keys(rt.sql(), tenant, workspace, &new_keys, now, now + keep_published_for).await?;
     Ok(new_keys.into_iter().map(|k| k.kid).collect())
 }

@@ -14,7 +14,7 @@ use p256::ecdsa::signature::Verifier as _;
 use p256::ecdsa::{Signature as EcSignature, VerifyingKey as EcVerifyingKey};
 use p256::elliptic_curve::sec1::EncodedPoint;
 // p256 and rsa share the `pkcs8` crate, so these traits serve both key types.
-use rsa::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
+use rsa::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, SecretDocument};
 use rsa::traits::PublicKeyParts;
 use rsa::{BigUint, Pkcs1v15Sign, Pss, RsaPrivateKey, RsaPublicKey};
 use serde_json::{Map, Value};
@@ -101,26 +101,59 @@ impl fmt::Debug for GeneratedKey {
 
 /// Generates a key for `alg`: P-256 for ES256, RSA-2048 with e = 65537 for RS256 and PS256.
 /// RSA generation takes a noticeable fraction of a second; do it on key rotation, not per request.
+/// A platform may generate the private key faster itself ([`Signer::generate_key`]); then
+/// [`key_from_pkcs8`] makes the same record of it.
 pub fn generate_key(alg: Alg, e: &impl Entropy) -> Result<GeneratedKey, StoreError> {
     let mut rng = EntropyRng::new(e);
-    let (pkcs8, mut jwk) = match alg {
-        Alg::ES256 => {
-            let key = p256::SecretKey::random(&mut rng);
-            let der = key.to_pkcs8_der().map_err(|e| StoreError::new(format!("P-256 key encoding: {e}")))?;
-            (der, ec_public_jwk(&key.public_key().into()))
-        }
+    let (pkcs8, jwk) = match alg {
+        Alg::ES256 => ec_parts(&p256::SecretKey::random(&mut rng))?,
         Alg::RS256 | Alg::PS256 => {
             let key = RsaPrivateKey::new(&mut rng, RSA_BITS).map_err(|e| StoreError::new(format!("RSA key generation: {e}")))?;
-            let der = key.to_pkcs8_der().map_err(|e| StoreError::new(format!("RSA key encoding: {e}")))?;
-            (der, rsa_public_jwk(&key.to_public_key()))
+            rsa_parts(&key)?
         }
     };
+    Ok(finish_key(alg, pkcs8, jwk))
+}
+
+/// The record of an RSA private key a platform generated for `alg` ([`Signer::generate_key`]),
+/// given as PKCS#8 DER: refused unless it is what [`generate_key`] makes (a 2048-bit modulus,
+/// e = 65537), then re-encoded as the core encodes its own, with the public JWK and kid built the
+/// same way. ES256 keys are always the core's (a P-256 key costs about a millisecond).
+pub fn key_from_pkcs8(alg: Alg, der: &[u8]) -> Result<GeneratedKey, StoreError> {
+    let refused = |why: &str| StoreError::new(format!("the platform's generated {} key is unusable: {why}", alg.as_str()));
+    if alg == Alg::ES256 {
+        return Err(refused("the core generates P-256 keys itself"));
+    }
+    // Parsing checks the key's consistency (the primes' product is n, d inverts e).
+    let key = RsaPrivateKey::from_pkcs8_der(der).map_err(|_| refused("not a two-prime RSA PKCS#8 key"))?;
+    if key.n().bits() != RSA_BITS || *key.e() != BigUint::from(65_537u32) {
+        return Err(refused("not RSA-2048 with e = 65537"));
+    }
+    let (pkcs8, jwk) = rsa_parts(&key)?;
+    Ok(finish_key(alg, pkcs8, jwk))
+}
+
+/// A P-256 key's PKCS#8 encoding and public JWK (`kty`, `crv`, `x`, `y`).
+fn ec_parts(key: &p256::SecretKey) -> Result<(SecretDocument, Value), StoreError> {
+    let der = key.to_pkcs8_der().map_err(|e| StoreError::new(format!("P-256 key encoding: {e}")))?;
+    Ok((der, ec_public_jwk(&key.public_key().into())))
+}
+
+/// An RSA key's PKCS#8 encoding and public JWK (`kty`, `n`, `e`).
+fn rsa_parts(key: &RsaPrivateKey) -> Result<(SecretDocument, Value), StoreError> {
+    let der = key.to_pkcs8_der().map_err(|e| StoreError::new(format!("RSA key encoding: {e}")))?;
+    Ok((der, rsa_public_jwk(&key.to_public_key())))
+}
+
+/// The one place a generated key's record is made: kid = the RFC 7638 thumbprint of the public
+/// key, and `use`, `alg` and `kid` added to its JWK.
+fn finish_key(alg: Alg, pkcs8: SecretDocument, mut jwk: Value) -> GeneratedKey {
     let kid = jwk_thumbprint(&jwk).expect("a generated public JWK has all thumbprint members");
     let obj = jwk.as_object_mut().expect("public JWKs are objects");
     obj.insert("use".into(), "sig".into());
     obj.insert("alg".into(), alg.as_str().into());
     obj.insert("kid".into(), kid.clone().into());
-    Ok(GeneratedKey { kid, alg, pkcs8_der: pkcs8.as_bytes().to_vec(), public_jwk: jwk })
+    GeneratedKey { kid, alg, pkcs8_der: pkcs8.as_bytes().to_vec(), public_jwk: jwk }
 }
 
 fn ec_public_jwk(key: &EcVerifyingKey) -> Value {
@@ -510,6 +543,28 @@ mod tests {
         }
     }
 
+    /// An RSA-2048 key (e = 65537) as OpenSSL encodes it (Node's `generateKeyPairSync("rsa")`,
+    /// exported as PKCS#8 DER), base64url: another encoder's key, as a platform hands one over.
+    const OPENSSL_RSA_PKCS8: &str = concat!(
+        "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7_f4CrReyFMar0Vzy9RVhavFa6g933n6Md_7ZEOax52e0",
+        "_te3w0iNsZCl5bl_5LQ2INEVvmr8dERaX0Sy0y8mxyrluaYuSoZ_K2Y6ZjDLMOsckuazj6dmSymHNABfTlttyqEqIllW050r",
+        "p3RD1jtpVQu1Kvxg6unkzwQHn-sLxI40VtCk-8cRwKwF5Zt0td0WIf5BAjLylc9nir7sLDL4_fWX1tQ54HJkN83jiTEtoUFC",
+        "rhCX3kNHhqMMjxsRB6DK57jLgh9hzfy4J5ATgHb3F7dJN9GDAElBKuLb8exBk3nbIx5yXp8WW5M2URsDe6fR9WENEzG61Dq7",
+        "63gUvDYvAgMBAAECggEAI03OK4t9FTTgoHi3Z2sOQla2j7fAAudWRaPtSK9rW4KVD8ECGuECGZX8j6MmJHX7P-UGzvoNFm7x",
+        "PTWB7cFKLBKgJDcqlavqOSyZzKLPTAFaTenqiFMUgVnhKSJjZYKOGf7BKGv98hfYfs-6PlkXnC7b_YBemAbVuOIFpDbsia9j",
+        "8IRtpjP_Pg_XONatIWAcegDniKHc3EEByImsUHgcuVS6-ySL39e81bMW6JsYqeYxuUgYb0T6BQJlM4U3HuelcYPdMIJZ6pwN",
+        "VYqkJhnjswg3Uo-BURFvU4WBbGkTOMjYR9Sw-16mu7s3Q_wzDdb-eozvUbcZx6J9BEPmpyV5hQKBgQDnOWB6GnSkhqjPQj9f",
+        "IoqIPiFUtbut2N0QYKIt4PcsLnnfukN-Qe_4G9cbb1Zmd4cRzHNFKPTBE9q11ctuV8uJ5OmLc_4saduuuGgkV-rRSZFju3cV",
+        "MqaqfkXbJoFgRknn71yP3CrsF8klKV8UfBCSWmslonkPEtYudBnWrMJ2ywKBgQDQIrw37kMrxwcSEl7MLMk60fZq1zg4SE6H",
+        "T_hzYSp_XyqbOBPBtMMrvfQAs15viym4frBSiL98ZhqPJW3ULeXwCkB5UVOUWULwNVnGrViPju3fmLfd56V7LEB1hpuUdey5",
+        "9T2HQNr-ezK88Sgq_brDZfnUG8VBKlepu9Wa5QjtrQKBgEFb4Z6CLeh3u-3h_wHIRLpgPZGxURzCCTLg7dbkGVoexQptnzho",
+        "MQnD7Njvbs_GB6MLVKX-_rg5AYCWr0tAe-M9lpp5riYlwhgwPhfP1itUjUlQq0eNqrjUurBIwRdSpv9tlI-Bn4xe6NedSygC",
+        "LbkA3_qiY2_UVkCJRuh8qvdjAoGBAKfwXw6CIZDhNsNOL09vk67yW3I51hMTxMlJrZ7rd-7uSuKTjN1vjUtuKcOm9zvpffBv",
+        "yLXPwTIO8L8v5D6gCjh1DTDWfinlHC3V3mqA1ESBf047W6ChmNSaECjERCS2QhyJ1OudWRadMYNi0pZdxKSFU9_hyHecQr-h",
+        "3-jrhRjBAoGAV-V6ClsJ0i5Y1nru6JwFhxSxg4KOpr0AtWhLb1UtytLaR2-8OXzdt1TkQnd0irBkFfa6oIXruFxZfG0J-soy",
+        "k_QPWCUtVCD3S3cVhREUWNfhr-vYhT0uUhFrn6p1PlPw1APtwFMhuoeUWeLwSnndHfta0UY3oP9NPT4FSy-6Ab8",
+    );
+
     fn signer() -> PureRustSigner<TestEntropy> {
         PureRustSigner::new(TestEntropy::new(99))
     }
@@ -634,6 +689,55 @@ mod tests {
         }
         assert_ne!(es256_key().kid, generate_key(Alg::ES256, &TestEntropy::new(50)).unwrap().kid);
         assert!(!format!("{:?}", es256_key()).contains(&format!("{:?}", &es256_key().pkcs8_der[..8])));
+    }
+
+    #[test]
+    fn a_platform_key_makes_the_record_the_core_makes() {
+        // The core's own keys, read back: the same kid, JWK and DER (one home for the record).
+        for alg in [Alg::RS256, Alg::PS256] {
+            let k = key(alg);
+            let again = key_from_pkcs8(alg, &k.pkcs8_der).unwrap();
+            assert_eq!((&again.kid, again.alg, &again.pkcs8_der, &again.public_jwk), (&k.kid, alg, &k.pkcs8_der, &k.public_jwk), "{alg:?}");
+        }
+        // Another encoder's key: kept as is, complete, and it signs and verifies.
+        let der = b64url_decode(OPENSSL_RSA_PKCS8).unwrap();
+        for alg in [Alg::RS256, Alg::PS256] {
+            let k = key_from_pkcs8(alg, &der).unwrap();
+            assert_eq!(k.pkcs8_der, der, "re-encoded byte for byte");
+            let jwk = &k.public_jwk;
+            assert_eq!((jwk["kty"].as_str(), jwk["e"].as_str(), jwk["use"].as_str(), jwk["alg"].as_str()), (Some("RSA"), Some("AQAB"), Some("sig"), Some(alg.as_str())));
+            assert_eq!(jwk["kid"], k.kid.as_str());
+            assert_eq!(jwk_thumbprint(jwk).as_deref(), Some(k.kid.as_str()));
+            assert!(jwk.get("d").is_none() && jwk.get("p").is_none(), "no private members");
+            let token = block_on(sign_jwt(&signer(), alg, &k.kid, &k.pkcs8_der, Some("JWT"), &json!({ "sub": "s" }))).unwrap();
+            assert_eq!(verify(&token, std::slice::from_ref(jwk)), Ok(()), "{alg:?}");
+        }
+    }
+
+    #[test]
+    fn a_platform_key_unlike_ours_is_refused() {
+        let refused = |alg: Alg, der: &[u8]| key_from_pkcs8(alg, der).unwrap_err().message().to_owned();
+        let openssl = b64url_decode(OPENSSL_RSA_PKCS8).unwrap();
+        assert!(refused(Alg::ES256, &es256_key().pkcs8_der).contains("the core generates P-256 keys itself"));
+        assert!(refused(Alg::RS256, &es256_key().pkcs8_der).contains("not a two-prime RSA"));
+        assert!(refused(Alg::PS256, b"not DER").contains("not a two-prime RSA"));
+        let entropy = TestEntropy::new(7);
+        let mut rng = EntropyRng::new(&entropy);
+        let small = RsaPrivateKey::new(&mut rng, 1024).unwrap().to_pkcs8_der().unwrap();
+        assert!(refused(Alg::RS256, small.as_bytes()).contains("not RSA-2048 with e = 65537"));
+        let e3 = RsaPrivateKey::new_with_exp(&mut rng, RSA_BITS, &BigUint::from(3u32)).unwrap().to_pkcs8_der().unwrap();
+        assert!(refused(Alg::PS256, e3.as_bytes()).contains("not RSA-2048 with e = 65537"));
+        // A key whose parts do not fit together (the modulus changed) does not parse.
+        let mut broken = openssl.clone();
+        broken[40] ^= 1;
+        assert!(refused(Alg::RS256, &broken).contains("not a two-prime RSA"));
+    }
+
+    #[test]
+    fn by_default_the_core_generates_keys_itself() {
+        for alg in Alg::ALL {
+            assert_eq!(block_on(signer().generate_key(alg)), Ok(None));
+        }
     }
 
     #[test]

@@ -64,7 +64,7 @@ pub async fn handle<R: Runtime>(server: &Server, rt: &R, req: &Request, path: &[
         }
         (["tenants", t, "workspaces", w, "keys", "rotate"], "POST") => {
             let cfg = existing_workspace(server, rt, t, w).await?;
-            let kids = keys::rotate(rt.sql(), rt.entropy(), rt.master_secret(), t, w, now, cfg.max_signed_token_ttl() + 60).await?;
+            let kids = keys::rotate(rt, t, w, now, cfg.max_signed_token_ttl() + 60).await?;
             keys::forget_snapshot(rt, t, w).await?;
             server.forget_workspace(t, w);
             Ok(Response::json(200, &json!({ "active_kids": kids })))

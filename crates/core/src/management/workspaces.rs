@@ -62,7 +62,7 @@ pub async fn insert<R: Runtime>(rt: &R, t: &str, w: &str, kind: &str, cfg: &Work
     let mut cfg = cfg.clone();
     cfg.login.aal.get_or_insert_with(|| crate::aal::Aal::One.as_str().to_string());
     let cfg = &cfg;
-    let new_keys = if store::list_keys(rt.sql(), t, w, now).await?.is_empty() { keys::generate(rt.entropy(), rt.master_secret(), t, w, now)? } else { Vec::new() };
+    let new_keys = if store::list_keys(rt.sql(), t, w, now).await?.is_empty() { keys::generate(rt, t, w, now).await? } else { Vec::new() };
     mstore::insert_workspace(rt.sql(), t, w, kind, &cfg.name, now, &new_keys).await?;
     keys::forget_snapshot(rt, t, w).await?;
     if let Err(e) = rt.kv().put(&config::workspace_key(t, w), &json!(cfg).to_string()).await {
@@ -269,7 +269,7 @@ pub async fn list_keys<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str) -> Result<
 pub async fn rotate_keys<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str) -> Result<Response, Problem> {
     c.allow(Need::workspace(MANAGE_WORKSPACES, t, w, false)).await?;
     let cfg = c.workspace(t, w).await?;
-    let kids = keys::rotate(c.rt.sql(), c.rt.entropy(), c.rt.master_secret(), t, w, c.now, cfg.max_signed_token_ttl() + 60).await?;
+    let kids = keys::rotate(c.rt, t, w, c.now, cfg.max_signed_token_ttl() + 60).await?;
     keys::forget_snapshot(c.rt, t, w).await?;
     c.server.forget_workspace(t, w);
     Ok(Response::json_no_store(200, &json!({ "active_kids": kids })))
