@@ -426,3 +426,36 @@ fn per_request_instances_read_keys_from_their_key_value_copy() {
     block_on(native.kv().put("keys/acme/main", &stale)).unwrap();
     assert_eq!(jwks().len(), 6);
 }
+
+/// Where every request has a fresh instance (Spin), every discovery request builds its document:
+/// it reads the workspace's configuration and its tenant (the Rich Authorization Requests flag),
+/// and the workspace's authorization details types only where the flag is on; no SQL.
+#[test]
+fn per_request_discovery_reads_the_types_only_where_the_feature_is_on() {
+    let native = NativeRuntime::new().unwrap().with_root_secret(ROOT);
+    let tally = Tally::default();
+    let fresh = || {
+        let mut rt = Counting::new(&native, &tally);
+        rt.per_request = true;
+        Harness { rt, tally: &tally, server: Server::new() }
+    };
+    fresh().admin("PUT", "/admin/tenants/acme", json!({"name": "Acme"}));
+    fresh().admin("PUT", "/admin/tenants/acme/workspaces/main", json!({}));
+    let discovery = || {
+        let r = fresh().call("GET", "/acme/main/.well-known/openid-configuration", vec![], vec![]);
+        assert_eq!(r.status, 200);
+        json_of(&r)
+    };
+    let h = fresh();
+    let off = h.counted(|| assert!(discovery().get("authorization_details_types_supported").is_none()));
+    assert_eq!((off.kv_reads, off.sql_round_trips), (2, 0), "the flag off: {off:?}");
+
+    let key = edgeauth_core::config::tenant_key("acme");
+    let mut tenant: Value = serde_json::from_str(&block_on(native.kv().get(&key)).unwrap().unwrap()).unwrap();
+    tenant["features"] = json!({ "rich_authorization_requests": true });
+    block_on(native.kv().put(&key, &tenant.to_string())).unwrap();
+    let on = h.counted(|| {
+        discovery();
+    });
+    assert_eq!((on.kv_reads, on.sql_round_trips), (3, 0), "the flag on: {on:?}");
+}

@@ -148,8 +148,12 @@ impl Server {
     }
 
     /// The workspace's Rich Authorization Requests state: the tenant's flag and the workspace's
-    /// switch, and its types with their schemas compiled; cached like its configuration. The two
-    /// KV reads overlap (one round trip), and a workspace that switched the feature off reads nothing.
+    /// switch, and its types with their schemas compiled; cached like its configuration. A
+    /// workspace that switched the feature off reads nothing, and one whose tenant has it off reads
+    /// only the tenant: nothing consults the types of a disabled feature. On Spin every discovery
+    /// request pays these reads (no cache outlives a request, and its key-value calls are
+    /// synchronous: two reads would not overlap there anyway); elsewhere, a workspace with the
+    /// feature on pays a second round trip when its cache entry is rebuilt.
     pub async fn rich_authorization<R: Runtime>(&self, rt: &R, tenant: &str, workspace: &str, config: &WorkspaceConfig) -> Result<Arc<RichAuthorization>, OAuthError> {
         if !config.rich_authorization_requests {
             return Ok(Arc::new(RichAuthorization::default()));
@@ -159,8 +163,9 @@ impl Server {
         if let Some(r) = self.rich_authorization.get(&key, now_ms) {
             return Ok(r);
         }
-        let (t, types) = both(config::load_tenant(rt.kv(), tenant), rar::load(rt.kv(), tenant, workspace)).await;
-        let r = Arc::new(RichAuthorization::new(rar::enabled(t?.as_ref(), config), types?));
+        let enabled = rar::enabled(config::load_tenant(rt.kv(), tenant).await?.as_ref(), config);
+        let types = if enabled { rar::load(rt.kv(), tenant, workspace).await? } else { Default::default() };
+        let r = Arc::new(RichAuthorization::new(enabled, types));
         self.rich_authorization.put(key, r.clone(), now_ms);
         Ok(r)
     }

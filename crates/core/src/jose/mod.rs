@@ -20,6 +20,7 @@ use rsa::{BigUint, Pkcs1v15Sign, Pss, RsaPrivateKey, RsaPublicKey};
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
+mod es256;
 pub mod keys;
 
 use crate::crypto::{b64url, b64url_decode, sha256, sha256_b64url, EntropyRng};
@@ -275,14 +276,9 @@ impl<E: Entropy> PureRustSigner<E> {
         let mut rng = EntropyRng::new(&self.entropy);
         let rsa_failed = |e: rsa::Error| StoreError::new(format!("RSA signing failed: {e}"));
         match (alg, key) {
-            (Alg::ES256, PrivateKey::Ec(d)) => {
-                // What p256's SigningKey::sign does: RFC 6979 deterministic nonce over SHA-256(message).
-                use ecdsa::hazmat::SignPrimitive as _;
-                use sha2::Digest as _;
-                let z = Sha256::digest(message);
-                let (sig, _) = d.as_ref().try_sign_prehashed_rfc6979::<Sha256>(&z, &[]).map_err(|e| StoreError::new(format!("ES256 signing failed: {e}")))?;
-                Ok(sig.to_bytes().to_vec()) // JWS form: r || s, 32 bytes each
-            }
+            // What p256's SigningKey::sign does (RFC 6979), through a table of multiples of the
+            // generator: see es256.rs. JWS form: r || s, 32 bytes each.
+            (Alg::ES256, PrivateKey::Ec(d)) => es256::sign(d, message).map(|sig| sig.to_vec()).map_err(|e| StoreError::new(format!("ES256 signing failed: {e}"))),
             (Alg::RS256, PrivateKey::Rsa(key)) => key
                 .sign_with_rng(&mut rng, Pkcs1v15Sign::new::<Sha256>(), &sha256(message))
                 .map_err(rsa_failed),
