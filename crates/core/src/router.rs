@@ -10,6 +10,7 @@ use crate::oauth::{authorize, introspection, par, revocation, token};
 use crate::oidc::{account, discovery, logout, userinfo};
 use crate::open_finance::{consent_introspection, consents, fapi, payments};
 use crate::runtime::Runtime;
+use crate::web::brand;
 
 impl Server {
     /// Handles one request. Never panics on bad input; storage failures become 500s without detail.
@@ -107,13 +108,15 @@ impl Server {
                     (["app", "totp", "confirm"], "POST") => Ok(account::totp_confirm(&ctx, req).await),
                     (["app", "totp", "delete"], "POST") => Ok(account::totp_delete(&ctx, req).await),
                     (["fdx", "dcr", "register", rest @ ..], _) => management::registration::handle(&ctx, req, rest).await,
+                    (["branding.css"], "GET" | "HEAD") => brand::serve_css(&*ctx.branding().await?),
+                    (["branding", "logo"], "GET" | "HEAD") => brand::serve_logo(rt.kv(), t, w).await,
                     (
                         [".well-known", "openid-configuration"] | ["jwks"] | ["authorize"] | ["par"] | ["login"] | ["consent"] | ["token"] | ["userinfo"] | ["introspect"] | ["revoke"]
                         | ["logout"] | ["app"] | ["app", "consents", "withdraw"] | ["idp", "start"] | ["idp", "callback"] | ["extensions", "resume"]
                         | ["passkeys", "registration-options" | "register" | "assertion-options" | "sign-in" | "continue"]
                         | ["app", "passkeys", "rename" | "delete"]
                         | ["login", "code"] | ["codes", "email" | "verify"] | ["app", "totp", "setup" | "confirm" | "delete"]
-                        | ["passkeys.js"],
+                        | ["passkeys.js"] | ["branding.css"] | ["branding", "logo"],
                         _,
                     ) => Err(OAuthError::method_not_allowed(format!("{m} is not allowed here"))),
                     _ => Err(OAuthError::not_found(format!("no endpoint at {}", req.path))),
@@ -121,7 +124,15 @@ impl Server {
                 if ctx.config.fapi_interaction_id() && fapi::is_resource_style(rest) {
                     return Ok(fapi::with_interaction_id(&ctx, req, result.unwrap_or_else(|e| e.into_response())));
                 }
-                result
+                match result {
+                    // Every page of the workspace carries its branding (read only for pages). A
+                    // branding that cannot be read leaves the page plain rather than failing it.
+                    Ok(page) if brand::is_page(&page) => match ctx.branding().await {
+                        Ok(b) => Ok(brand::apply(page, &b, &brand::BrandUrls { logo: ctx.endpoint("branding/logo"), css: ctx.endpoint("branding.css") })),
+                        Err(_) => Ok(page),
+                    },
+                    other => other,
+                }
             }
             _ => Err(OAuthError::not_found(format!("no endpoint at {}", req.path))),
         }

@@ -89,6 +89,15 @@ pub struct Client {
     /// RFC 7591 §2: the software this client is an instance of, as registered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub software_id: Option<String>,
+    /// RFC 7591 §2: what the sign-in and consent pages show of the application (https URLs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tos_uri: Option<String>,
     /// RFC 7591 §2.3: the software statement (a JWT) the client was registered with, verified then.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub software_statement: Option<String>,
@@ -127,6 +136,10 @@ impl Default for Client {
             authorization_signed_response_alg: None,
             authorization_details_types: Vec::new(),
             default_acr_values: Vec::new(),
+            logo_uri: None,
+            client_uri: None,
+            policy_uri: None,
+            tos_uri: None,
             software_id: None,
             software_statement: None,
         }
@@ -245,6 +258,14 @@ impl Client {
         }
         if self.default_acr_values.len() > 8 || self.default_acr_values.iter().any(|v| v.is_empty() || v.len() > 128 || v.contains(char::is_whitespace)) {
             return Err(invalid("default_acr_values holds at most 8 values, each 1-128 characters without spaces"));
+        }
+        // Shown on the pages: https (plain http only to loopback), never a script or data URL.
+        for (name, uri) in [("logo_uri", &self.logo_uri), ("client_uri", &self.client_uri), ("policy_uri", &self.policy_uri), ("tos_uri", &self.tos_uri)] {
+            if let Some(uri) = uri {
+                if uri.len() > 2000 || urls::web_url(uri).is_err() {
+                    return Err(invalid(format!("{name} must be an https URL (plain http only to loopback) without userinfo or fragment, at most 2000 characters")));
+                }
+            }
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 
 pub mod authn_context;
 pub mod authorization_details;
+pub mod branding;
 pub mod client;
 pub mod extensions;
 pub mod identity_providers;

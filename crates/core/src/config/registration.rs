@@ -103,6 +103,10 @@ pub struct ClientMetadataRequest {
     /// OIDC Dynamic Client Registration §2: a NIST level among them is required of the sign-in
     /// (a floor the client sets for itself; the workspace's own level stays under it).
     pub default_acr_values: Option<Vec<String>>,
+    pub logo_uri: Option<String>,
+    pub client_uri: Option<String>,
+    pub policy_uri: Option<String>,
+    pub tos_uri: Option<String>,
 }
 
 /// Registration is served (and advertised) in this workspace: switched on, and never in the
@@ -198,6 +202,10 @@ pub fn registered_client(req: ClientMetadataRequest, client_id: &str, cfg: &Work
         authorization_details_types: req.authorization_details_types.unwrap_or_default(),
         default_acr_values: req.default_acr_values.unwrap_or_default(),
         software_id: req.software_id,
+        logo_uri: req.logo_uri,
+        client_uri: req.client_uri,
+        policy_uri: req.policy_uri,
+        tos_uri: req.tos_uri,
         ..Client::default()
     };
     if client.client_name.chars().count() > 256 || client.software_id.as_ref().is_some_and(|s| s.is_empty() || s.len() > 256) {

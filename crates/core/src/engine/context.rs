@@ -75,6 +75,11 @@ impl<R: Runtime> Ctx<'_, R> {
         self.server.rich_authorization(self.rt, &self.tenant, &self.workspace, &self.config).await
     }
 
+    /// The workspace's branding, from the isolate cache.
+    pub async fn branding(&self) -> Result<Arc<crate::config::branding::Branding>, OAuthError> {
+        self.server.branding(self.rt, &self.tenant, &self.workspace).await
+    }
+
     /// A client of this workspace from the isolate cache (bounded like the configuration), read
     /// from the database when not cached. Unknown clients are not cached.
     pub async fn client(&self, client_id: &str) -> Result<Option<Arc<StoredClient>>, OAuthError> {

@@ -40,6 +40,8 @@ pub struct Server {
     /// Authorization details types (with the tenant flag) by workspace key: read only by requests
     /// that carry `authorization_details`, and by discovery.
     rich_authorization: TtlCache<Arc<RichAuthorization>>,
+    /// Branding by workspace key: read only by the pages.
+    branding: TtlCache<Arc<crate::config::branding::Branding>>,
 }
 
 /// A document [`crate::outbound`] fetched, as it caches it (in memory and in the key-value store).
@@ -170,6 +172,18 @@ impl Server {
         Ok(r)
     }
 
+    /// The workspace's branding (empty when it has none), cached like its configuration.
+    pub async fn branding<R: Runtime>(&self, rt: &R, tenant: &str, workspace: &str) -> Result<Arc<crate::config::branding::Branding>, OAuthError> {
+        let key = config::workspace_key(tenant, workspace);
+        let now_ms = rt.clock().now_ms();
+        if let Some(b) = self.branding.get(&key, now_ms) {
+            return Ok(b);
+        }
+        let b = Arc::new(crate::config::branding::load(rt.kv(), tenant, workspace).await?);
+        self.branding.put(key, b.clone(), now_ms);
+        Ok(b)
+    }
+
     /// When the lock on a throttle key ends, if this isolate has seen it locked (`authn::throttle`).
     pub(crate) fn known_lock(&self, key: &str, now: i64) -> Option<i64> {
         self.locks.until(key, now)
@@ -199,6 +213,7 @@ impl Server {
         self.keys.forget(&key);
         self.providers.forget(&key);
         self.rich_authorization.forget(&key);
+        self.branding.forget(&key);
         self.clients.forget_prefix(&format!("{key}/"));
     }
 }

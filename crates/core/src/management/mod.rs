@@ -20,6 +20,7 @@ mod authn_context;
 mod extensions;
 pub(crate) mod authorization_details;
 mod bootstrap;
+mod branding;
 mod clients;
 mod dcr;
 pub(crate) mod identity_providers;
@@ -179,6 +180,17 @@ async fn route<R: Runtime>(server: &Server, rt: &R, req: &Request, path: &[&str]
             "GET" => extensions::get(&c, t, w, id).await,
             "PUT" => extensions::replace(&c, t, w, id).await,
             "DELETE" => extensions::delete(&c, t, w, id).await,
+            _ => not_allowed(m),
+        },
+        ["tenants", t, "workspaces", w, "branding"] => match m {
+            "GET" => branding::get(&c, t, w).await,
+            "PUT" => branding::replace(&c, t, w).await,
+            "DELETE" => branding::delete(&c, t, w).await,
+            _ => not_allowed(m),
+        },
+        ["tenants", t, "workspaces", w, "branding", "logo"] => match m {
+            "PUT" => branding::put_logo(&c, t, w).await,
+            "DELETE" => branding::delete_logo(&c, t, w).await,
             _ => not_allowed(m),
         },
         ["tenants", t, "workspaces", w, "authorization-details-types"] => match m {

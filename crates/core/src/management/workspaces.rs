@@ -150,13 +150,14 @@ pub async fn update<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str, kind: &str) -
 }
 
 /// Deletes a workspace with everything under it: clients, its identity pool's users, keys, grants,
-/// its identity providers, its authorization details types.
+/// its identity providers, its authorization details types, its branding.
 pub async fn remove<R: Runtime>(c: &Call<'_, R>, t: &str, w: &str) -> Result<(), Problem> {
     // Configuration first: from here on the protocol routes answer 404.
     c.rt.kv().delete(&config::workspace_key(t, w)).await?;
     c.server.forget_workspace(t, w);
     identity_providers::remove_workspace(c.rt, c.server, t, w).await?;
     c.rt.kv().delete(&crate::config::authorization_details::types_key(t, w)).await?;
+    crate::config::branding::remove(c.rt.kv(), t, w).await?;
     mstore::delete_workspace_data(c.rt.sql(), t, w).await?;
     keys::forget_snapshot(c.rt, t, w).await?;
     Ok(())

@@ -114,6 +114,12 @@ pub fn text(locale: Locale, key: &str) -> &'static str {
         "totp_scan" => ("Scan this code with your authenticator app, or type the key, then enter the 6-digit code it shows.", "Leia este código com seu aplicativo autenticador, ou digite a chave, e então informe o código de 6 dígitos que ele mostrar."),
         "totp_key" => ("Key", "Chave"),
         "remove" => ("Remove", "Remover"),
+        "logo" => ("Logo", "Logotipo"),
+        "terms" => ("Terms of service", "Termos de uso"),
+        "privacy" => ("Privacy policy", "Política de privacidade"),
+        "continue_to" => ("to continue to", "para continuar em"),
+        "app_privacy" => ("Privacy policy of {app}", "Política de privacidade de {app}"),
+        "app_terms" => ("Terms of service of {app}", "Termos de uso de {app}"),
         _ => ("", ""),
     };
     match locale {
@@ -137,15 +143,18 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;background:#f4f5f7;color:#1f2328;margin:0}\
+// Branding (`web::brand`) sets the variables; without it the defaults below are the look.
+const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;background:var(--background,#f4f5f7);color:#1f2328;margin:0}\
 main{max-width:26rem;margin:4rem auto;background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:2rem}\
 h1{font-size:1.4rem;margin-top:0}label{display:block;margin:1rem 0 .3rem;font-weight:600}\
 input[type=text],input[type=password]{width:100%;box-sizing:border-box;padding:.6rem;border:1px solid #8c959f;border-radius:6px;font-size:1rem}\
-input:focus,button:focus{outline:3px solid #0969da;outline-offset:2px}\
-button{margin-top:1.2rem;padding:.6rem 1.2rem;font-size:1rem;border-radius:6px;border:1px solid #1f6feb;background:#1f6feb;color:#fff;cursor:pointer}\
+input:focus,button:focus,a:focus{outline:3px solid var(--focus,#0969da);outline-offset:2px}\
+button{margin-top:1.2rem;padding:.6rem 1.2rem;font-size:1rem;border-radius:6px;border:1px solid var(--primary,#1f6feb);background:var(--primary,#1f6feb);color:var(--on-primary,#fff);cursor:pointer}\
 button.secondary{background:#fff;color:#1f2328;border-color:#8c959f}\
 .error{color:#a40e26;background:#ffebe9;border:1px solid #ff8182;padding:.6rem;border-radius:6px}\
-ul{padding-left:1.2rem}.error-text{color:#a40e26}[hidden]{display:none}.scope{font-family:ui-monospace,monospace;font-size:.9em;color:#57606a}";
+ul{padding-left:1.2rem}.error-text{color:#a40e26}[hidden]{display:none}.scope{font-family:ui-monospace,monospace;font-size:.9em;color:#57606a}\
+a{color:#0969da}.brand{display:flex;align-items:center;gap:.6rem;margin-bottom:1.2rem}.brand-logo{max-height:2.5rem;max-width:10rem}.brand-name{font-weight:600}\
+.brand-links,.app-links{margin-top:1.5rem;font-size:.9rem;color:#57606a}.app{display:flex;align-items:center;gap:.6rem}.app-logo{max-height:2rem;max-width:6rem}";
 
 fn document(locale: Locale, title: &str, body: &str) -> String {
     format!(
@@ -161,8 +170,84 @@ fn document(locale: Locale, title: &str, body: &str) -> String {
 /// lets the script call this origin for options).
 pub fn with_script(resp: Response, script: &str) -> Response {
     let body = String::from_utf8(resp.body.clone()).unwrap_or_default().replacen("</head>", &format!("<script src=\"{}\" defer></script></head>", escape(script)), 1);
-    let csp = format!("default-src 'none'; style-src 'unsafe-inline'; script-src {script}; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'");
-    resp.with_body(body.into_bytes()).replace_header("content-security-policy", csp)
+    allow_source(allow_source(resp.with_body(body.into_bytes()), "script-src", script), "connect-src", "'self'")
+}
+
+/// The page's CSP with `source` added to `directive` (the directive added when absent). The one
+/// way a page's CSP widens: callers pass our own URLs, or [`allow_image`]'s origins.
+pub fn allow_source(resp: Response, directive: &str, source: &str) -> Response {
+    let csp = resp.header("content-security-policy").unwrap_or("default-src 'none'").to_string();
+    let mut parts: Vec<String> = csp.split(';').map(|d| d.trim().to_string()).filter(|d| !d.is_empty()).collect();
+    match parts.iter_mut().find(|d| d.split_whitespace().next() == Some(directive)) {
+        Some(d) if d.split_whitespace().any(|s| s == source) => {}
+        Some(d) => *d = format!("{d} {source}"),
+        None => parts.insert(1.min(parts.len()), format!("{directive} {source}")),
+    }
+    resp.replace_header("content-security-policy", parts.join("; "))
+}
+
+/// The page may show an image from `url`: its origin only (a URL's path may hold `;` or spaces,
+/// which are CSP syntax). URLs here were checked on save (https, or loopback http).
+pub fn allow_image(resp: Response, url: &str) -> Response {
+    match url::Url::parse(url).map(|u| u.origin()) {
+        Ok(o @ url::Origin::Tuple(..)) => allow_source(resp, "img-src", &o.ascii_serialization()),
+        _ => resp,
+    }
+}
+
+/// The application asking, as its metadata describes it (RFC 7591 §2: `client_name`, `logo_uri`,
+/// `client_uri`, `policy_uri`, `tos_uri`). Its URIs were checked on save (https), never taken
+/// from the request.
+#[derive(Default)]
+pub struct AppView<'a> {
+    pub name: &'a str,
+    pub logo_uri: Option<&'a str>,
+    pub client_uri: Option<&'a str>,
+    pub policy_uri: Option<&'a str>,
+    pub tos_uri: Option<&'a str>,
+}
+
+impl<'a> AppView<'a> {
+    pub fn of(c: &'a crate::config::client::Client) -> AppView<'a> {
+        AppView {
+            name: if c.client_name.is_empty() { &c.client_id } else { &c.client_name },
+            logo_uri: c.logo_uri.as_deref(),
+            client_uri: c.client_uri.as_deref(),
+            policy_uri: c.policy_uri.as_deref(),
+            tos_uri: c.tos_uri.as_deref(),
+        }
+    }
+
+    /// The application's logo and a sentence around its name (a link to its site where it has one).
+    fn block(&self, sentence: impl FnOnce(&str) -> String) -> String {
+        let logo = self.logo_uri.map(|l| format!("<img class=\"app-logo\" src=\"{}\" alt=\"\">", escape(l))).unwrap_or_default();
+        let name = match self.client_uri {
+            Some(u) => format!("<strong class=\"app-name\"><a href=\"{}\">{}</a></strong>", escape(u), escape(self.name)),
+            None => format!("<strong class=\"app-name\">{}</strong>", escape(self.name)),
+        };
+        format!("<div class=\"app\">{logo}<p>{}</p></div>", sentence(&name))
+    }
+
+    /// The application's own policy and terms, named as its.
+    fn links(&self, locale: Locale) -> String {
+        let links: Vec<String> = [(self.policy_uri, "app_privacy"), (self.tos_uri, "app_terms")]
+            .into_iter()
+            .filter_map(|(u, k)| u.map(|u| format!("<a href=\"{}\">{}</a>", escape(u), text(locale, k).replace("{app}", &escape(self.name)))))
+            .collect();
+        if links.is_empty() {
+            String::new()
+        } else {
+            format!("<p class=\"app-links\">{}</p>", links.join(" · "))
+        }
+    }
+
+    /// The page, allowed to show the application's logo.
+    fn allow_logo(&self, resp: Response) -> Response {
+        match self.logo_uri {
+            Some(l) => allow_image(resp, l),
+            None => resp,
+        }
+    }
 }
 
 /// Where a page's passkey form gets its options (a fetch) and posts the credential.
@@ -190,7 +275,7 @@ pub struct ProviderChoice<'a> {
 /// The sign-in page: one button per identity provider (a form post to `providers_action`, so
 /// no JavaScript is needed), then the password form when the workspace has one.
 #[allow(clippy::too_many_arguments)]
-pub fn login(locale: Locale, action: &str, interaction: &str, login_hint: Option<&str>, error: Option<&str>, providers: &[ProviderChoice<'_>], providers_action: &str, password: bool, passkeys: Option<&PasskeyForm<'_>>, code_action: Option<&str>) -> Response {
+pub fn login(locale: Locale, app: Option<&AppView<'_>>, action: &str, interaction: &str, login_hint: Option<&str>, error: Option<&str>, providers: &[ProviderChoice<'_>], providers_action: &str, password: bool, passkeys: Option<&PasskeyForm<'_>>, code_action: Option<&str>) -> Response {
     let t = |k| text(locale, k);
     let has_error = error.is_some();
     let error = error.map(|e| format!("<p class=\"error\" role=\"alert\" id=\"login-error\">{}</p>", escape(e))).unwrap_or_default();
@@ -247,8 +332,13 @@ pub fn login(locale: Locale, action: &str, interaction: &str, login_hint: Option
             )
         })
         .unwrap_or_default();
-    let body = format!("<h1>{}</h1>{error}{buttons}{passkey}{form}{code}", t("sign_in"));
-    Response::html(200, document(locale, t("sign_in"), &body))
+    let (app_block, app_links) = app.map(|a| (a.block(|name| format!("{} {name}", t("continue_to"))), a.links(locale))).unwrap_or_default();
+    let body = format!("<h1>{}</h1>{app_block}{error}{buttons}{passkey}{form}{code}{app_links}", t("sign_in"));
+    let page = Response::html(200, document(locale, t("sign_in"), &body));
+    match app {
+        Some(a) => a.allow_logo(page),
+        None => page,
+    }
 }
 
 /// Right after a password sign-in: add a passkey (the script's form) or go on without.
@@ -359,7 +449,7 @@ pub struct DetailView<'a> {
     pub json: &'a str,
 }
 
-pub fn consent(locale: Locale, action: &str, interaction: &str, client_name: &str, scopes: &[(String, String)], details: &[DetailView<'_>]) -> Response {
+pub fn consent(locale: Locale, action: &str, interaction: &str, app: &AppView<'_>, scopes: &[(String, String)], details: &[DetailView<'_>]) -> Response {
     let t = |k| text(locale, k);
     let mut items: String = scopes
         .iter()
@@ -375,18 +465,18 @@ pub fn consent(locale: Locale, action: &str, interaction: &str, client_name: &st
         ));
     }
     let body = format!(
-        "<h1>{title}</h1><p><strong>{client}</strong> {intro}</p><ul>{items}</ul>\
+        "<h1>{title}</h1>{app}<ul>{items}</ul>\
 <form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"interaction\" value=\"{interaction}\">\
-<button type=\"submit\" name=\"decision\" value=\"allow\">{allow}</button> <button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">{deny}</button></form>",
+<button type=\"submit\" name=\"decision\" value=\"allow\">{allow}</button> <button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">{deny}</button></form>{links}",
         title = t("consent_title"),
-        client = escape(client_name),
-        intro = t("consent_intro"),
+        app = app.block(|name| format!("{name} {}", t("consent_intro"))),
+        links = app.links(locale),
         action = escape(action),
         interaction = escape(interaction),
         allow = t("allow"),
         deny = t("deny"),
     );
-    Response::html(200, document(locale, t("consent_title"), &body))
+    app.allow_logo(Response::html(200, document(locale, t("consent_title"), &body)))
 }
 
 pub fn error_page(locale: Locale, status: u16, code: &str, description: &str) -> Response {
@@ -566,7 +656,7 @@ mod tests {
     #[test]
     fn escapes_everything_interpolated() {
         let evil = [ProviderChoice { id: "corp", name: "<img src=x onerror=alert(1)>" }];
-        let r = login(Locale::En, "/t/w/login", "x", Some("\"><script>alert(1)</script>"), Some("<b>"), &evil, "/t/w/idp/start", true, None, None);
+        let r = login(Locale::En, None, "/t/w/login", "x", Some("\"><script>alert(1)</script>"), Some("<b>"), &evil, "/t/w/idp/start", true, None, None);
         let body = String::from_utf8(r.body).unwrap();
         assert!(!body.contains("<script>") && !body.contains("<img"));
         assert!(body.contains("&lt;b&gt;") && body.contains("Sign in with &lt;img"));
@@ -575,7 +665,7 @@ mod tests {
     #[test]
     fn authorization_details_are_escaped_and_disclosed_without_script() {
         let d = [DetailView { title: "<b>Pay</b>", summary: "to: <img src=x>", json: "{\"a\": \"</pre><script>\"}" }];
-        let body = String::from_utf8(consent(Locale::En, "/c", "x", "rp", &[], &d).body).unwrap();
+        let body = String::from_utf8(consent(Locale::En, "/c", "x", &AppView { name: "rp", ..AppView::default() }, &[], &d).body).unwrap();
         assert!(!body.contains("<script>") && !body.contains("<img") && !body.contains("<b>Pay"));
         assert!(body.contains("<details><summary>All details</summary><pre>{&quot;a&quot;: &quot;&lt;/pre&gt;&lt;script&gt;&quot;}</pre></details>"), "{body}");
     }
@@ -593,11 +683,31 @@ mod tests {
     }
 
     #[test]
+    fn the_application_is_named_from_its_metadata_and_escaped() {
+        let app = AppView { name: "<b>Budget</b>", logo_uri: Some("https://rp.example/logo.png?a=\"x"), client_uri: Some("https://rp.example/"), policy_uri: Some("https://rp.example/privacy"), tos_uri: None };
+        let r = login(Locale::En, Some(&app), "/l", "x", None, None, &[], "/s", true, None, None);
+        let body = String::from_utf8(r.body.clone()).unwrap();
+        assert!(body.contains("to continue to <strong class=\"app-name\"><a href=\"https://rp.example/\">&lt;b&gt;Budget&lt;/b&gt;</a></strong>"), "{body}");
+        assert!(body.contains("src=\"https://rp.example/logo.png?a=&quot;x\"") && body.contains("Privacy policy of &lt;b&gt;Budget") && !body.contains("Terms of service of"));
+        assert!(r.header("content-security-policy").unwrap().contains("img-src https://rp.example;"));
+        let body = String::from_utf8(consent(Locale::PtBr, "/c", "x", &app, &[], &[]).body).unwrap();
+        assert!(body.contains("&lt;b&gt;Budget&lt;/b&gt;</a></strong> quer acessar") && body.contains("Política de privacidade de &lt;b&gt;Budget"), "{body}");
+    }
+
+    #[test]
+    fn csp_sources_are_added_once_to_their_directive() {
+        let r = allow_source(allow_source(Response::html(200, String::new()), "img-src", "https://a.example"), "img-src", "https://a.example");
+        assert_eq!(r.header("content-security-policy"), Some("default-src 'none'; img-src https://a.example; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"));
+        let r = with_script(Response::html(200, "<head></head>".into()), "https://as.example/t/w/passkeys.js");
+        assert_eq!(r.header("content-security-policy"), Some("default-src 'none'; connect-src 'self'; script-src https://as.example/t/w/passkeys.js; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"));
+    }
+
+    #[test]
     fn the_password_form_is_left_out_when_the_workspace_has_none() {
         let corp = [ProviderChoice { id: "corp", name: "Corp" }];
-        let body = String::from_utf8(login(Locale::En, "/l", "x", None, None, &corp, "/s", false, None, None).body).unwrap();
+        let body = String::from_utf8(login(Locale::En, None, "/l", "x", None, None, &corp, "/s", false, None, None).body).unwrap();
         assert!(body.contains("value=\"corp\"") && !body.contains("type=\"password\""));
-        let body = String::from_utf8(login(Locale::PtBr, "/l", "x", None, None, &[], "/s", true, None, None).body).unwrap();
+        let body = String::from_utf8(login(Locale::PtBr, None, "/l", "x", None, None, &[], "/s", true, None, None).body).unwrap();
         assert!(!body.contains("name=\"idp\"") && body.contains("type=\"password\""));
     }
 }

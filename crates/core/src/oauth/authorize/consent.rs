@@ -40,9 +40,8 @@ pub fn show<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest, clien
         // Claims asked for by name beyond what the scopes release: shown, so the user consents to them too.
         .chain(super::request::claims_beyond_scopes(&ctx.config, ar).into_iter().map(|c| (c.to_string(), String::new())))
         .collect();
-    let name = if client.client_name.is_empty() { &client.client_id } else { &client.client_name };
     let details: Vec<pages::DetailView> = details.iter().map(|d| pages::DetailView { title: &d.title, summary: &d.summary, json: &d.json }).collect();
-    forms::with_cookie(pages::consent(locale, &ctx.endpoint("consent"), &blob, name, &scopes, &details), set_cookie)
+    forms::with_cookie(pages::consent(locale, &ctx.endpoint("consent"), &blob, &pages::AppView::of(client), &scopes, &details), set_cookie)
 }
 
 /// POST /consent: records the user's decision and completes the authorization.

@@ -23,7 +23,11 @@ pub async fn show<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest,
     let (options, action) = (ctx.endpoint("passkeys/assertion-options"), ctx.endpoint("passkeys/sign-in"));
     let passkeys = ctx.config.login.passkeys.enabled.then_some(pages::PasskeyForm { options: &options, action: &action });
     let code = ctx.config.login.code_first_factor().then(|| ctx.endpoint("login/code"));
-    let mut page = pages::login(locale, &ctx.endpoint("login"), &blob, ar.login_hint.as_deref(), error, &choices, &ctx.endpoint("idp/start"), ctx.config.login.password_enabled, passkeys.as_ref(), code.as_deref());
+    // The application asking, named on the page (from the isolate's client cache; a workspace
+    // acting as another's identity provider has no stored client to name).
+    let client = ctx.client(&ar.client_id).await.ok().flatten();
+    let app = client.as_ref().map(|c| pages::AppView::of(&c.client));
+    let mut page = pages::login(locale, app.as_ref(), &ctx.endpoint("login"), &blob, ar.login_hint.as_deref(), error, &choices, &ctx.endpoint("idp/start"), ctx.config.login.password_enabled, passkeys.as_ref(), code.as_deref());
     if passkeys.is_some() {
         page = pages::with_script(page, &ctx.endpoint("passkeys.js"));
     }
