@@ -11,7 +11,8 @@
 //! RSA keys are generated here too (workspace creation, rotation): RSA-2048 generation in
 //! pure-Rust wasm took about 1.6 s of CPU per key under workerd here (it varies with the prime
 //! search); creating a workspace went from about 3.5 s of CPU to 0.3 s. The key leaves as PKCS#8
-//! DER; the core checks and re-encodes it and builds its JWK and kid.
+//! DER; the core checks and re-encodes it and builds its JWK and kid. The bundle carries no
+//! pure-Rust RSA key generation at all (edgeauth-core without `rsa-keygen`).
 
 use edgeauth_core::crypto::sha256;
 use edgeauth_core::jose::{PureRustSigner, RSA_BITS};
@@ -177,12 +178,8 @@ impl<E: Entropy> Signer for WebCryptoSigner<E> {
         if alg == Alg::ES256 {
             return Ok(None);
         }
-        match self.generate_rsa(alg).await {
-            Ok(der) => Ok(Some(der)),
-            Err(e) => {
-                worker::console_warn!("edgeauth: WebCrypto could not generate a key ({e:?}); generating it in pure Rust");
-                Ok(None)
-            }
-        }
+        // The bundle has no pure-Rust RSA key generation (edgeauth-core's `rsa-keygen` is off), so
+        // a refusal is an error with its cause, not a slow fallback.
+        self.generate_rsa(alg).await.map(Some).map_err(|e| StoreError::new(format!("WebCrypto could not generate an RSA key: {e:?}")))
     }
 }
