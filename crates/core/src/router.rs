@@ -106,13 +106,15 @@ impl Server {
                     (["app", "totp", "setup"], "POST") => Ok(account::totp_setup(&ctx, req).await),
                     (["app", "totp", "confirm"], "POST") => Ok(account::totp_confirm(&ctx, req).await),
                     (["app", "totp", "delete"], "POST") => Ok(account::totp_delete(&ctx, req).await),
+                    (["app", "password"], "POST") => Ok(account::change_password(&ctx, req).await),
+                    (["app", "sign-out-everywhere"], "POST") => Ok(account::sign_out_everywhere(&ctx, req).await),
                     (["fdx", "dcr", "register", rest @ ..], _) => management::registration::handle(&ctx, req, rest).await,
                     (
                         [".well-known", "openid-configuration"] | ["jwks"] | ["authorize"] | ["par"] | ["login"] | ["consent"] | ["token"] | ["userinfo"] | ["introspect"] | ["revoke"]
                         | ["logout"] | ["app"] | ["app", "consents", "withdraw"] | ["idp", "start"] | ["idp", "callback"] | ["extensions", "resume"]
                         | ["passkeys", "registration-options" | "register" | "assertion-options" | "sign-in" | "continue"]
                         | ["app", "passkeys", "rename" | "delete"]
-                        | ["login", "code"] | ["codes", "email" | "verify"] | ["app", "totp", "setup" | "confirm" | "delete"]
+                        | ["login", "code"] | ["codes", "email" | "verify"] | ["app", "totp", "setup" | "confirm" | "delete"] | ["app", "password" | "sign-out-everywhere"]
                         | ["passkeys.js"],
                         _,
                     ) => Err(OAuthError::method_not_allowed(format!("{m} is not allowed here"))),
