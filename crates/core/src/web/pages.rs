@@ -436,7 +436,7 @@ pub fn form_post(action: &str, fields: &[(&str, String)]) -> Response {
 pub fn logout_confirm(locale: Locale, action: &str, interaction: &str) -> Response {
     let t = |k| text(locale, k);
     let body = format!(
-        "<h1>{title}</h1><p>{q}</p><form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"interaction\" value=\"{interaction}\"><button type=\"submit\" name=\"confirm\" value=\"yes\">{out}</button></form>",
+        "<h1>{title}</h1><p>{q}</p><form method=\"post\" action=\"{action}\" id=\"logout-confirm\"><input type=\"hidden\" name=\"interaction\" value=\"{interaction}\"><button type=\"submit\" name=\"confirm\" value=\"yes\">{out}</button></form>",
         title = t("logout_title"),
         q = t("logout_question"),
         action = escape(action),
