@@ -167,3 +167,24 @@ pub fn grant_sid<R: Runtime>(ctx: &Ctx<'_, R>, session: &SsoSession) -> Option<S
 pub fn clear_cookie<R: Runtime>(ctx: &Ctx<'_, R>) -> String {
     forms::cookie(ctx, SESSION_COOKIE, "", 0, "Lax")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(auth_time: i64, started_ms: i64) -> SsoSession {
+        SsoSession { sid: "s".into(), tenant: "t".into(), workspace: "w".into(), user_id: "u".into(), auth_time, amr: vec![], acr: String::new(), aal: 0, expires_at: i64::MAX, context: None, ephemeral: false, started_ms }
+    }
+
+    #[test]
+    fn a_cut_off_ends_the_sessions_that_began_before_it_to_the_millisecond() {
+        assert!(!began_before(&session(100, 100_500), None));
+        assert!(began_before(&session(100, 100_500), Some(100_501)));
+        // A sign-in in the same second as the cut-off, after it, survives it.
+        assert!(!began_before(&session(100, 100_501), Some(100_501)));
+        assert!(!began_before(&session(100, 100_900), Some(100_501)));
+        // A session stored before `started_ms` was recorded counts from its auth_time.
+        assert!(began_before(&session(100, 0), Some(100_001)));
+        assert!(!began_before(&session(101, 0), Some(100_999)));
+    }
+}

@@ -318,3 +318,20 @@ fn answer<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, result: Result<Response, 
         Err(e) => e.into_page(forms::locale(ctx, req, None)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(claims: serde_json::Value) -> store::User {
+        store::User { id: "1".into(), username: "ada".into(), password_hash: None, claims: claims.as_object().cloned().unwrap_or_default(), disabled: false }
+    }
+
+    #[test]
+    fn the_heading_names_the_user_by_name_then_given_and_family_names_then_username() {
+        assert_eq!(display_name(&user(serde_json::json!({"name": "Ada Lovelace", "given_name": "A"}))), "Ada Lovelace");
+        assert_eq!(display_name(&user(serde_json::json!({"name": " ", "given_name": "Ada", "family_name": "Lovelace"}))), "Ada Lovelace");
+        assert_eq!(display_name(&user(serde_json::json!({"family_name": "Lovelace"}))), "Lovelace");
+        assert_eq!(display_name(&user(serde_json::json!({"name": 7}))), "ada");
+    }
+}

@@ -700,6 +700,32 @@ mod tests {
     }
 
     #[test]
+    fn the_account_page_escapes_names_and_ties_a_password_error_to_its_field() {
+        let consents = [AccountConsent { client_id: "c\"><x", name: "<script>", scopes: vec![("profile".into(), "Your <b>name</b>".into()), ("x<y".into(), String::new())], granted_at: 86400 }];
+        let view = AccountView {
+            passkeys: None,
+            totp: None,
+            name: "<img src=x>",
+            username: "a&b",
+            consents: &consents,
+            withdraw_action: "/w",
+            logout_action: "/l",
+            password: Some(PasswordChange { action: "/p", min_length: 10, error: Some((PasswordField::Confirm, "<no>".into())) }),
+            sign_out_everywhere_action: "/e",
+            notice: Some("<done>"),
+            interaction: "i",
+        };
+        let body = String::from_utf8(account(Locale::En, Some(view)).body).unwrap();
+        assert!(!body.contains("<script>") && !body.contains("<img") && !body.contains("<b>") && !body.contains("<x") && !body.contains("<no>") && !body.contains("<done>"), "{body}");
+        assert!(body.contains("<h1>&lt;img src=x&gt;</h1>") && body.contains("<strong>a&amp;b</strong>") && body.contains("allowed on 1970-01-02"), "{body}");
+        assert!(body.contains("<li>Your &lt;b&gt;name&lt;/b&gt; <span class=\"scope\">(profile)</span></li><li><span class=\"scope\">x&lt;y</span></li>"), "{body}");
+        // Only the confirmation field is invalid, described by its error; no value attribute on any password field.
+        assert!(body.contains("id=\"confirm-password\" name=\"confirm_password\" autocomplete=\"new-password\" required aria-invalid=\"true\" aria-describedby=\"confirm-password-error\" autofocus><p class=\"error-text\" id=\"confirm-password-error\">&lt;no&gt;</p>"), "{body}");
+        assert_eq!(body.matches("aria-invalid").count(), 1);
+        assert!(!body.contains("type=\"password\" value") && body.matches("name=\"interaction\" value=\"i\"").count() == 3);
+    }
+
+    #[test]
     fn the_password_form_is_left_out_when_the_workspace_has_none() {
         let corp = [ProviderChoice { id: "corp", name: "Corp" }];
         let body = String::from_utf8(login(Locale::En, "/l", "x", None, None, &corp, "/s", false, None, None).body).unwrap();
