@@ -1,5 +1,6 @@
 //! The user's own page at `/{tenant}/{workspace}/app`: who is signed in, which applications they
-//! allowed (with a way to withdraw each consent), sign-out. Also the default post-logout page.
+//! allowed (with a way to withdraw each consent), passkeys and the authenticator app, change
+//! password, sign out everywhere, sign-out. Also the default post-logout page.
 
 use crate::authn::throttle::{Guard, Verdict};
 use crate::authn::{password, session};
@@ -49,7 +50,7 @@ async fn page_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
     };
     let changed = req.query_params().ok().is_some_and(|q| q.get("changed") == Some("password"));
     let notice = changed.then(|| pages::text(locale, "password_changed"));
-    render(ctx, req, &session, &user, Shown { notice, ..Shown::default() }, None).await
+    render(ctx, req, &session, &user, Shown { notice, ..Shown::default() }).await
 }
 
 /// The user's name as the heading shows it: `name`, else `given_name family_name`, else the username.
@@ -66,8 +67,8 @@ pub fn display_name(user: &store::User) -> String {
     }
 }
 
-/// The signed-in user's page. `set_cookie`: a rotated session's cookie to send along.
-async fn render<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, session: &SsoSession, user: &store::User, shown: Shown, set_session: Option<String>) -> Result<Response, OAuthError> {
+/// The signed-in user's page, with what `shown` adds.
+async fn render<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, session: &SsoSession, user: &store::User, shown: Shown) -> Result<Response, OAuthError> {
     let locale = forms::locale(ctx, req, None);
     let listed = store::list_consents(ctx.db(), &ctx.tenant, &ctx.workspace, &user.id).await?;
     let consents: Vec<pages::AccountConsent<'_>> = listed
@@ -119,7 +120,7 @@ async fn render<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, session: &SsoSessio
     if enabled {
         page = pages::with_script(page, &ctx.endpoint("passkeys.js"));
     }
-    Ok(forms::with_cookie(forms::with_cookie(page, set_cookie), set_session))
+    Ok(forms::with_cookie(page, set_cookie))
 }
 
 /// POST /app/password: the current password (checked as a sign-in checks it, and counted against
@@ -149,7 +150,7 @@ pub async fn change_password<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Res
             None
         };
         if let Some((field, message)) = problem {
-            return render(ctx, req, &session, &user, refuse(field, message, 400), None).await;
+            return render(ctx, req, &session, &user, refuse(field, message, 400)).await;
         }
         // The sign-in's lock and counters: a stolen session cannot guess the password faster
         // than the login form could, and a lock from either place holds in both.
@@ -162,7 +163,7 @@ pub async fn change_password<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Res
             if let Verdict::Locked { retry_after_secs } = guard.failed(ctx).await? {
                 return locked(ctx, req, &session, &user, retry_after_secs).await;
             }
-            return render(ctx, req, &session, &user, refuse(pages::PasswordField::Current, t("password_wrong").to_string(), 400), None).await;
+            return render(ctx, req, &session, &user, refuse(pages::PasswordField::Current, t("password_wrong").to_string(), 400)).await;
         }
         guard.succeeded(ctx).await?;
         let hash = crypto::hash_password(ctx.rt.entropy(), &ctx.config.login.password_hashing, new)?;
@@ -183,7 +184,7 @@ async fn locked<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, session: &SsoSessio
     let e = OAuthError::temporarily_locked(retry_after_secs, "too many failed sign-ins; the login name or the address is locked for now");
     let locale = forms::locale(ctx, req, None);
     let shown = Shown { password_error: Some((pages::PasswordField::Current, pages::text(locale, "too_many_attempts").to_string())), status: Some(e.status), ..Shown::default() };
-    Ok(render(ctx, req, session, user, shown, None).await?.with_retry_after(&e).with_failure(&e))
+    Ok(render(ctx, req, session, user, shown).await?.with_retry_after(&e).with_failure(&e))
 }
 
 /// POST /app/sign-out-everywhere: ends every session of the user, in every browser (the cut-off),
