@@ -1,4 +1,5 @@
-// Accessibility (issue 21 §7): axe-core on every page a user can see, in English and Brazilian
+// Accessibility (issue 21 §7): axe-core on every page a user can see (the sign-in page with an
+// identity provider's button, the passkey button and the code sign-in), in English and Brazilian
 // Portuguese, with JavaScript on and off, failing on any serious or critical violation; and a
 // sign-in with the keyboard only, focus visible at each step. Screenshots of every page land in
 // tests/.artifacts/a11y/ (git-ignored). One browser, one workspace, two users.
@@ -26,6 +27,10 @@ before(async () => {
     login: { aal: "NIST-AAL-1", passkeys: { enabled: true }, totp: { enabled: true, first_factor: true } },
     throttle: { account_max_failures: 100, address_max_failures: 1000 },
   });
+  // An identity provider, so the sign-in page shows its button (never pressed here).
+  const idp = { id: "gh", type: "oauth2", name: "GitHub", authorization_endpoint: "https://github.example/login/oauth/authorize", token_endpoint: "https://github.example/login/oauth/access_token", userinfo_endpoint: "https://api.github.example/user", subject_attribute: "id", client_id: "gh-app", client_secret: "gh-secret-abcdef", token_endpoint_auth_method: "client_secret_post" };
+  const put = await t.admin("PUT", "/admin/tenants/a11y/workspaces/main/identity-providers", { providers: [idp] });
+  assert.ok(put.status < 300, put.text);
   await t.client("a11y", "main", { client_id: "web", client_name: "Web Shop", redirect_uris: [`${rp.base}/cb`], grant_types: ["authorization_code"], scope: "openid profile email" });
   await t.user("a11y", "main", { username: "ada", password: PASSWORD, claims: { name: "Ada Lovelace" } });
   await t.user("a11y", "main", { username: "kay", password: PASSWORD });
