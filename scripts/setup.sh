@@ -40,7 +40,7 @@ if ! [ -x "$NODE_DIR/node_modules/node/bin/node" ]; then
 fi
 export PATH="$PWD/$NODE_DIR/node_modules/node/bin:$PATH"
 
-# The project's npm packages (wrangler, miniflare, client libraries, playwright-core, esbuild, binaryen).
+# The project's npm packages (wrangler, miniflare, client libraries, playwright-core, axe-core, esbuild, binaryen).
 # `npm ci` rejects wrangler's lockfile (workerd's other-platform packages are absent here).
 if ! [ -d node_modules/wrangler ] || [ package.json -nt node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "npm install"

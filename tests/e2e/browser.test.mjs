@@ -83,7 +83,8 @@ for (const javaScriptEnabled of [true, false]) {
 
     // The account page, then sign-out via RP-initiated logout back to the RP.
     await page.goto(`${issuer}/app`);
-    await page.getByText("web", { exact: true }).first().waitFor();
+    // The application by its name, the user by theirs.
+    await page.getByText("Web Shop", { exact: true }).first().waitFor();
     await page.goto(`${issuer}/logout?client_id=web&post_logout_redirect_uri=${encodeURIComponent(`${rpBase}/bye`)}&state=out`);
     const confirm = page.getByRole("button");
     if (!page.url().startsWith(rpBase)) await confirm.first().click();

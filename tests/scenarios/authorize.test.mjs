@@ -145,7 +145,7 @@ test("the account page lists the consent, and withdrawing it makes the next auth
   assert.equal(r.status, 303);
   const app = await agent.request(`${issuer}/app`);
   assert.equal(app.status, 200);
-  assert.match(app.text_, /<strong>web<\/strong>/);
+  assert.match(app.text_, /<strong>Web<\/strong>/, "the client by its name");
   const withdraw = { interaction: hidden(app.text_, "interaction"), client_id: "web" };
   // Without the browser's CSRF cookie the withdrawal is refused.
   const forged = await fetch(`${issuer}/app/consents/withdraw`, { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded", cookie: `ea_session=${agent.cookies.get("ea_session")}` }, body: new URLSearchParams(withdraw) });

@@ -107,6 +107,8 @@ impl Server {
                     (["app", "totp", "setup"], "POST") => Ok(account::totp_setup(&ctx, req).await),
                     (["app", "totp", "confirm"], "POST") => Ok(account::totp_confirm(&ctx, req).await),
                     (["app", "totp", "delete"], "POST") => Ok(account::totp_delete(&ctx, req).await),
+                    (["app", "password"], "POST") => Ok(account::change_password(&ctx, req).await),
+                    (["app", "sign-out-everywhere"], "POST") => Ok(account::sign_out_everywhere(&ctx, req).await),
                     (["fdx", "dcr", "register", rest @ ..], _) => management::registration::handle(&ctx, req, rest).await,
                     (["branding.css"], "GET" | "HEAD") => brand::serve_css(&*ctx.branding().await?),
                     (["branding", "logo"], "GET" | "HEAD") => brand::serve_logo(rt.kv(), t, w).await,
@@ -115,7 +117,7 @@ impl Server {
                         | ["logout"] | ["app"] | ["app", "consents", "withdraw"] | ["idp", "start"] | ["idp", "callback"] | ["extensions", "resume"]
                         | ["passkeys", "registration-options" | "register" | "assertion-options" | "sign-in" | "continue"]
                         | ["app", "passkeys", "rename" | "delete"]
-                        | ["login", "code"] | ["codes", "email" | "verify"] | ["app", "totp", "setup" | "confirm" | "delete"]
+                        | ["login", "code"] | ["codes", "email" | "verify"] | ["app", "totp", "setup" | "confirm" | "delete"] | ["app", "password" | "sign-out-everywhere"]
                         | ["passkeys.js"] | ["branding.css"] | ["branding", "logo"],
                         _,
                     ) => Err(OAuthError::method_not_allowed(format!("{m} is not allowed here"))),

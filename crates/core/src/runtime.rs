@@ -178,6 +178,15 @@ pub struct SsoSession {
     /// carried by the consent form.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ephemeral: bool,
+    /// When the session began, in milliseconds (0: a session stored before this was recorded; its
+    /// `auth_time` stands in). Compared with the user's "sign out everywhere" cut-off, which needs
+    /// a finer clock than seconds: a sign-in in the same second as the cut-off must survive it.
+    #[serde(default, skip_serializing_if = "is_zero_i64")]
+    pub started_ms: i64,
+}
+
+fn is_zero_i64(n: &i64) -> bool {
+    *n == 0
 }
 
 fn is_zero(n: &u8) -> bool {

@@ -11,7 +11,7 @@ use crate::crypto;
 use crate::engine::Ctx;
 use crate::error::OAuthError;
 use crate::http::Request;
-use crate::runtime::{Runtime, SessionStore, SsoSession};
+use crate::runtime::{Clock, Runtime, SessionStore, SsoSession};
 use crate::web::forms;
 
 pub const SESSION_COOKIE: &str = "ea_session";
@@ -43,7 +43,19 @@ pub async fn current<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Opti
 pub async fn existing<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Option<SsoSession>, OAuthError> {
     let Some(secret) = cookie_secret(req) else { return Ok(None) };
     let s = ctx.rt.sessions().get(&sid_of(&secret)).await?;
-    Ok(s.filter(|s| s.tenant == ctx.tenant && s.workspace == ctx.workspace && s.expires_at > ctx.now))
+    let Some(s) = s.filter(|s| s.tenant == ctx.tenant && s.workspace == ctx.workspace && s.expires_at > ctx.now) else { return Ok(None) };
+    // "Sign out everywhere" cannot list a user's sessions (a Durable Object each on Workers), so it
+    // leaves a cut-off that every session check reads: one primary-key read, only when a live
+    // session was found.
+    let cutoff = crate::store::sessions::not_before(ctx.db(), &ctx.tenant, &ctx.workspace, &s.user_id).await?;
+    Ok((!began_before(&s, cutoff)).then_some(s))
+}
+
+/// Whether the session began before the user's cut-off (a session from before `started_ms` was
+/// recorded counts from its `auth_time`).
+fn began_before(s: &SsoSession, cutoff: Option<i64>) -> bool {
+    let started = if s.started_ms > 0 { s.started_ms } else { s.auth_time.saturating_mul(1000) };
+    cutoff.is_some_and(|c| started < c)
 }
 
 /// How a session starts: who, how, and (a sign-in through an identity provider) with what context
@@ -102,6 +114,7 @@ pub async fn start<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, sign_in: SignIn)
         expires_at: ctx.now + ttl.max(0),
         context: sign_in.context.and_then(|c| serde_json::to_value(c).ok()),
         ephemeral,
+        started_ms: now_ms(ctx),
     };
     if ephemeral {
         return Ok((session, None));
@@ -109,6 +122,33 @@ pub async fn start<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, sign_in: SignIn)
     ctx.rt.sessions().create(&session).await?;
     let set = forms::cookie(ctx, SESSION_COOKIE, &secret, ttl, "Lax");
     Ok((session, Some(set)))
+}
+
+/// Now in milliseconds: when a session begins, and a "sign out everywhere" cut-off.
+pub fn now_ms<R: Runtime>(ctx: &Ctx<'_, R>) -> i64 {
+    i64::try_from(ctx.rt.clock().now_ms()).unwrap_or(i64::MAX)
+}
+
+/// A new session id and cookie for the same sign-in (after a password change: whoever had the old
+/// cookie is out, this browser stays in). The old session is deleted; the new one begins now, so
+/// a cut-off set in this request spares it.
+pub async fn rotate<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, old: &SsoSession) -> Result<(SsoSession, Option<String>), OAuthError> {
+    if let Some(s) = cookie_secret(req) {
+        ctx.rt.sessions().delete(&sid_of(&s)).await?;
+    }
+    let secret = crypto::random_token(ctx.rt.entropy());
+    let session = SsoSession { sid: sid_of(&secret), started_ms: now_ms(ctx), ..old.clone() };
+    ctx.rt.sessions().create(&session).await?;
+    let set = forms::cookie(ctx, SESSION_COOKIE, &secret, (session.expires_at - ctx.now).max(0), "Lax");
+    Ok((session, Some(set)))
+}
+
+/// Ends this browser's session (its store entry) and returns the `Set-Cookie` that removes the cookie.
+pub async fn end<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<String, OAuthError> {
+    if let Some(s) = cookie_secret(req) {
+        ctx.rt.sessions().delete(&sid_of(&s)).await?;
+    }
+    Ok(clear_cookie(ctx))
 }
 
 /// The authentication context a session carries (a sign-in through an identity provider).
@@ -126,4 +166,25 @@ pub fn grant_sid<R: Runtime>(ctx: &Ctx<'_, R>, session: &SsoSession) -> Option<S
 /// The `Set-Cookie` value that removes the session cookie.
 pub fn clear_cookie<R: Runtime>(ctx: &Ctx<'_, R>) -> String {
     forms::cookie(ctx, SESSION_COOKIE, "", 0, "Lax")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(auth_time: i64, started_ms: i64) -> SsoSession {
+        SsoSession { sid: "s".into(), tenant: "t".into(), workspace: "w".into(), user_id: "u".into(), auth_time, amr: vec![], acr: String::new(), aal: 0, expires_at: i64::MAX, context: None, ephemeral: false, started_ms }
+    }
+
+    #[test]
+    fn a_cut_off_ends_the_sessions_that_began_before_it_to_the_millisecond() {
+        assert!(!began_before(&session(100, 100_500), None));
+        assert!(began_before(&session(100, 100_500), Some(100_501)));
+        // A sign-in in the same second as the cut-off, after it, survives it.
+        assert!(!began_before(&session(100, 100_501), Some(100_501)));
+        assert!(!began_before(&session(100, 100_900), Some(100_501)));
+        // A session stored before `started_ms` was recorded counts from its auth_time.
+        assert!(began_before(&session(100, 0), Some(100_001)));
+        assert!(!began_before(&session(101, 0), Some(100_999)));
+    }
 }

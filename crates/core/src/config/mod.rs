@@ -380,6 +380,12 @@ pub(super) fn check(ok: bool, field: &str, why: &str) -> Result<(), OAuthError> 
 }
 
 impl WorkspaceConfig {
+    /// A scope in words, as the consent page and the account page show it (the workspace's
+    /// `scopes.<name>.description`; empty when it has none).
+    pub fn scope_description(&self, scope: &str) -> &str {
+        self.scopes.get(scope).map_or("", |c| c.description.as_str())
+    }
+
     /// Every rule a stored configuration must satisfy; a write that breaks one changes nothing.
     pub fn validate(&self) -> Result<(), OAuthError> {
         check(self.version == CONFIG_VERSION, "version", "must be 1")?;

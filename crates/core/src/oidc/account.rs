@@ -1,7 +1,11 @@
 //! The user's own page at `/{tenant}/{workspace}/app`: who is signed in, which applications they
-//! allowed (with a way to withdraw each consent), sign-out. Also the default post-logout page.
+//! allowed (with a way to withdraw each consent), passkeys and the authenticator app, change
+//! password, sign out everywhere, sign-out. Also the default post-logout page.
 
-use crate::authn::session;
+use crate::authn::throttle::{Guard, Verdict};
+use crate::authn::{password, session};
+use crate::crypto;
+use crate::runtime::SsoSession;
 use crate::error::OAuthError;
 use crate::http::{Request, Response};
 use crate::web::forms::{self, Stage};
@@ -13,6 +17,21 @@ use crate::crypto::{b64url, b64url_decode};
 use crate::runtime::Runtime;
 use crate::engine::Ctx;
 use crate::store;
+
+/// The shortest new password the account page accepts. (A workspace setting may take its place
+/// once self-service sign-up has one; this is the one place the number lives until then.)
+pub const MIN_PASSWORD_LENGTH: usize = 10;
+/// The longest: Argon2id hashes whatever it is given, so a huge one only costs us time.
+const MAX_PASSWORD_LENGTH: usize = 1024;
+
+/// What the account page shows beyond the user's own data: a status line, or the password form's
+/// error (and the status code it comes with).
+#[derive(Default)]
+struct Shown {
+    notice: Option<&'static str>,
+    password_error: Option<(pages::PasswordField, String)>,
+    status: Option<u16>,
+}
 
 pub async fn page<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Response {
     match page_inner(ctx, req).await {
@@ -29,7 +48,38 @@ async fn page_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
     let Some(user) = store::get_user(ctx.db(), &ctx.tenant, &ctx.workspace, &session.user_id).await? else {
         return Ok(pages::account(locale, None));
     };
-    let consents: Vec<(String, String)> = store::list_consents(ctx.db(), &ctx.tenant, &ctx.workspace, &user.id).await?.into_iter().map(|(c, s, _)| (c, s)).collect();
+    let changed = req.query_params().ok().is_some_and(|q| q.get("changed") == Some("password"));
+    let notice = changed.then(|| pages::text(locale, "password_changed"));
+    render(ctx, req, &session, &user, Shown { notice, ..Shown::default() }).await
+}
+
+/// The user's name as the heading shows it: `name`, else `given_name family_name`, else the username.
+pub fn display_name(user: &store::User) -> String {
+    let claim = |k: &str| user.claims.get(k).and_then(|v| v.as_str()).map(str::trim).filter(|v| !v.is_empty());
+    if let Some(name) = claim("name") {
+        return name.to_string();
+    }
+    let parts: Vec<&str> = [claim("given_name"), claim("family_name")].into_iter().flatten().collect();
+    if parts.is_empty() {
+        user.username.clone()
+    } else {
+        parts.join(" ")
+    }
+}
+
+/// The signed-in user's page, with what `shown` adds.
+async fn render<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, session: &SsoSession, user: &store::User, shown: Shown) -> Result<Response, OAuthError> {
+    let locale = forms::locale(ctx, req, None);
+    let listed = store::list_consents(ctx.db(), &ctx.tenant, &ctx.workspace, &user.id).await?;
+    let consents: Vec<pages::AccountConsent<'_>> = listed
+        .iter()
+        .map(|c| pages::AccountConsent {
+            client_id: &c.client_id,
+            name: if c.client_name.is_empty() { &c.client_id } else { &c.client_name },
+            scopes: c.scope.split_whitespace().map(|s| (s.to_string(), ctx.config.scope_description(s).to_string())).collect(),
+            granted_at: c.granted_at,
+        })
+        .collect();
     let (blob, set_cookie) = forms::begin(ctx, req, Stage::Account, None::<&()>, Some(&session.sid), None);
     let withdraw = ctx.endpoint("app/consents/withdraw");
     let logout = ctx.endpoint("logout");
@@ -46,11 +96,110 @@ async fn page_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
     let enrolled = totp_on && store::otp::get_totp(ctx.db(), &ctx.tenant, &ctx.workspace, &user.id).await?.is_some();
     let (setup, remove) = (ctx.endpoint("app/totp/setup"), ctx.endpoint("app/totp/delete"));
     let totp = totp_on.then(|| AccountTotp { enrolled, setup_action: &setup, delete_action: &remove });
-    let mut page = pages::account(locale, Some(AccountView { passkeys, totp, username: &user.username, consents: &consents, withdraw_action: &withdraw, logout_action: &logout, interaction: &blob }));
+    let (password_action, everywhere) = (ctx.endpoint("app/password"), ctx.endpoint("app/sign-out-everywhere"));
+    // Only a user with a password can change it (one who signs in through a provider has none here).
+    let password = user.password_hash.is_some().then(|| pages::PasswordChange { action: &password_action, min_length: MIN_PASSWORD_LENGTH, error: shown.password_error });
+    let name = display_name(user);
+    let view = AccountView {
+        passkeys,
+        totp,
+        name: &name,
+        username: &user.username,
+        consents: &consents,
+        withdraw_action: &withdraw,
+        logout_action: &logout,
+        password,
+        sign_out_everywhere_action: &everywhere,
+        notice: shown.notice,
+        interaction: &blob,
+    };
+    let mut page = pages::account(locale, Some(view));
+    if let Some(status) = shown.status {
+        page.status = status;
+    }
     if enabled {
         page = pages::with_script(page, &ctx.endpoint("passkeys.js"));
     }
     Ok(forms::with_cookie(page, set_cookie))
+}
+
+/// POST /app/password: the current password (checked as a sign-in checks it, and counted against
+/// the same lock), then the new one twice. A wrong or refused attempt shows the page again with
+/// the error on its field and nothing changed; success stores the new hash, ends the user's other
+/// sessions, and gives this browser a new session id (whoever held the old cookie is out).
+pub async fn change_password<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Response {
+    let result = async {
+        let params = req.form_params()?;
+        let (user, _, session) = passkeys::account_user(ctx, req, &params).await?;
+        if user.password_hash.is_none() {
+            return Err(OAuthError::invalid_request("this account has no password to change"));
+        }
+        let locale = forms::locale(ctx, req, None);
+        let t = |k| pages::text(locale, k);
+        let (current, new, confirm) = (params.get("current_password").unwrap_or(""), params.get("new_password").unwrap_or(""), params.get("confirm_password").unwrap_or(""));
+        let refuse = |field, message: String, status| Shown { password_error: Some((field, message)), status: Some(status), ..Shown::default() };
+        // The new password's rules first: a typo there spends no guess on the current one.
+        let count = new.chars().count();
+        let problem = if count < MIN_PASSWORD_LENGTH {
+            Some((pages::PasswordField::New, t("password_short").replace("{n}", &MIN_PASSWORD_LENGTH.to_string())))
+        } else if count > MAX_PASSWORD_LENGTH {
+            Some((pages::PasswordField::New, t("password_long").to_string()))
+        } else if new != confirm {
+            Some((pages::PasswordField::Confirm, t("password_mismatch").to_string()))
+        } else {
+            None
+        };
+        if let Some((field, message)) = problem {
+            return render(ctx, req, &session, &user, refuse(field, message, 400)).await;
+        }
+        // The sign-in's lock and counters: a stolen session cannot guess the password faster
+        // than the login form could, and a lock from either place holds in both.
+        let mut guard = Guard::login(ctx, req, &user.username);
+        if let Verdict::Locked { retry_after_secs } = guard.check(ctx, true).await? {
+            return locked(ctx, req, &session, &user, retry_after_secs).await;
+        }
+        let verified = password::verify(ctx, &user.username, current).await?.is_some_and(|u| u.id == user.id);
+        if !verified {
+            if let Verdict::Locked { retry_after_secs } = guard.failed(ctx).await? {
+                return locked(ctx, req, &session, &user, retry_after_secs).await;
+            }
+            return render(ctx, req, &session, &user, refuse(pages::PasswordField::Current, t("password_wrong").to_string(), 400)).await;
+        }
+        guard.succeeded(ctx).await?;
+        let hash = crypto::hash_password(ctx.rt.entropy(), &ctx.config.login.password_hashing, new)?;
+        if !store::management::set_user_password(ctx.db(), &ctx.tenant, &ctx.workspace, &user.id, Some(&hash), ctx.now).await? {
+            return Err(OAuthError::login_required("your session has ended; sign in again"));
+        }
+        // Every other session ends (the cut-off), this browser's goes on under a new id.
+        store::sessions::end_others(ctx.db(), &ctx.tenant, &ctx.workspace, &user.id, session::now_ms(ctx)).await?;
+        let (_, set_session) = session::rotate(ctx, req, &session).await?;
+        Ok(forms::with_cookie(Response::redirect(&format!("{}?changed=password", ctx.endpoint("app"))), set_session))
+    }
+    .await;
+    answer(ctx, req, result)
+}
+
+/// The account page again, 429 with `Retry-After`: the login name is locked.
+async fn locked<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, session: &SsoSession, user: &store::User, retry_after_secs: i64) -> Result<Response, OAuthError> {
+    let e = OAuthError::temporarily_locked(retry_after_secs, "too many failed sign-ins; the login name or the address is locked for now");
+    let locale = forms::locale(ctx, req, None);
+    let shown = Shown { password_error: Some((pages::PasswordField::Current, pages::text(locale, "too_many_attempts").to_string())), status: Some(e.status), ..Shown::default() };
+    Ok(render(ctx, req, session, user, shown).await?.with_retry_after(&e).with_failure(&e))
+}
+
+/// POST /app/sign-out-everywhere: ends every session of the user, in every browser (the cut-off),
+/// and revokes every grant (relying parties' refresh tokens fail with `invalid_grant`). This
+/// browser's cookie is cleared and its session deleted at once.
+pub async fn sign_out_everywhere<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Response {
+    let result = async {
+        let params = req.form_params()?;
+        let (user, _, _) = passkeys::account_user(ctx, req, &params).await?;
+        store::sessions::end_all(ctx.db(), &ctx.tenant, &ctx.workspace, &user.id, session::now_ms(ctx), ctx.now).await?;
+        let clear = session::end(ctx, req).await?;
+        Ok(Response::redirect(&ctx.endpoint("app")).with_header("set-cookie", clear))
+    }
+    .await;
+    answer(ctx, req, result)
 }
 
 /// POST /app/passkeys/rename and /app/passkeys/delete: the signed-in user's own passkeys only.
@@ -168,5 +317,22 @@ fn answer<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, result: Result<Response, 
         Ok(r) => r,
         Err(e) if e.status >= 500 => e.into_response(),
         Err(e) => e.into_page(forms::locale(ctx, req, None)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(claims: serde_json::Value) -> store::User {
+        store::User { id: "1".into(), username: "ada".into(), password_hash: None, claims: claims.as_object().cloned().unwrap_or_default(), disabled: false }
+    }
+
+    #[test]
+    fn the_heading_names_the_user_by_name_then_given_and_family_names_then_username() {
+        assert_eq!(display_name(&user(serde_json::json!({"name": "Ada Lovelace", "given_name": "A"}))), "Ada Lovelace");
+        assert_eq!(display_name(&user(serde_json::json!({"name": " ", "given_name": "Ada", "family_name": "Lovelace"}))), "Ada Lovelace");
+        assert_eq!(display_name(&user(serde_json::json!({"family_name": "Lovelace"}))), "Lovelace");
+        assert_eq!(display_name(&user(serde_json::json!({"name": 7}))), "ada");
     }
 }

@@ -92,6 +92,7 @@ pub async fn delete_workspace_data(db: &impl SqlDatabase, tenant: &str, workspac
         sql::WORKSPACE_DELETE_TOTP,
         sql::WORKSPACE_DELETE_OTP_CODES,
         sql::WORKSPACE_DELETE_GRANT_DETAILS,
+        sql::WORKSPACE_DELETE_SESSION_CUTOFFS,
         sql::WORKSPACE_DELETE_INDEX,
     ];
     db.batch(all.iter().map(|s| stmt(s, vec![tenant.into(), workspace.into()])).collect()).await.map(|_| ())
@@ -196,6 +197,7 @@ pub async fn delete_user(db: &impl SqlDatabase, tenant: &str, workspace: &str, i
     stmts.extend(super::federation::delete_for_user(tenant, workspace, id));
     stmts.push(super::passkeys::delete_for_user(tenant, workspace, id));
     stmts.extend(super::otp::delete_for_user(tenant, workspace, id));
+    stmts.push(stmt(sql::SESSION_CUTOFF_DELETE_FOR_USER, vec![tenant.into(), workspace.into(), id.into()]));
     if tenant == crate::config::SYSTEM_TENANT && workspace == crate::config::SYSTEM_WORKSPACE {
         stmts.push(stmt(sql::ADMIN_ROLES_DELETE_FOR_USER, vec![id.into()]));
     }

@@ -460,9 +460,21 @@ pub async fn save_consent(db: &impl SqlDatabase, tenant: &str, workspace: &str, 
     db.query(stmt(sql::CONSENT_UPSERT, vec![tenant.into(), workspace.into(), user_id.into(), client_id.into(), scope.into(), now.into()])).await.map(|_| ())
 }
 
-pub async fn list_consents(db: &impl SqlDatabase, tenant: &str, workspace: &str, user_id: &str) -> Result<Vec<(String, String, i64)>, StoreError> {
+/// A remembered consent as the account page lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedConsent {
+    pub client_id: String,
+    /// The client's `client_name`; empty when it has none (or is gone).
+    pub client_name: String,
+    pub scope: String,
+    pub granted_at: i64,
+}
+
+pub async fn list_consents(db: &impl SqlDatabase, tenant: &str, workspace: &str, user_id: &str) -> Result<Vec<ListedConsent>, StoreError> {
     let rows = db.query(stmt(sql::CONSENTS_FOR_USER, vec![tenant.into(), workspace.into(), user_id.into()])).await?;
-    rows.iter().map(|r| Ok((text(r, "client_id")?, text(r, "scope")?, int(r, "granted_at")?))).collect()
+    rows.iter()
+        .map(|r| Ok(ListedConsent { client_id: text(r, "client_id")?, client_name: r.text("client_name").unwrap_or_default(), scope: text(r, "scope")?, granted_at: int(r, "granted_at")? }))
+        .collect()
 }
 
 /// Withdraws a consent and revokes every grant the client holds for the user, in one transaction.

@@ -4,6 +4,30 @@
 use super::sql;
 use crate::runtime::{SessionStore, SqlDatabase, SsoSession, Statement, StoreError};
 
+/// The user's session cut-off ("sign out everywhere"): sessions that began before it (ms since
+/// the epoch) are ended. `None`: the user never signed out everywhere.
+pub async fn not_before(db: &impl SqlDatabase, tenant: &str, workspace: &str, user_id: &str) -> Result<Option<i64>, StoreError> {
+    let rows = db.query(Statement::new(sql::SESSION_CUTOFF_GET, vec![tenant.into(), workspace.into(), user_id.into()])).await?;
+    Ok(rows.first().and_then(|r| r.int("not_before_ms")))
+}
+
+/// Signs the user out everywhere, in one transaction: every session that began before `now_ms`
+/// is ended (the cut-off), and every grant is revoked, so refresh tokens fail with `invalid_grant`
+/// and access tokens stop introspecting as active. Consents stay (signing out is not withdrawing).
+pub async fn end_all(db: &impl SqlDatabase, tenant: &str, workspace: &str, user_id: &str, now_ms: i64, now: i64) -> Result<(), StoreError> {
+    db.batch(vec![
+        Statement::new(sql::SESSION_CUTOFF_SET, vec![tenant.into(), workspace.into(), user_id.into(), now_ms.into()]),
+        Statement::new(sql::GRANTS_REVOKE_FOR_USER, vec![tenant.into(), workspace.into(), user_id.into(), now.into()]),
+    ])
+    .await
+    .map(|_| ())
+}
+
+/// Ends the user's other sessions (a password change): the cut-off alone, grants stay.
+pub async fn end_others(db: &impl SqlDatabase, tenant: &str, workspace: &str, user_id: &str, now_ms: i64) -> Result<(), StoreError> {
+    db.query(Statement::new(sql::SESSION_CUTOFF_SET, vec![tenant.into(), workspace.into(), user_id.into(), now_ms.into()])).await.map(|_| ())
+}
+
 pub struct SqlSessionStore<S: SqlDatabase> {
     pub db: S,
 }

@@ -162,7 +162,8 @@ pub const TOKEN_REVOKE: &str = "INSERT INTO revoked_tokens (jti, tenant, workspa
 // Consents
 pub const CONSENT_GET: &str = "SELECT scope, granted_at FROM consents WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3 AND client_id = ?4";
 pub const CONSENT_UPSERT: &str = "INSERT INTO consents (tenant, workspace, user_id, client_id, scope, granted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (tenant, workspace, user_id, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at";
-pub const CONSENTS_FOR_USER: &str = "SELECT client_id, scope, granted_at FROM consents WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3 ORDER BY client_id";
+/// A user's consents with each client's name (NULL when the client has none, or is gone).
+pub const CONSENTS_FOR_USER: &str = "SELECT c.client_id, c.scope, c.granted_at, json_extract(cl.metadata, '$.client_name') AS client_name FROM consents c LEFT JOIN clients cl ON cl.tenant = c.tenant AND cl.workspace = c.workspace AND cl.client_id = c.client_id WHERE c.tenant = ?1 AND c.workspace = ?2 AND c.user_id = ?3 ORDER BY c.client_id";
 pub const CONSENT_DELETE: &str = "DELETE FROM consents WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3 AND client_id = ?4";
 
 // SSO sessions (stores without Durable Objects)
@@ -302,3 +303,9 @@ pub const OTP_CODE_ATTEMPT: &str = "UPDATE otp_codes SET attempts = attempts + 1
 pub const OTP_CODE_CONSUME: &str = "DELETE FROM otp_codes WHERE tenant = ?1 AND workspace = ?2 AND id = ?3 AND code_hash = ?4 RETURNING id";
 pub const OTP_CODES_DELETE_FOR_SUBJECT: &str = "DELETE FROM otp_codes WHERE tenant = ?1 AND workspace = ?2 AND subject = ?3";
 pub const WORKSPACE_DELETE_OTP_CODES: &str = "DELETE FROM otp_codes WHERE tenant = ?1 AND workspace = ?2";
+
+// Sign out everywhere (migrations/0013_sessions_not_before.sql)
+pub const SESSION_CUTOFF_GET: &str = "SELECT not_before_ms FROM session_cutoffs WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3";
+pub const SESSION_CUTOFF_SET: &str = "INSERT INTO session_cutoffs (tenant, workspace, user_id, not_before_ms) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant, workspace, user_id) DO UPDATE SET not_before_ms = MAX(not_before_ms, excluded.not_before_ms)";
+pub const SESSION_CUTOFF_DELETE_FOR_USER: &str = "DELETE FROM session_cutoffs WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3";
+pub const WORKSPACE_DELETE_SESSION_CUTOFFS: &str = "DELETE FROM session_cutoffs WHERE tenant = ?1 AND workspace = ?2";

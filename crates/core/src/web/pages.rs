@@ -120,6 +120,22 @@ pub fn text(locale: Locale, key: &str) -> &'static str {
         "continue_to" => ("to continue to", "para continuar em"),
         "app_privacy" => ("Privacy policy of {app}", "Política de privacidade de {app}"),
         "app_terms" => ("Terms of service of {app}", "Termos de uso de {app}"),
+        "granted" => ("allowed on", "autorizado em"),
+        "change_password" => ("Change password", "Alterar senha"),
+        "current_password" => ("Current password", "Senha atual"),
+        "new_password" => ("New password", "Nova senha"),
+        "confirm_password" => ("Confirm the new password", "Confirme a nova senha"),
+        "password_hint" => ("At least {n} characters.", "Pelo menos {n} caracteres."),
+        "password_wrong" => ("The current password is not right.", "A senha atual não está correta."),
+        "password_short" => ("The new password must have at least {n} characters.", "A nova senha precisa ter pelo menos {n} caracteres."),
+        "password_long" => ("The new password is too long.", "A nova senha é longa demais."),
+        "password_mismatch" => ("The two new passwords are not the same.", "As duas novas senhas não são iguais."),
+        "password_changed" => ("Your password was changed. Your other sessions were ended.", "Sua senha foi alterada. Suas outras sessões foram encerradas."),
+        "sign_out_everywhere" => ("Sign out everywhere", "Sair de todos os lugares"),
+        "sign_out_everywhere_text" => (
+            "Ends your sessions in every browser and device, and the applications' access to your account until you sign in to them again.",
+            "Encerra suas sessões em todos os navegadores e dispositivos, e o acesso dos aplicativos à sua conta até que você entre neles novamente.",
+        ),
         _ => ("", ""),
     };
     match locale {
@@ -449,12 +465,23 @@ pub struct DetailView<'a> {
     pub json: &'a str,
 }
 
-pub fn consent(locale: Locale, action: &str, interaction: &str, app: &AppView<'_>, scopes: &[(String, String)], details: &[DetailView<'_>]) -> Response {
-    let t = |k| text(locale, k);
-    let mut items: String = scopes
+/// Scopes as list items: each one's description (in words) with its name, or the name alone when
+/// it has no description. The consent page and the account page show them alike.
+fn scope_items(scopes: &[(String, String)]) -> String {
+    scopes
         .iter()
         .map(|(s, d)| if d.is_empty() { format!("<li><span class=\"scope\">{}</span></li>", escape(s)) } else { format!("<li>{} <span class=\"scope\">({})</span></li>", escape(d), escape(s)) })
-        .collect();
+        .collect()
+}
+
+/// A date as the account page shows it (YYYY-MM-DD, UTC).
+fn day(ts: i64) -> String {
+    crate::time::format_rfc3339(ts).chars().take(10).collect()
+}
+
+pub fn consent(locale: Locale, action: &str, interaction: &str, app: &AppView<'_>, scopes: &[(String, String)], details: &[DetailView<'_>]) -> Response {
+    let t = |k| text(locale, k);
+    let mut items = scope_items(scopes);
     for d in details {
         items.push_str(&format!(
             "<li class=\"authorization-detail\"><strong>{}</strong>: {}<details><summary>{}</summary><pre>{}</pre></details></li>",
@@ -499,7 +526,7 @@ pub fn form_post(action: &str, fields: &[(&str, String)]) -> Response {
 pub fn logout_confirm(locale: Locale, action: &str, interaction: &str) -> Response {
     let t = |k| text(locale, k);
     let body = format!(
-        "<h1>{title}</h1><p>{q}</p><form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"interaction\" value=\"{interaction}\"><button type=\"submit\" name=\"confirm\" value=\"yes\">{out}</button></form>",
+        "<h1>{title}</h1><p>{q}</p><form method=\"post\" action=\"{action}\" id=\"logout-confirm\"><input type=\"hidden\" name=\"interaction\" value=\"{interaction}\"><button type=\"submit\" name=\"confirm\" value=\"yes\">{out}</button></form>",
         title = t("logout_title"),
         q = t("logout_question"),
         action = escape(action),
@@ -531,13 +558,54 @@ pub struct AccountTotp<'a> {
     pub delete_action: &'a str,
 }
 
+/// An application the user allowed: its name (its client_id when it has none), what it may do
+/// (scope, description), and when it was allowed.
+pub struct AccountConsent<'a> {
+    pub client_id: &'a str,
+    pub name: &'a str,
+    pub scopes: Vec<(String, String)>,
+    pub granted_at: i64,
+}
+
+/// Which field of the password form an error belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordField {
+    Current,
+    New,
+    Confirm,
+}
+
+impl PasswordField {
+    fn id(self) -> &'static str {
+        match self {
+            PasswordField::Current => "current-password",
+            PasswordField::New => "new-password",
+            PasswordField::Confirm => "confirm-password",
+        }
+    }
+}
+
+/// The change-password form (for users with a password): where it posts, the minimum length, and
+/// the error of the last attempt, tied to its field.
+pub struct PasswordChange<'a> {
+    pub action: &'a str,
+    pub min_length: usize,
+    pub error: Option<(PasswordField, String)>,
+}
+
 pub struct AccountView<'a> {
     pub passkeys: Option<AccountPasskeys<'a>>,
     pub totp: Option<AccountTotp<'a>>,
+    /// The heading: the user's name (see `oidc::account::display_name`).
+    pub name: &'a str,
     pub username: &'a str,
-    pub consents: &'a [(String, String)],
+    pub consents: &'a [AccountConsent<'a>],
     pub withdraw_action: &'a str,
     pub logout_action: &'a str,
+    pub password: Option<PasswordChange<'a>>,
+    pub sign_out_everywhere_action: &'a str,
+    /// A status line at the top (the last action's outcome).
+    pub notice: Option<&'a str>,
     pub interaction: &'a str,
 }
 
@@ -546,39 +614,79 @@ pub fn account(locale: Locale, view: Option<AccountView<'_>>) -> Response {
     let body = match view {
         None => format!("<h1>{}</h1><p role=\"status\">{}</p>", t("account_title"), t("signed_out")),
         Some(v) => {
+            let hidden = format!("<input type=\"hidden\" name=\"interaction\" value=\"{}\">", escape(v.interaction));
             let list = if v.consents.is_empty() {
                 format!("<p>{}</p>", t("no_applications"))
             } else {
                 let items: String = v
                     .consents
                     .iter()
-                    .map(|(client, scope)| {
+                    .map(|c| {
                         format!(
-                            "<li><strong>{c}</strong> <span class=\"scope\">{s}</span><form method=\"post\" action=\"{a}\"><input type=\"hidden\" name=\"interaction\" value=\"{i}\"><input type=\"hidden\" name=\"client_id\" value=\"{c}\"><button type=\"submit\" class=\"secondary\">{w}</button></form></li>",
-                            c = escape(client),
-                            s = escape(scope),
+                            "<li class=\"application\"><strong>{name}</strong> <span class=\"scope\">{granted} {day}</span><ul>{scopes}</ul><form method=\"post\" action=\"{a}\">{hidden}<input type=\"hidden\" name=\"client_id\" value=\"{id}\"><button type=\"submit\" class=\"secondary\" aria-label=\"{w}: {name}\">{w}</button></form></li>",
+                            name = escape(c.name),
+                            granted = t("granted"),
+                            day = day(c.granted_at),
+                            scopes = scope_items(&c.scopes),
                             a = escape(v.withdraw_action),
-                            i = escape(v.interaction),
+                            id = escape(c.client_id),
                             w = t("withdraw"),
                         )
                     })
                     .collect();
-                format!("<ul>{items}</ul>")
+                format!("<ul class=\"applications\">{items}</ul>")
             };
             let passkeys = v.passkeys.as_ref().map(|p| account_passkeys(locale, p, v.interaction)).unwrap_or_default();
             let totp = v.totp.as_ref().map(|a| account_totp(locale, a, v.interaction)).unwrap_or_default();
+            let password = v.password.as_ref().map(|p| account_password(locale, p, &hidden)).unwrap_or_default();
+            let notice = v.notice.map(|n| format!("<p class=\"notice\" role=\"status\">{}</p>", escape(n))).unwrap_or_default();
             format!(
-                "<h1>{title}</h1><p>{as_} <strong>{user}</strong></p><h2>{apps}</h2>{list}{passkeys}{totp}<form method=\"get\" action=\"{logout}\"><button type=\"submit\" class=\"secondary\">{out}</button></form>",
-                title = t("account_title"),
+                "<h1>{name}</h1><p class=\"username\">{as_} <strong>{user}</strong></p>{notice}<h2>{apps}</h2>{list}{passkeys}{totp}{password}\
+<h2>{everywhere}</h2><p>{everywhere_text}</p><form method=\"post\" action=\"{everywhere_action}\" id=\"sign-out-everywhere\">{hidden}<button type=\"submit\" class=\"secondary\">{everywhere}</button></form>\
+<form method=\"get\" action=\"{logout}\" id=\"sign-out\"><button type=\"submit\" class=\"secondary\">{out}</button></form>",
+                name = escape(v.name),
                 as_ = t("signed_in_as"),
                 user = escape(v.username),
                 apps = t("applications"),
+                everywhere = t("sign_out_everywhere"),
+                everywhere_text = t("sign_out_everywhere_text"),
+                everywhere_action = escape(v.sign_out_everywhere_action),
                 logout = escape(v.logout_action),
                 out = t("sign_out"),
             )
         }
     };
     Response::html(200, document(locale, t("account_title"), &body))
+}
+
+/// The change-password form. An error names its field (`aria-invalid`, `aria-describedby`); no
+/// field is ever filled in again (a password is never echoed).
+fn account_password(locale: Locale, p: &PasswordChange<'_>, hidden: &str) -> String {
+    let t = |k| text(locale, k);
+    let hint = t("password_hint").replace("{n}", &p.min_length.to_string());
+    let field = |f: PasswordField, label: &str, name: &str, autocomplete: &str, extra: &str, described: Option<&str>| {
+        let id = f.id();
+        let (invalid, error) = match &p.error {
+            Some((ef, msg)) if *ef == f => (" aria-invalid=\"true\"", format!("<p class=\"error-text\" id=\"{id}-error\">{}</p>", escape(msg))),
+            _ => ("", String::new()),
+        };
+        let mut describedby: Vec<String> = described.map(str::to_string).into_iter().collect();
+        if !error.is_empty() {
+            describedby.insert(0, format!("{id}-error"));
+        }
+        let describedby = if describedby.is_empty() { String::new() } else { format!(" aria-describedby=\"{}\"", describedby.join(" ")) };
+        let autofocus = if p.error.as_ref().is_some_and(|(ef, _)| *ef == f) { " autofocus" } else { "" };
+        format!("<label for=\"{id}\">{label}</label><input type=\"password\" id=\"{id}\" name=\"{name}\" autocomplete=\"{autocomplete}\" required{extra}{invalid}{describedby}{autofocus}>{error}")
+    };
+    format!(
+        "<h2>{title}</h2><form method=\"post\" action=\"{action}\" id=\"change-password\">{hidden}{current}{new}<p class=\"hint\" id=\"new-password-hint\">{hint}</p>{confirm}<button type=\"submit\">{title}</button></form>",
+        title = t("change_password"),
+        action = escape(p.action),
+        current = field(PasswordField::Current, t("current_password"), "current_password", "current-password", "", None),
+        new = field(PasswordField::New, t("new_password"), "new_password", "new-password", &format!(" minlength=\"{}\"", p.min_length), Some("new-password-hint")),
+        confirm = field(PasswordField::Confirm, t("confirm_password"), "confirm_password", "new-password", "", None),
+        hint = escape(&hint),
+    )
 }
 
 fn account_totp(locale: Locale, a: &AccountTotp<'_>, interaction: &str) -> String {
@@ -594,7 +702,6 @@ fn account_totp(locale: Locale, a: &AccountTotp<'_>, interaction: &str) -> Strin
 
 fn account_passkeys(locale: Locale, p: &AccountPasskeys<'_>, interaction: &str) -> String {
     let t = |k| text(locale, k);
-    let day = |ts: i64| crate::time::format_rfc3339(ts).chars().take(10).collect::<String>();
     let hidden = |id: &str| format!("<input type=\"hidden\" name=\"interaction\" value=\"{}\"><input type=\"hidden\" name=\"credential_id\" value=\"{}\">", escape(interaction), escape(id));
     let items: String = p
         .list
@@ -700,6 +807,32 @@ mod tests {
         assert_eq!(r.header("content-security-policy"), Some("default-src 'none'; img-src https://a.example; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"));
         let r = with_script(Response::html(200, "<head></head>".into()), "https://as.example/t/w/passkeys.js");
         assert_eq!(r.header("content-security-policy"), Some("default-src 'none'; connect-src 'self'; script-src https://as.example/t/w/passkeys.js; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"));
+    }
+
+    #[test]
+    fn the_account_page_escapes_names_and_ties_a_password_error_to_its_field() {
+        let consents = [AccountConsent { client_id: "c\"><x", name: "<script>", scopes: vec![("profile".into(), "Your <b>name</b>".into()), ("x<y".into(), String::new())], granted_at: 86400 }];
+        let view = AccountView {
+            passkeys: None,
+            totp: None,
+            name: "<img src=x>",
+            username: "a&b",
+            consents: &consents,
+            withdraw_action: "/w",
+            logout_action: "/l",
+            password: Some(PasswordChange { action: "/p", min_length: 10, error: Some((PasswordField::Confirm, "<no>".into())) }),
+            sign_out_everywhere_action: "/e",
+            notice: Some("<done>"),
+            interaction: "i",
+        };
+        let body = String::from_utf8(account(Locale::En, Some(view)).body).unwrap();
+        assert!(!body.contains("<script>") && !body.contains("<img") && !body.contains("<b>") && !body.contains("<x") && !body.contains("<no>") && !body.contains("<done>"), "{body}");
+        assert!(body.contains("<h1>&lt;img src=x&gt;</h1>") && body.contains("<strong>a&amp;b</strong>") && body.contains("allowed on 1970-01-02"), "{body}");
+        assert!(body.contains("<li>Your &lt;b&gt;name&lt;/b&gt; <span class=\"scope\">(profile)</span></li><li><span class=\"scope\">x&lt;y</span></li>"), "{body}");
+        // Only the confirmation field is invalid, described by its error; no value attribute on any password field.
+        assert!(body.contains("id=\"confirm-password\" name=\"confirm_password\" autocomplete=\"new-password\" required aria-invalid=\"true\" aria-describedby=\"confirm-password-error\" autofocus><p class=\"error-text\" id=\"confirm-password-error\">&lt;no&gt;</p>"), "{body}");
+        assert_eq!(body.matches("aria-invalid").count(), 1);
+        assert!(!body.contains("type=\"password\" value") && body.matches("name=\"interaction\" value=\"i\"").count() == 3);
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub fn show<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest, clien
     let scopes: Vec<(String, String)> = ar
         .scope
         .split_whitespace()
-        .map(|s| (s.to_string(), ctx.config.scopes.get(s).map(|c| c.description.clone()).unwrap_or_default()))
+        .map(|s| (s.to_string(), ctx.config.scope_description(s).to_string()))
         .chain(permissions.iter().map(|p| (p.clone(), String::new())))
         // Claims asked for by name beyond what the scopes release: shown, so the user consents to them too.
         .chain(super::request::claims_beyond_scopes(&ctx.config, ar).into_iter().map(|c| (c.to_string(), String::new())))
