@@ -1,7 +1,8 @@
 // Accessibility (issue 21 §7): axe-core on every page a user can see (the sign-in page with an
 // identity provider's button, the passkey button and the code sign-in), in English and Brazilian
 // Portuguese, with JavaScript on and off, failing on any serious or critical violation; and a
-// sign-in with the keyboard only, focus visible at each step. Screenshots of every page land in
+// sign-in with the keyboard only, focus visible at each step. The workspace is branded (name, logo,
+// colours, links) and the client has its own links, so all of that is checked too. Screenshots of every page land in
 // tests/.artifacts/a11y/ (git-ignored). One browser, one workspace, two users.
 //
 // To check a new page, add one line to WALK (a name and the steps that reach it from the page
@@ -31,7 +32,8 @@ before(async () => {
   const idp = { id: "gh", type: "oauth2", name: "GitHub", authorization_endpoint: "https://github.example/login/oauth/authorize", token_endpoint: "https://github.example/login/oauth/access_token", userinfo_endpoint: "https://api.github.example/user", subject_attribute: "id", client_id: "gh-app", client_secret: "gh-secret-abcdef", token_endpoint_auth_method: "client_secret_post" };
   const put = await t.admin("PUT", "/admin/tenants/a11y/workspaces/main/identity-providers", { providers: [idp] });
   assert.ok(put.status < 300, put.text);
-  await t.client("a11y", "main", { client_id: "web", client_name: "Web Shop", redirect_uris: [`${rp.base}/cb`], grant_types: ["authorization_code"], scope: "openid profile email" });
+  await t.client("a11y", "main", { client_id: "web", client_name: "Web Shop", redirect_uris: [`${rp.base}/cb`], grant_types: ["authorization_code"], scope: "openid profile email", client_uri: "https://shop.example/", policy_uri: "https://shop.example/privacy", tos_uri: "https://shop.example/terms" });
+  await brand();
   await t.user("a11y", "main", { username: "ada", password: PASSWORD, claims: { name: "Ada Lovelace" } });
   await t.user("a11y", "main", { username: "kay", password: PASSWORD });
   await t.user("a11y", "main", { username: "grace", password: PASSWORD });
@@ -52,6 +54,18 @@ function authorize(extra = {}) {
   const u = new URL(`${issuer}/authorize`);
   for (const [k, v] of Object.entries({ response_type: "code", client_id: "web", redirect_uri: `${rp.base}/cb`, scope: "openid profile email", code_challenge: pkce().challenge, code_challenge_method: "S256", ...extra })) u.searchParams.set(k, v);
   return u.toString();
+}
+
+/** Every page is checked branded: the workspace's name, uploaded logo, colours and links (the
+ * application's links come from the client above). */
+async function brand() {
+  const PNG = Buffer.from("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002000185d3e6c20000000049454e44ae426082", "hex");
+  const boot = await (await fetch(`${t.base}/api/bootstrap`, { method: "POST", headers: { authorization: `Bearer ${t.rootSecret}`, "content-type": "application/json" }, body: "{}" })).json();
+  const tok = await (await fetch(`${t.base}/system/system/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", authorization: "Basic " + Buffer.from(`${boot.client_id}:${boot.client_secret}`).toString("base64") }, body: "grant_type=client_credentials" })).json();
+  const api = (method, path, body, contentType = "application/json") => fetch(`${t.base}/api/tenants/a11y/workspaces/main/branding${path}`, { method, headers: { authorization: `Bearer ${tok.access_token}`, "content-type": contentType }, body });
+  const r = await api("PUT", "", JSON.stringify({ display_name: "Acme Bank", primary_color: "#7b2d8b", background_color: "#e8eef5", terms_uri: "https://acme.example/terms", privacy_uri: "https://acme.example/privacy" }));
+  assert.equal(r.status, 200, await r.text());
+  assert.equal((await api("PUT", "/logo", PNG, "image/png")).status, 200);
 }
 
 /** Signs `username` in over HTTP and sets up an authenticator app from /app (the step-up needs one). */
@@ -147,7 +161,7 @@ test("keyboard only: Tab to the name, the password, Enter; the offer and the con
   try {
     await page.goto(authorize({ state: "kbd" }));
     /** Tabs until the element matching `selector` has the focus (at most `max` presses); checks its outline. */
-    async function tabTo(selector, max = 12) {
+    async function tabTo(selector, max = 24) {
       for (let i = 0; i < max; i++) {
         if (await page.locator(selector).evaluate((el) => el === document.activeElement)) break;
         await page.keyboard.press("Tab");
