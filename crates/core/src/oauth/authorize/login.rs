@@ -23,7 +23,9 @@ pub async fn show<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest,
     let (options, action) = (ctx.endpoint("passkeys/assertion-options"), ctx.endpoint("passkeys/sign-in"));
     let passkeys = ctx.config.login.passkeys.enabled.then_some(pages::PasskeyForm { options: &options, action: &action });
     let code = ctx.config.login.code_first_factor().then(|| ctx.endpoint("login/code"));
-    let mut page = pages::login(locale, &ctx.endpoint("login"), &blob, ar.login_hint.as_deref(), error, &choices, &ctx.endpoint("idp/start"), ctx.config.login.password_enabled, passkeys.as_ref(), code.as_deref());
+    let (sign_up, forgot) = (ctx.config.login.sign_up().then(|| ctx.endpoint("signup")), ctx.config.login.password_reset().then(|| ctx.endpoint("password/forgot")));
+    let links = pages::SelfServiceLinks { sign_up: sign_up.as_deref(), forgot_password: forgot.as_deref() };
+    let mut page = pages::login(locale, &ctx.endpoint("login"), &blob, ar.login_hint.as_deref(), error, &choices, &ctx.endpoint("idp/start"), ctx.config.login.password_enabled, passkeys.as_ref(), code.as_deref(), &links);
     if passkeys.is_some() {
         page = pages::with_script(page, &ctx.endpoint("passkeys.js"));
     }
