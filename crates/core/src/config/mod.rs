@@ -532,6 +532,25 @@ mod tests {
     }
 
     #[test]
+    fn self_service_is_off_by_default_and_needs_email_codes_and_passwords() {
+        let cfg = WorkspaceConfig::default();
+        assert_eq!(cfg.login.self_service, SelfServiceConfig { sign_up: false, password_reset: false, min_password_length: 10 });
+        assert!(!cfg.login.sign_up() && !cfg.login.password_reset());
+        let on = br#"{"login": {"email_codes": {"enabled": true}, "self_service": {"sign_up": true, "password_reset": true}}}"#;
+        let cfg = parse_workspace_config(on).unwrap();
+        assert!(cfg.login.sign_up() && cfg.login.password_reset());
+        for (doc, field) in [
+            (r#"{"login": {"self_service": {"sign_up": true}}}"#, "login.self_service"),
+            (r#"{"login": {"email_codes": {"enabled": true}, "password_enabled": false, "self_service": {"password_reset": true}}}"#, "login.self_service"),
+            (r#"{"login": {"self_service": {"min_password_length": 7}}}"#, "login.self_service.min_password_length"),
+            (r#"{"login": {"self_service": {"min_password_length": 129}}}"#, "login.self_service.min_password_length"),
+        ] {
+            assert_eq!(parse_workspace_config(doc.as_bytes()).unwrap_err().field(), Some(field), "{doc}");
+        }
+        assert!(parse_workspace_config(br#"{"login": {"self_service": {"username": true}}}"#).is_err(), "unknown members are refused");
+    }
+
+    #[test]
     fn identifiers_are_plain() {
         assert!(valid_identifier("acme-bank"));
         assert!(!valid_identifier("Acme"));

@@ -733,6 +733,27 @@ mod tests {
     }
 
     #[test]
+    fn self_service_pages_escape_keep_the_address_and_tie_the_error_to_its_field() {
+        let links = SelfServiceLinks { sign_up: Some("/s\"><x"), forgot_password: None };
+        let body = String::from_utf8(login(Locale::En, "/l", "i", None, None, &[], "/p", true, None, None, &links).body).unwrap();
+        assert!(body.contains("id=\"sign-up-form\"") && body.contains("Create an account") && !body.contains("forgot-password-form") && !body.contains("<x"));
+        let e = FieldError { field: "password", message: "<b>short</b>" };
+        let body = String::from_utf8(sign_up(Locale::En, "/signup", "i\"", "a\"@b.co", 12, Some(&e)).body).unwrap();
+        assert!(!body.contains("<b>") && body.contains("&lt;b&gt;short") && body.contains("value=\"a&quot;@b.co\"") && body.contains("minlength=\"12\""));
+        assert!(body.contains("id=\"password\" name=\"password\" autocomplete=\"new-password\" minlength=\"12\" required aria-invalid=\"true\" aria-describedby=\"form-error password-rule\""), "{body}");
+        assert!(!body.contains("id=\"email\" name=\"email\" autocomplete=\"email\" maxlength=\"254\" required value=\"a&quot;@b.co\" aria-invalid"));
+        let body = String::from_utf8(sign_up(Locale::PtBr, "/signup", "i", "", 10, None).body).unwrap();
+        assert!(body.contains("Criar uma conta") && body.contains("Pelo menos 10 caracteres") && !body.contains("aria-invalid"));
+        let e = FieldError { field: "username", message: "m" };
+        let body = String::from_utf8(forgot_password(Locale::En, "/f", "i", "<ann>", Some(&e)).body).unwrap();
+        assert!(body.contains("value=\"&lt;ann&gt;\" aria-invalid=\"true\"") && !body.contains("<ann>"));
+        let e = FieldError { field: "code", message: "wrong" };
+        let body = String::from_utf8(reset_password(Locale::En, "/r", "i", 10, Some(&e)).body).unwrap();
+        assert!(body.contains("name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9 ]*\" maxlength=\"8\" required aria-invalid=\"true\""));
+        assert!(body.contains("If an account exists for that name"));
+    }
+
+    #[test]
     fn the_password_form_is_left_out_when_the_workspace_has_none() {
         let corp = [ProviderChoice { id: "corp", name: "Corp" }];
         let body = String::from_utf8(login(Locale::En, "/l", "x", None, None, &corp, "/s", false, None, None, &SelfServiceLinks::default()).body).unwrap();
