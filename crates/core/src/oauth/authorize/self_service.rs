@@ -105,6 +105,36 @@ fn locked(locale: Locale, retry_after_secs: i64) -> Response {
     OAuthError::temporarily_locked(retry_after_secs, pages::text(locale, "too_many_attempts")).into_page(locale)
 }
 
+enum Guess {
+    Right,
+    /// Wrong, or the code is dead: the key of the page's text.
+    Refused(&'static str),
+    /// The name is locked: the 429 page.
+    Locked(Response),
+}
+
+/// One guess at a self-service code, guessed like a password: a locked name is refused before the
+/// code is looked at, a wrong code counts towards `name`'s sign-in lock, a right one clears it.
+#[allow(clippy::too_many_arguments)]
+async fn guess<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, locale: Locale, name: &str, sent: &str, code: &str, expected: Option<&str>, purpose: Purpose) -> Result<Guess, OAuthError> {
+    let mut guard = Guard::login(ctx, req, name);
+    if let Verdict::Locked { retry_after_secs } = guard.check(ctx, true).await? {
+        return Ok(Guess::Locked(locked(locale, retry_after_secs)));
+    }
+    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    Ok(match codes::check_email_code(ctx, sent, &code, expected, purpose).await? {
+        Checked::Right => {
+            guard.succeeded(ctx).await?;
+            Guess::Right
+        }
+        Checked::Wrong => match guard.failed(ctx).await? {
+            Verdict::Locked { retry_after_secs } => Guess::Locked(locked(locale, retry_after_secs)),
+            Verdict::Allowed => Guess::Refused("code_wrong"),
+        },
+        Checked::Dead => Guess::Refused("code_dead"),
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sign-up
 
@@ -172,22 +202,11 @@ async fn sign_up_verify_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Re
     let params = req.form_params()?;
     let (_, step) = counted::<_, SignUpStep>(ctx, req, &params, Stage::SignUpCode).await?;
     let locale = forms::locale(ctx, req, step.ar.ui_locales.as_deref());
-    let code: String = params.get("code").unwrap_or("").chars().filter(|c| !c.is_whitespace()).collect();
-    let mut guard = Guard::login(ctx, req, &step.email);
-    if let Verdict::Locked { retry_after_secs } = guard.check(ctx, true).await? {
-        return Ok(locked(locale, retry_after_secs));
+    match guess(ctx, req, locale, &step.email, &step.sent, params.get("code").unwrap_or(""), step.subject.as_deref(), Purpose::SignUp).await? {
+        Guess::Right => {}
+        Guess::Refused(key) => return Ok(sign_up_code_page(ctx, req, &step, Some(pages::text(locale, key)), 400)),
+        Guess::Locked(page) => return Ok(page),
     }
-    match codes::check_email_code(ctx, &step.sent, &code, step.subject.as_deref(), Purpose::SignUp).await? {
-        Checked::Right => {}
-        Checked::Wrong => {
-            if let Verdict::Locked { retry_after_secs } = guard.failed(ctx).await? {
-                return Ok(locked(locale, retry_after_secs));
-            }
-            return Ok(sign_up_code_page(ctx, req, &step, Some(pages::text(locale, "code_wrong")), 400));
-        }
-        Checked::Dead => return Ok(sign_up_code_page(ctx, req, &step, Some(pages::text(locale, "code_dead")), 400)),
-    }
-    guard.succeeded(ctx).await?;
     let client = load_client(ctx, &step.ar.client_id).await?;
     let mut claims = Map::new();
     claims.insert("email".into(), Value::String(step.email.clone()));
@@ -288,21 +307,13 @@ async fn reset_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Resp
         let message = weak_text(locale, weak);
         return Ok(reset_page(ctx, req, &step, Some(&FieldError { field: "password", message: &message }), 400));
     }
-    let mut guard = Guard::login(ctx, req, user.as_ref().map_or(step.name.as_str(), |u| u.username.as_str()));
-    if let Verdict::Locked { retry_after_secs } = guard.check(ctx, true).await? {
-        return Ok(locked(locale, retry_after_secs));
-    }
-    let code: String = params.get("code").unwrap_or("").chars().filter(|c| !c.is_whitespace()).collect();
     let wrong = |key| FieldError { field: "code", message: pages::text(locale, key) };
-    match codes::check_email_code(ctx, &step.sent, &code, user.as_ref().map(|u| u.id.as_str()), Purpose::PasswordReset).await? {
-        Checked::Right => {}
-        Checked::Wrong => {
-            if let Verdict::Locked { retry_after_secs } = guard.failed(ctx).await? {
-                return Ok(locked(locale, retry_after_secs));
-            }
-            return Ok(reset_page(ctx, req, &step, Some(&wrong("code_wrong")), 400));
-        }
-        Checked::Dead => return Ok(reset_page(ctx, req, &step, Some(&wrong("code_dead")), 400)),
+    // The lock of the account's username when one was found (the one its sign-ins count on).
+    let name = user.as_ref().map_or(step.name.as_str(), |u| u.username.as_str());
+    match guess(ctx, req, locale, name, &step.sent, params.get("code").unwrap_or(""), user.as_ref().map(|u| u.id.as_str()), Purpose::PasswordReset).await? {
+        Guess::Right => {}
+        Guess::Refused(key) => return Ok(reset_page(ctx, req, &step, Some(&wrong(key)), 400)),
+        Guess::Locked(page) => return Ok(page),
     }
     let user = user.ok_or_else(|| OAuthError::server_error("a right reset code without its user"))?;
     let client = load_client(ctx, &step.ar.client_id).await?;
@@ -310,7 +321,6 @@ async fn reset_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Resp
     if !store::management::reset_user_password(ctx.db(), &ctx.tenant, &ctx.workspace, &user.id, &hash, ctx.now).await? {
         return Ok(reset_page(ctx, req, &step, Some(&wrong("code_dead")), 400));
     }
-    guard.succeeded(ctx).await?;
     super::extensions::signed_in(ctx, req, &step.ar, &client, SignIn::local(ctx, &user.id, Factors::code()), Some(&user)).await
 }
 
