@@ -323,7 +323,7 @@ test("the forms are bound to their browser and step: another browser's cookie, a
 });
 
 // ---- forgotten password ----
-test("reset: a code to the account's address, a weak new password costs no guess, then the old password fails, the new one works, grants are revoked", async () => {
+test("reset: a code to the account's address, a weak new password costs no guess, then the old password fails, the new one works, the tokens from before are revoked", async () => {
   const email = fresh("reset");
   const name = `r${n++}`;
   const user = await t.user(TENANT, WS, { username: name, password: PW, claims: { email } });
@@ -357,6 +357,9 @@ test("reset: a code to the account's address, a weak new password costs no guess
   const refresh = await form(`${iss}/token`, { grant_type: "refresh_token", refresh_token: old.refresh_token }, { authorization: basic("web", secret) });
   assert.equal(refresh.status, 400, refresh.text);
   assert.equal(refresh.json.error, "invalid_grant");
+  const intro = await form(`${iss}/introspect`, { token: old.access_token }, { authorization: basic("web", secret) });
+  assert.equal(intro.status, 200, intro.text);
+  assert.equal(intro.json.active, false, "the access token from before too");
   // the code again: used
   const replay = await post(agent, f, { code: mail.code, password: "yet another passphrase" });
   assert.equal(replay.status, 400);
