@@ -48,7 +48,7 @@ step "spin: build the component and its test host"
 step "spin: the same scenario suite, the host tests, interoperability and browser tests under the Spin host"
 # Not the contract test: the management API is the core's, contract-tested above on native and
 # workerd; on the Spin host it cost over two minutes and found nothing the scenarios do not.
-TARGET=spin node --test --test-concurrency=1 'tests/scenarios/*.test.mjs' 'tests/spin/*.test.mjs' tests/e2e/interop.test.mjs tests/e2e/browser.test.mjs tests/e2e/federation.test.mjs tests/e2e/extensions.test.mjs tests/e2e/passkeys.test.mjs tests/e2e/stepup.test.mjs tests/e2e/branding.test.mjs tests/e2e/a11y.test.mjs
+TARGET=spin node --test --test-concurrency=1 'tests/scenarios/*.test.mjs' 'tests/spin/*.test.mjs' tests/e2e/interop.test.mjs tests/e2e/browser.test.mjs tests/e2e/federation.test.mjs tests/e2e/extensions.test.mjs tests/e2e/passkeys.test.mjs tests/e2e/stepup.test.mjs tests/e2e/branding.test.mjs tests/e2e/a11y.test.mjs tests/e2e/self-service.test.mjs
 
 step "workers: wrangler dev smoke, client-library interoperability, browser tests"
 TARGET=worker node --test --test-concurrency=1 'tests/e2e/*.test.mjs'

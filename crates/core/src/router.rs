@@ -104,6 +104,13 @@ impl Server {
                     (["login", "code"], "POST") => Ok(authorize::codes::start(&ctx, req).await),
                     (["codes", "email"], "POST") => Ok(authorize::codes::email(&ctx, req).await),
                     (["codes", "verify"], "POST") => Ok(authorize::codes::verify(&ctx, req).await),
+                    // Self-service: switched off, these endpoints do not exist (404).
+                    (["signup"], "POST") if ctx.config.login.sign_up() => Ok(authorize::self_service::sign_up(&ctx, req).await),
+                    (["signup", "verify"], "POST") if ctx.config.login.sign_up() => Ok(authorize::self_service::sign_up_verify(&ctx, req).await),
+                    (["password", "forgot"], "POST") if ctx.config.login.password_reset() => Ok(authorize::self_service::forgot(&ctx, req).await),
+                    (["password", "reset"], "POST") if ctx.config.login.password_reset() => Ok(authorize::self_service::reset(&ctx, req).await),
+                    (["signup"] | ["signup", "verify"], _) if ctx.config.login.sign_up() => Err(OAuthError::method_not_allowed(format!("{m} is not allowed here"))),
+                    (["password", "forgot" | "reset"], _) if ctx.config.login.password_reset() => Err(OAuthError::method_not_allowed(format!("{m} is not allowed here"))),
                     (["app", "totp", "setup"], "POST") => Ok(account::totp_setup(&ctx, req).await),
                     (["app", "totp", "confirm"], "POST") => Ok(account::totp_confirm(&ctx, req).await),
                     (["app", "totp", "delete"], "POST") => Ok(account::totp_delete(&ctx, req).await),

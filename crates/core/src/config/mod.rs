@@ -119,6 +119,28 @@ pub struct LoginConfig {
     pub email_codes: EmailCodesConfig,
     /// Authenticator apps (TOTP, RFC 6238): enrolled from the account page.
     pub totp: TotpConfig,
+    /// Self-service sign-up and forgotten passwords (off by default).
+    pub self_service: SelfServiceConfig,
+}
+
+/// What users may do for themselves from the sign-in page. Both send codes by email, through the
+/// delivery of `email_codes` (which must be enabled), and both need the password form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SelfServiceConfig {
+    /// "Create an account": an email address (it becomes the username) and a password, confirmed
+    /// by a code sent to the address.
+    pub sign_up: bool,
+    /// "Forgot your password?": a code sent to the account's email address, then a new password.
+    pub password_reset: bool,
+    /// The shortest password sign-up and reset accept (8-128 characters).
+    pub min_password_length: u32,
+}
+
+impl Default for SelfServiceConfig {
+    fn default() -> Self {
+        SelfServiceConfig { sign_up: false, password_reset: false, min_password_length: 10 }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -150,11 +172,21 @@ impl LoginConfig {
     pub fn code_first_factor(&self) -> bool {
         (self.email_codes.enabled && self.email_codes.first_factor) || (self.totp.enabled && self.totp.first_factor)
     }
+
+    /// Self-service sign-up is offered (validation keeps it to workspaces that can deliver codes).
+    pub fn sign_up(&self) -> bool {
+        self.self_service.sign_up && self.password_enabled && self.email_codes.enabled
+    }
+
+    /// "Forgot your password?" is offered.
+    pub fn password_reset(&self) -> bool {
+        self.self_service.password_reset && self.password_enabled && self.email_codes.enabled
+    }
 }
 
 impl Default for LoginConfig {
     fn default() -> Self {
-        LoginConfig { password_hashing: PasswordParams::default(), password_acr: "urn:edgeauth:acr:password".into(), password_enabled: true, passkeys: PasskeysConfig::default(), aal: None, email_codes: EmailCodesConfig::default(), totp: TotpConfig::default() }
+        LoginConfig { password_hashing: PasswordParams::default(), password_acr: "urn:edgeauth:acr:password".into(), password_enabled: true, passkeys: PasskeysConfig::default(), aal: None, email_codes: EmailCodesConfig::default(), totp: TotpConfig::default(), self_service: SelfServiceConfig::default() }
     }
 }
 
@@ -416,6 +448,11 @@ impl WorkspaceConfig {
         check(self.login.aal.as_deref().is_none_or(|a| a == "none" || crate::aal::Aal::parse(a).is_some()), "login.aal", "must be NIST-AAL-1, NIST-AAL-2, NIST-AAL-3 or none")?;
         let hook = &self.login.email_codes.webhook_url;
         check(hook.is_empty() || (hook.len() <= 512 && crate::urls::web_url(hook).is_ok()), "login.email_codes.webhook_url", "must be an https URL (plain http only to loopback) without userinfo")?;
+        let ss = &self.login.self_service;
+        check((8..=128).contains(&ss.min_password_length), "login.self_service.min_password_length", "must be between 8 and 128")?;
+        // Their codes go out through the email codes' delivery, and what they set is a password.
+        let needs = (ss.sign_up || ss.password_reset) && !(self.login.email_codes.enabled && self.login.password_enabled);
+        check(!needs, "login.self_service", "sign_up and password_reset need login.email_codes.enabled (their codes are sent by it) and login.password_enabled")?;
         if !self.mtls_issuer.is_empty() {
             let m = &self.mtls_issuer;
             let ok = crate::urls::web_url(m).is_ok_and(|u| u.query().is_none()) && !m.ends_with('/') && !m.contains('?') && m.len() <= 512;
@@ -499,6 +536,25 @@ mod tests {
             assert_eq!(parse_workspace_config(doc.as_bytes()).unwrap_err().field(), Some(field), "{doc}");
         }
         assert!(parse_workspace_config(br#"{"throttle": {"lock": true}}"#).is_err(), "unknown members are refused");
+    }
+
+    #[test]
+    fn self_service_is_off_by_default_and_needs_email_codes_and_passwords() {
+        let cfg = WorkspaceConfig::default();
+        assert_eq!(cfg.login.self_service, SelfServiceConfig { sign_up: false, password_reset: false, min_password_length: 10 });
+        assert!(!cfg.login.sign_up() && !cfg.login.password_reset());
+        let on = br#"{"login": {"email_codes": {"enabled": true}, "self_service": {"sign_up": true, "password_reset": true}}}"#;
+        let cfg = parse_workspace_config(on).unwrap();
+        assert!(cfg.login.sign_up() && cfg.login.password_reset());
+        for (doc, field) in [
+            (r#"{"login": {"self_service": {"sign_up": true}}}"#, "login.self_service"),
+            (r#"{"login": {"email_codes": {"enabled": true}, "password_enabled": false, "self_service": {"password_reset": true}}}"#, "login.self_service"),
+            (r#"{"login": {"self_service": {"min_password_length": 7}}}"#, "login.self_service.min_password_length"),
+            (r#"{"login": {"self_service": {"min_password_length": 129}}}"#, "login.self_service.min_password_length"),
+        ] {
+            assert_eq!(parse_workspace_config(doc.as_bytes()).unwrap_err().field(), Some(field), "{doc}");
+        }
+        assert!(parse_workspace_config(br#"{"login": {"self_service": {"username": true}}}"#).is_err(), "unknown members are refused");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use super::access::{Need, MANAGE_USERS};
 use super::{created, json_body, no_content, page, page_response, Call};
+use crate::authn::password;
 use crate::config::WorkspaceConfig;
 use crate::crypto;
 use crate::error::{OAuthError, Problem};
@@ -34,11 +35,9 @@ pub struct NewUser {
     pub pending: bool,
 }
 
+/// The floor every password meets (`authn::password::check_new`, the rule sign-up and reset use too).
 pub fn check_password(p: &str) -> Result<(), OAuthError> {
-    if p.chars().count() < 8 || p.len() > 1024 {
-        return Err(OAuthError::invalid_request("password must be 8-1024 characters"));
-    }
-    Ok(())
+    password::check_new(p, &[], password::MIN_CHARS).map_err(|_| OAuthError::invalid_request("password must be 8-1024 characters"))
 }
 
 fn check_claims(claims: &Map<String, Value>) -> Result<(), OAuthError> {

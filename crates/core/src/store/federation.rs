@@ -67,6 +67,8 @@ pub async fn users_matching(db: &impl SqlDatabase, tenant: &str, workspace: &str
 /// How a user came to be.
 pub const CREATED_BY_ADMINISTRATOR: &str = "administrator";
 pub const CREATED_BY_PROVISIONING: &str = "provisioned";
+/// Self-service sign-up (`oauth::authorize::self_service`).
+pub const CREATED_BY_SIGN_UP: &str = "sign_up";
 
 pub fn insert_activity(tenant: &str, workspace: &str, user_id: &str, created_by: &str, pending: bool, last_auth: Option<(i64, &str)>) -> Statement {
     stmt(

@@ -177,6 +177,19 @@ pub async fn set_user_password(db: &impl SqlDatabase, tenant: &str, workspace: &
     update_user(db, stmt(sql::USER_SET_PASSWORD, vec![tenant.into(), workspace.into(), id.into(), hash.into(), now.into()])).await
 }
 
+/// A password reset by its user: the new hash, and every grant of theirs revoked (refresh tokens
+/// stop at once; whoever knew the old password keeps nothing it gave), in one transaction.
+/// `false` when the user is gone.
+pub async fn reset_user_password(db: &impl SqlDatabase, tenant: &str, workspace: &str, id: &str, hash: &str, now: i64) -> Result<bool, StoreError> {
+    let out = db
+        .batch(vec![
+            stmt(sql::USER_SET_PASSWORD, vec![tenant.into(), workspace.into(), id.into(), hash.into(), now.into()]),
+            stmt(sql::GRANTS_REVOKE_FOR_USER, vec![tenant.into(), workspace.into(), id.into(), now.into()]),
+        ])
+        .await?;
+    Ok(out.first().is_some_and(|rows| !rows.is_empty()))
+}
+
 /// Disabling also revokes the user's grants, so refresh tokens stop at once.
 pub async fn set_user_disabled(db: &impl SqlDatabase, tenant: &str, workspace: &str, id: &str, disabled: bool, now: i64) -> Result<bool, StoreError> {
     let mut stmts = vec![stmt(sql::USER_SET_DISABLED, vec![tenant.into(), workspace.into(), id.into(), disabled.into(), now.into()])];

@@ -28,6 +28,10 @@ pub enum Stage {
     Code,
     /// An authenticator app being enrolled from the account page (carries its secret, sealed).
     TotpEnrol,
+    /// A sign-up's code page (carries the address and the new password's Argon2 hash, sealed).
+    SignUpCode,
+    /// A forgotten password's page: the code and the new password.
+    ResetCode,
 }
 
 /// A step's sealed state. `A` is what the step carries along (the authorization request of a login

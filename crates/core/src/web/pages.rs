@@ -136,6 +136,27 @@ pub fn text(locale: Locale, key: &str) -> &'static str {
             "Ends your sessions in every browser and device, and the applications' access to your account until you sign in to them again.",
             "Encerra suas sessões em todos os navegadores e dispositivos, e o acesso dos aplicativos à sua conta até que você entre neles novamente.",
         ),
+        "create_account" => ("Create an account", "Criar uma conta"),
+        "forgot_password" => ("Forgot your password?", "Esqueceu sua senha?"),
+        "email" => ("Email address", "Endereço de e-mail"),
+        "sign_up_text" => ("Your email address will be your username. We will send a code to it.", "Seu endereço de e-mail será seu nome de usuário. Enviaremos um código para ele."),
+        "password_rule" => ("At least {n} characters, and not your email address.", "Pelo menos {n} caracteres, e não o seu endereço de e-mail."),
+        "email_invalid" => ("Enter a valid email address.", "Informe um endereço de e-mail válido."),
+        "password_too_short" => ("The password is too short: use at least {n} characters.", "A senha é curta demais: use pelo menos {n} caracteres."),
+        "password_too_long" => ("The password is too long: use at most 1024 bytes.", "A senha é longa demais: use no máximo 1024 bytes."),
+        "password_is_name" => ("The password cannot be your email address or username.", "A senha não pode ser seu endereço de e-mail ou nome de usuário."),
+        "forgot_title" => ("Reset your password", "Redefinir sua senha"),
+        "forgot_text" => ("Enter your username or email address. If an account exists, we will send a code to its email address.", "Informe seu usuário ou endereço de e-mail. Se existir uma conta, enviaremos um código para o e-mail dela."),
+        "username_or_email" => ("Username or email address", "Usuário ou endereço de e-mail"),
+        "enter_name" => ("Enter your username or email address.", "Informe seu usuário ou endereço de e-mail."),
+        "send_code" => ("Send a code", "Enviar um código"),
+        "reset_sent" => (
+            "If an account exists for that name, we sent a 6-digit code to its email address. It expires in 5 minutes.",
+            "Se existir uma conta com esse nome, enviamos um código de 6 dígitos para o e-mail dela. Ele expira em 5 minutos.",
+        ),
+        "set_password" => ("Set the password and sign in", "Definir a senha e entrar"),
+        "code_email_subject_sign_up" => ("Your verification code", "Seu código de verificação"),
+        "code_email_subject_reset" => ("Your password reset code", "Seu código para redefinir a senha"),
         _ => ("", ""),
     };
     match locale {
@@ -163,7 +184,7 @@ pub fn escape(s: &str) -> String {
 const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;background:var(--background,#f4f5f7);color:#1f2328;margin:0}\
 main{max-width:26rem;margin:4rem auto;background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:2rem}\
 h1{font-size:1.4rem;margin-top:0}label{display:block;margin:1rem 0 .3rem;font-weight:600}\
-input[type=text],input[type=password]{width:100%;box-sizing:border-box;padding:.6rem;border:1px solid #8c959f;border-radius:6px;font-size:1rem}\
+input[type=text],input[type=password],input[type=email]{width:100%;box-sizing:border-box;padding:.6rem;border:1px solid #8c959f;border-radius:6px;font-size:1rem}\
 input:focus,button:focus,a:focus{outline:3px solid var(--focus,#0969da);outline-offset:2px}\
 button{margin-top:1.2rem;padding:.6rem 1.2rem;font-size:1rem;border-radius:6px;border:1px solid var(--primary,#1f6feb);background:var(--primary,#1f6feb);color:var(--on-primary,#fff);cursor:pointer}\
 button.secondary{background:#fff;color:#1f2328;border-color:#8c959f}\
@@ -282,6 +303,31 @@ fn passkey_form(kind: &str, f: &PasskeyForm<'_>, interaction: &str, inner: &str)
     )
 }
 
+/// The sign-in page's ways out to self-service (each a button posting the page's interaction).
+#[derive(Default)]
+pub struct SelfServiceLinks<'a> {
+    pub sign_up: Option<&'a str>,
+    pub forgot_password: Option<&'a str>,
+}
+
+/// A form's error about one field: the field is marked invalid and described by the message.
+pub struct FieldError<'a> {
+    pub field: &'a str,
+    pub message: &'a str,
+}
+
+fn field_error_html(error: Option<&FieldError<'_>>) -> String {
+    error.map(|e| format!("<p class=\"error\" role=\"alert\" id=\"form-error\">{}</p>", escape(e.message))).unwrap_or_default()
+}
+
+fn invalid_if(error: Option<&FieldError<'_>>, field: &str) -> &'static str {
+    if error.is_some_and(|e| e.field == field) {
+        " aria-invalid=\"true\" aria-describedby=\"form-error\""
+    } else {
+        ""
+    }
+}
+
 /// An identity provider as the sign-in page offers it: its id (the button's value) and name.
 pub struct ProviderChoice<'a> {
     pub id: &'a str,
@@ -291,7 +337,20 @@ pub struct ProviderChoice<'a> {
 /// The sign-in page: one button per identity provider (a form post to `providers_action`, so
 /// no JavaScript is needed), then the password form when the workspace has one.
 #[allow(clippy::too_many_arguments)]
-pub fn login(locale: Locale, app: Option<&AppView<'_>>, action: &str, interaction: &str, login_hint: Option<&str>, error: Option<&str>, providers: &[ProviderChoice<'_>], providers_action: &str, password: bool, passkeys: Option<&PasskeyForm<'_>>, code_action: Option<&str>) -> Response {
+pub fn login(
+    locale: Locale,
+    app: Option<&AppView<'_>>,
+    action: &str,
+    interaction: &str,
+    login_hint: Option<&str>,
+    error: Option<&str>,
+    providers: &[ProviderChoice<'_>],
+    providers_action: &str,
+    password: bool,
+    passkeys: Option<&PasskeyForm<'_>>,
+    code_action: Option<&str>,
+    links: &SelfServiceLinks<'_>,
+) -> Response {
     let t = |k| text(locale, k);
     let has_error = error.is_some();
     let error = error.map(|e| format!("<p class=\"error\" role=\"alert\" id=\"login-error\">{}</p>", escape(e))).unwrap_or_default();
@@ -348,13 +407,94 @@ pub fn login(locale: Locale, app: Option<&AppView<'_>>, action: &str, interactio
             )
         })
         .unwrap_or_default();
+    let link = |id: &str, a: Option<&str>, label: &str| {
+        a.map(|a| format!("<form method=\"post\" action=\"{}\" id=\"{id}\"><input type=\"hidden\" name=\"interaction\" value=\"{}\"><button type=\"submit\" class=\"secondary\">{label}</button></form>", escape(a), escape(interaction)))
+            .unwrap_or_default()
+    };
+    let forgot = link("forgot-password-form", links.forgot_password, t("forgot_password"));
+    let sign_up = link("sign-up-form", links.sign_up, t("create_account"));
     let (app_block, app_links) = app.map(|a| (a.block(|name| format!("{} {name}", t("continue_to"))), a.links(locale))).unwrap_or_default();
-    let body = format!("<h1>{}</h1>{app_block}{error}{buttons}{passkey}{form}{code}{app_links}", t("sign_in"));
+    let body = format!("<h1>{}</h1>{app_block}{error}{buttons}{passkey}{form}{forgot}{code}{sign_up}{app_links}", t("sign_in"));
     let page = Response::html(200, document(locale, t("sign_in"), &body));
     match app {
         Some(a) => a.allow_logo(page),
         None => page,
     }
+}
+
+/// Self-service sign-up: an email address (the username to be) and a password. After an error
+/// the address comes back as typed; the password never does.
+pub fn sign_up(locale: Locale, action: &str, interaction: &str, email: &str, min_chars: u32, error: Option<&FieldError<'_>>) -> Response {
+    let t = |k| text(locale, k);
+    let body = format!(
+        "<h1>{title}</h1>{err}<p>{intro}</p><form method=\"post\" action=\"{action}\" id=\"sign-up\"><input type=\"hidden\" name=\"interaction\" value=\"{i}\">\
+<label for=\"email\">{email_t}</label><input type=\"email\" id=\"email\" name=\"email\" autocomplete=\"email\" maxlength=\"254\" required value=\"{email}\"{inv_email}{focus_email}>\
+<label for=\"password\">{pass_t}</label><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"new-password\" minlength=\"{min}\" required{pass_described}{focus_pass}>\
+<p class=\"scope\" id=\"password-rule\">{rule}</p><button type=\"submit\">{title}</button></form>",
+        title = t("create_account"),
+        err = field_error_html(error),
+        intro = t("sign_up_text"),
+        action = escape(action),
+        i = escape(interaction),
+        email_t = t("email"),
+        email = escape(email),
+        pass_t = t("password"),
+        min = min_chars,
+        rule = t("password_rule").replace("{n}", &min_chars.to_string()),
+        inv_email = invalid_if(error, "email"),
+        // the field is described by its rule, and by the error when the error is about it
+        pass_described = if error.is_some_and(|e| e.field == "password") { " aria-invalid=\"true\" aria-describedby=\"form-error password-rule\"" } else { " aria-describedby=\"password-rule\"" },
+        focus_email = if error.is_some_and(|e| e.field == "password") { "" } else { " autofocus" },
+        focus_pass = if error.is_some_and(|e| e.field == "password") { " autofocus" } else { "" },
+    );
+    Response::html(200, document(locale, t("create_account"), &body))
+}
+
+/// "Forgot your password?": the name of the account.
+pub fn forgot_password(locale: Locale, action: &str, interaction: &str, name: &str, error: Option<&FieldError<'_>>) -> Response {
+    let t = |k| text(locale, k);
+    let body = format!(
+        "<h1>{title}</h1>{err}<p>{intro}</p><form method=\"post\" action=\"{action}\" id=\"forgot-password\"><input type=\"hidden\" name=\"interaction\" value=\"{i}\">\
+<label for=\"username\">{name_t}</label><input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"username\" maxlength=\"256\" required autofocus value=\"{name}\"{inv}>\
+<button type=\"submit\">{send}</button></form>",
+        title = t("forgot_title"),
+        err = field_error_html(error),
+        intro = t("forgot_text"),
+        action = escape(action),
+        i = escape(interaction),
+        name_t = t("username_or_email"),
+        name = escape(name),
+        inv = invalid_if(error, "username"),
+        send = t("send_code"),
+    );
+    Response::html(200, document(locale, t("forgot_title"), &body))
+}
+
+/// The forgotten password's second page: the emailed code and the new password, alike whether an
+/// account was found or not.
+pub fn reset_password(locale: Locale, action: &str, interaction: &str, min_chars: u32, error: Option<&FieldError<'_>>) -> Response {
+    let t = |k| text(locale, k);
+    let body = format!(
+        "<h1>{title}</h1>{err}<p>{intro}</p><form method=\"post\" action=\"{action}\" id=\"reset-password\"><input type=\"hidden\" name=\"interaction\" value=\"{i}\">\
+<label for=\"code\">{code_t}</label><input type=\"text\" id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9 ]*\" maxlength=\"8\" required{inv_code}{focus_code}>\
+<label for=\"password\">{pass_t}</label><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"new-password\" minlength=\"{min}\" required{inv_pass}{focus_pass}>\
+<p class=\"scope\">{rule}</p><button type=\"submit\">{submit}</button></form>",
+        title = t("forgot_title"),
+        err = field_error_html(error),
+        intro = t("reset_sent"),
+        action = escape(action),
+        i = escape(interaction),
+        code_t = t("code"),
+        pass_t = t("new_password"),
+        min = min_chars,
+        rule = t("password_rule").replace("{n}", &min_chars.to_string()),
+        inv_code = invalid_if(error, "code"),
+        inv_pass = invalid_if(error, "password"),
+        focus_code = if error.is_some_and(|e| e.field == "password") { "" } else { " autofocus" },
+        focus_pass = if error.is_some_and(|e| e.field == "password") { " autofocus" } else { "" },
+        submit = t("set_password"),
+    );
+    Response::html(200, document(locale, t("forgot_title"), &body))
 }
 
 /// Right after a password sign-in: add a passkey (the script's form) or go on without.
@@ -763,7 +903,7 @@ mod tests {
     #[test]
     fn escapes_everything_interpolated() {
         let evil = [ProviderChoice { id: "corp", name: "<img src=x onerror=alert(1)>" }];
-        let r = login(Locale::En, None, "/t/w/login", "x", Some("\"><script>alert(1)</script>"), Some("<b>"), &evil, "/t/w/idp/start", true, None, None);
+        let r = login(Locale::En, None, "/t/w/login", "x", Some("\"><script>alert(1)</script>"), Some("<b>"), &evil, "/t/w/idp/start", true, None, None, &SelfServiceLinks::default());
         let body = String::from_utf8(r.body).unwrap();
         assert!(!body.contains("<script>") && !body.contains("<img"));
         assert!(body.contains("&lt;b&gt;") && body.contains("Sign in with &lt;img"));
@@ -836,11 +976,32 @@ mod tests {
     }
 
     #[test]
+    fn self_service_pages_escape_keep_the_address_and_tie_the_error_to_its_field() {
+        let links = SelfServiceLinks { sign_up: Some("/s\"><x"), forgot_password: None };
+        let body = String::from_utf8(login(Locale::En, None, "/l", "i", None, None, &[], "/p", true, None, None, &links).body).unwrap();
+        assert!(body.contains("id=\"sign-up-form\"") && body.contains("Create an account") && !body.contains("forgot-password-form") && !body.contains("<x"));
+        let e = FieldError { field: "password", message: "<b>short</b>" };
+        let body = String::from_utf8(sign_up(Locale::En, "/signup", "i\"", "a\"@b.co", 12, Some(&e)).body).unwrap();
+        assert!(!body.contains("<b>") && body.contains("&lt;b&gt;short") && body.contains("value=\"a&quot;@b.co\"") && body.contains("minlength=\"12\""));
+        assert!(body.contains("id=\"password\" name=\"password\" autocomplete=\"new-password\" minlength=\"12\" required aria-invalid=\"true\" aria-describedby=\"form-error password-rule\""), "{body}");
+        assert!(!body.contains("id=\"email\" name=\"email\" autocomplete=\"email\" maxlength=\"254\" required value=\"a&quot;@b.co\" aria-invalid"));
+        let body = String::from_utf8(sign_up(Locale::PtBr, "/signup", "i", "", 10, None).body).unwrap();
+        assert!(body.contains("Criar uma conta") && body.contains("Pelo menos 10 caracteres") && !body.contains("aria-invalid"));
+        let e = FieldError { field: "username", message: "m" };
+        let body = String::from_utf8(forgot_password(Locale::En, "/f", "i", "<ann>", Some(&e)).body).unwrap();
+        assert!(body.contains("value=\"&lt;ann&gt;\" aria-invalid=\"true\"") && !body.contains("<ann>"));
+        let e = FieldError { field: "code", message: "wrong" };
+        let body = String::from_utf8(reset_password(Locale::En, "/r", "i", 10, Some(&e)).body).unwrap();
+        assert!(body.contains("name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9 ]*\" maxlength=\"8\" required aria-invalid=\"true\""));
+        assert!(body.contains("If an account exists for that name"));
+    }
+
+    #[test]
     fn the_password_form_is_left_out_when_the_workspace_has_none() {
         let corp = [ProviderChoice { id: "corp", name: "Corp" }];
-        let body = String::from_utf8(login(Locale::En, None, "/l", "x", None, None, &corp, "/s", false, None, None).body).unwrap();
+        let body = String::from_utf8(login(Locale::En, None, "/l", "x", None, None, &corp, "/s", false, None, None, &SelfServiceLinks::default()).body).unwrap();
         assert!(body.contains("value=\"corp\"") && !body.contains("type=\"password\""));
-        let body = String::from_utf8(login(Locale::PtBr, None, "/l", "x", None, None, &[], "/s", true, None, None).body).unwrap();
+        let body = String::from_utf8(login(Locale::PtBr, None, "/l", "x", None, None, &[], "/s", true, None, None, &SelfServiceLinks::default()).body).unwrap();
         assert!(!body.contains("name=\"idp\"") && body.contains("type=\"password\""));
     }
 }

@@ -57,9 +57,13 @@ struct CodeStep {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Purpose {
+pub(crate) enum Purpose {
     SignIn,
     StepUp,
+    /// A new account's email address (`self_service.rs`).
+    SignUp,
+    /// A forgotten password (`self_service.rs`).
+    PasswordReset,
 }
 
 impl Purpose {
@@ -67,6 +71,17 @@ impl Purpose {
         match self {
             Purpose::SignIn => "sign_in",
             Purpose::StepUp => "step_up",
+            Purpose::SignUp => "sign_up",
+            Purpose::PasswordReset => "password_reset",
+        }
+    }
+
+    /// The email's subject (the binding's; a webhook gets the purpose and words its own).
+    fn email_subject(self) -> &'static str {
+        match self {
+            Purpose::SignIn | Purpose::StepUp => "code_email_subject",
+            Purpose::SignUp => "code_email_subject_sign_up",
+            Purpose::PasswordReset => "code_email_subject_reset",
         }
     }
 }
@@ -91,7 +106,7 @@ async fn options<R: Runtime>(ctx: &Ctx<'_, R>, user: &User, have: Factors, need:
     Ok(Options { totp, email, passkey })
 }
 
-fn email_of(user: &User) -> Option<&str> {
+pub(crate) fn email_of(user: &User) -> Option<&str> {
     user.claims.get("email").and_then(Value::as_str).filter(|e| e.contains('@'))
 }
 
@@ -144,7 +159,7 @@ async fn email_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Resp
     let session = session_of(ctx, req, &step, i.sid.as_deref()).await?;
     let user = store::get_user(ctx.db(), &ctx.tenant, &ctx.workspace, &session.user_id).await?.filter(|u| !u.disabled).ok_or_else(ended)?;
     let locale = forms::locale(ctx, req, step.ar.ui_locales.as_deref());
-    match send(ctx, Some(&user), &user.username, Purpose::StepUp, locale).await? {
+    match send(ctx, &subject(Some(&user), &user.username), email_of(&user), Purpose::StepUp, locale).await? {
         Sent::Id(id) => step.sent = Some(id),
         Sent::TooSoon(secs) => return Ok(too_soon(locale, secs)),
         Sent::Failed(e) => return Ok(code_page(ctx, req, &step, i.sid.as_deref(), Some(pages::text(locale, "code_not_sent")), 200).with_failure(&e)),
@@ -164,7 +179,7 @@ async fn session_of<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, step: &CodeStep
     session::current(ctx, req).await?.filter(|s| Some(s.sid.as_str()) == sid).ok_or_else(ended)
 }
 
-fn too_soon(locale: Locale, secs: i64) -> Response {
+pub(crate) fn too_soon(locale: Locale, secs: i64) -> Response {
     let e = OAuthError::temporarily_locked(secs, pages::text(locale, "code_too_soon"));
     e.into_page(locale)
 }
@@ -207,7 +222,7 @@ async fn start_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Resp
     let locale = forms::locale(ctx, req, step.ar.ui_locales.as_deref());
     let email = &ctx.config.login.email_codes;
     if email.enabled && email.first_factor {
-        match send(ctx, user.as_ref(), name, Purpose::SignIn, locale).await? {
+        match send(ctx, &subject(user.as_ref(), name), user.as_ref().and_then(email_of), Purpose::SignIn, locale).await? {
             Sent::Id(id) => step.sent = Some(id),
             Sent::TooSoon(secs) => return Ok(too_soon(locale, secs)),
             // Said alike for every name: an unknown one fails nothing (no delivery is tried).
@@ -243,7 +258,7 @@ async fn verify_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Res
     let purpose = if step.step_up { Purpose::StepUp } else { Purpose::SignIn };
     let totp_allowed = ctx.config.login.totp.enabled && (step.step_up || ctx.config.login.totp.first_factor);
     let emailed = match &step.sent {
-        Some(id) => Some(check_email_code(ctx, id, &code, user.as_ref(), purpose).await?),
+        Some(id) => Some(check_email_code(ctx, id, &code, user.as_ref().map(|u| u.id.as_str()), purpose).await?),
         None => None,
     };
     // The page takes the emailed code, or the authenticator app's where that is accepted too.
@@ -291,7 +306,7 @@ async fn verify_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Res
     }
 }
 
-enum Checked {
+pub(crate) enum Checked {
     Right,
     Wrong,
     /// The emailed code can take no more guesses: expired, used, or guessed at too often.
@@ -301,7 +316,7 @@ enum Checked {
 // ---------------------------------------------------------------------------------------------
 // Emailed codes
 
-enum Sent {
+pub(crate) enum Sent {
     Id(String),
     TooSoon(i64),
     /// Not delivered; the error (its cause for the log) goes with the page, which says so (a 200:
@@ -311,40 +326,43 @@ enum Sent {
 
 /// The subject a code is stored for: the user, or for a name with no account a hash of the name
 /// (so an unknown name costs the same writes and is throttled the same).
-fn subject(user: Option<&User>, name: &str) -> String {
+pub(crate) fn subject(user: Option<&User>, name: &str) -> String {
     match user {
         Some(u) => u.id.clone(),
         None => format!("name:{}", crypto::sha256_b64url(throttle::login_name(name).as_bytes())),
     }
 }
 
-async fn send<R: Runtime>(ctx: &Ctx<'_, R>, user: Option<&User>, name: &str, purpose: Purpose, locale: Locale) -> Result<Sent, OAuthError> {
-    let subject = subject(user, name);
-    if let Some(last) = store::otp::last_code_sent(ctx.db(), &ctx.tenant, &ctx.workspace, &subject, purpose.as_str()).await? {
+/// Stores a code for `subject` and sends it to `to`; with no address nothing is sent, and the
+/// row, the limit and the answer are the same (a name with no account, or one that must not learn
+/// of a code, looks like any other).
+pub(crate) async fn send<R: Runtime>(ctx: &Ctx<'_, R>, subject: &str, to: Option<&str>, purpose: Purpose, locale: Locale) -> Result<Sent, OAuthError> {
+    if let Some(last) = store::otp::last_code_sent(ctx.db(), &ctx.tenant, &ctx.workspace, subject, purpose.as_str()).await? {
         if ctx.now < last + RESEND_AFTER {
             return Ok(Sent::TooSoon(last + RESEND_AFTER - ctx.now));
         }
     }
     let code = otp::email_code(ctx.rt.entropy());
-    if let Some(to) = user.and_then(email_of) {
+    if let Some(to) = to {
         if let Err(cause) = deliver(ctx, to, &code, purpose, locale).await {
             // The user waits for nothing: say so, and keep no code.
             return Ok(Sent::Failed(OAuthError::temporarily_unavailable("the code could not be sent").with_cause(format!("email code delivery: {cause}"))));
         }
     }
     let id = crypto::random_id(ctx.rt.entropy());
-    let hash = otp::code_hash(purpose.as_str(), &subject, &code);
-    store::otp::insert_code(ctx.db(), &ctx.tenant, &ctx.workspace, &id, &subject, purpose.as_str(), &hash, ctx.now + otp::EMAIL_CODE_TTL, ctx.now).await?;
+    let hash = otp::code_hash(purpose.as_str(), subject, &code);
+    store::otp::insert_code(ctx.db(), &ctx.tenant, &ctx.workspace, &id, subject, purpose.as_str(), &hash, ctx.now + otp::EMAIL_CODE_TTL, ctx.now).await?;
     Ok(Sent::Id(id))
 }
 
 /// One guess at an emailed code: counted first (5 at most), then the code consumed if right.
-async fn check_email_code<R: Runtime>(ctx: &Ctx<'_, R>, id: &str, code: &str, user: Option<&User>, purpose: Purpose) -> Result<Checked, OAuthError> {
+/// `expected`: the subject the code must be of (none: no code can be right, every guess counts).
+pub(crate) async fn check_email_code<R: Runtime>(ctx: &Ctx<'_, R>, id: &str, code: &str, expected: Option<&str>, purpose: Purpose) -> Result<Checked, OAuthError> {
     let Some((subject, stored_purpose)) = store::otp::attempt_code(ctx.db(), &ctx.tenant, &ctx.workspace, id, otp::EMAIL_CODE_ATTEMPTS, ctx.now).await? else {
         return Ok(Checked::Dead);
     };
     // A code is only ever its user's, for its purpose (the hash binds both too).
-    if user.is_none_or(|u| u.id != subject) || stored_purpose != purpose.as_str() {
+    if expected != Some(subject.as_str()) || stored_purpose != purpose.as_str() {
         return Ok(Checked::Wrong);
     }
     let hash = otp::code_hash(purpose.as_str(), &subject, code);
@@ -357,7 +375,7 @@ async fn deliver<R: Runtime>(ctx: &Ctx<'_, R>, to: &str, code: &str, purpose: Pu
     let hook = &ctx.config.login.email_codes.webhook_url;
     if hook.is_empty() {
         let text = format!("{} {code}", pages::text(locale, "code_email_text"));
-        return match ctx.rt.send_email(to, pages::text(locale, "code_email_subject"), &text).await {
+        return match ctx.rt.send_email(to, pages::text(locale, purpose.email_subject()), &text).await {
             Ok(true) => Ok(()),
             Ok(false) => Err("no webhook_url, and the deployment has no email binding".into()),
             Err(e) => Err(e.to_string()),

@@ -27,7 +27,9 @@ pub async fn show<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest,
     // acting as another's identity provider has no stored client to name).
     let client = ctx.client(&ar.client_id).await.ok().flatten();
     let app = client.as_ref().map(|c| pages::AppView::of(&c.client));
-    let mut page = pages::login(locale, app.as_ref(), &ctx.endpoint("login"), &blob, ar.login_hint.as_deref(), error, &choices, &ctx.endpoint("idp/start"), ctx.config.login.password_enabled, passkeys.as_ref(), code.as_deref());
+    let (sign_up, forgot) = (ctx.config.login.sign_up().then(|| ctx.endpoint("signup")), ctx.config.login.password_reset().then(|| ctx.endpoint("password/forgot")));
+    let links = pages::SelfServiceLinks { sign_up: sign_up.as_deref(), forgot_password: forgot.as_deref() };
+    let mut page = pages::login(locale, app.as_ref(), &ctx.endpoint("login"), &blob, ar.login_hint.as_deref(), error, &choices, &ctx.endpoint("idp/start"), ctx.config.login.password_enabled, passkeys.as_ref(), code.as_deref(), &links);
     if passkeys.is_some() {
         page = pages::with_script(page, &ctx.endpoint("passkeys.js"));
     }

@@ -12,6 +12,7 @@ pub mod login;
 pub mod passkeys;
 pub mod request;
 pub mod response;
+pub mod self_service;
 pub mod upstream;
 
 pub use request::{check_redirect_uri_registered, validate, AuthRequest, Endpoint};
