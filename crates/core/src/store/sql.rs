@@ -304,7 +304,7 @@ pub const OTP_CODE_CONSUME: &str = "DELETE FROM otp_codes WHERE tenant = ?1 AND 
 pub const OTP_CODES_DELETE_FOR_SUBJECT: &str = "DELETE FROM otp_codes WHERE tenant = ?1 AND workspace = ?2 AND subject = ?3";
 pub const WORKSPACE_DELETE_OTP_CODES: &str = "DELETE FROM otp_codes WHERE tenant = ?1 AND workspace = ?2";
 
-// Sign out everywhere (migrations/0013_sessions_not_before.sql)
+// Sign out everywhere (migrations/0012_sessions_not_before.sql)
 pub const SESSION_CUTOFF_GET: &str = "SELECT not_before_ms FROM session_cutoffs WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3";
 pub const SESSION_CUTOFF_SET: &str = "INSERT INTO session_cutoffs (tenant, workspace, user_id, not_before_ms) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant, workspace, user_id) DO UPDATE SET not_before_ms = MAX(not_before_ms, excluded.not_before_ms)";
 pub const SESSION_CUTOFF_DELETE_FOR_USER: &str = "DELETE FROM session_cutoffs WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3";

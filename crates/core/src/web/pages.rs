@@ -932,7 +932,7 @@ mod tests {
     #[test]
     fn the_application_is_named_from_its_metadata_and_escaped() {
         let app = AppView { name: "<b>Budget</b>", logo_uri: Some("https://rp.example/logo.png?a=\"x"), client_uri: Some("https://rp.example/"), policy_uri: Some("https://rp.example/privacy"), tos_uri: None };
-        let r = login(Locale::En, Some(&app), "/l", "x", None, None, &[], "/s", true, None, None);
+        let r = login(Locale::En, Some(&app), "/l", "x", None, None, &[], "/s", true, None, None, &SelfServiceLinks::default());
         let body = String::from_utf8(r.body.clone()).unwrap();
         assert!(body.contains("to continue to <strong class=\"app-name\"><a href=\"https://rp.example/\">&lt;b&gt;Budget&lt;/b&gt;</a></strong>"), "{body}");
         assert!(body.contains("src=\"https://rp.example/logo.png?a=&quot;x\"") && body.contains("Privacy policy of &lt;b&gt;Budget") && !body.contains("Terms of service of"));

@@ -3,7 +3,6 @@
 -- sid), so a user's sessions are ended by a cut-off instead: a session that began before
 -- `not_before_ms` (milliseconds since the epoch, so a sign-in right after the cut-off is not caught
 -- by it) is refused by the session check (`authn::session::existing`), one primary-key read.
--- (Numbered 0013: another change may add a 0012.)
 CREATE TABLE IF NOT EXISTS session_cutoffs (
   tenant TEXT NOT NULL,
   workspace TEXT NOT NULL,
