@@ -9,6 +9,9 @@
 //!   page's `login/code` takes a login name and answers the code page, the same page whether the
 //!   name has an account or not (a code is stored either way; only a real user's is sent).
 //!
+//! - Self-service sign-up and forgotten passwords (`self_service.rs`) send and check the same
+//!   codes ([`send`], [`check_email_code`]) under their own purposes.
+//!
 //! An emailed code: 6 digits, 5 minutes, 5 guesses, used once, stored as a hash bound to its
 //! user and purpose; one per user and purpose every 30 s. It is delivered by the workspace's
 //! webhook (a JWT signed by the workspace, `application/jwt`, through the guarded outbound path),
