@@ -14,18 +14,25 @@ import { startTarget, pkce, Agent, hidden } from "../support/target.mjs";
 import { startRelyingParty } from "../support/relying-party.mjs";
 import { totp } from "../support/totp.mjs";
 import { checkPage, describe } from "../support/axe.mjs";
+import { startEmailSink } from "../support/email-sink.mjs";
 
 const PASSWORD = "correct horse battery";
-let t, issuer, browser, rp, scratchContext, scratch;
+let t, issuer, browser, rp, scratchContext, scratch, sink;
+let signUps = 0; // each walk signs up a new address (one code per address every 30 s)
 const everything = []; // every violation seen, failing or not, printed at the end
 
 before(async () => {
   rp = await startRelyingParty();
-  t = await startTarget();
+  t = await startTarget({ extensionHosts: "127.0.0.1" });
+  sink = await startEmailSink();
   issuer = await t.workspace("a11y", "main", {
     // Passkeys (their button and the offer page), an authenticator app (the code sign-in button,
-    // the set-up page, the step-up page); a high account limit, as each walk fails once on purpose.
-    login: { aal: "NIST-AAL-1", passkeys: { enabled: true }, totp: { enabled: true, first_factor: true } },
+    // the set-up page, the step-up page), sign-up and password reset (their forms and code pages,
+    // codes to a loopback mail relay); a high account limit, as each walk fails once on purpose.
+    login: {
+      aal: "NIST-AAL-1", passkeys: { enabled: true }, totp: { enabled: true, first_factor: true },
+      email_codes: { enabled: true, webhook_url: sink.url() }, self_service: { sign_up: true, password_reset: true },
+    },
     throttle: { account_max_failures: 100, address_max_failures: 1000 },
   });
   // An identity provider, so the sign-in page shows its button (never pressed here).
@@ -34,6 +41,7 @@ before(async () => {
   assert.ok(put.status < 300, put.text);
   await t.client("a11y", "main", { client_id: "web", client_name: "Web Shop", redirect_uris: [`${rp.base}/cb`], grant_types: ["authorization_code"], scope: "openid profile email", client_uri: "https://shop.example/", policy_uri: "https://shop.example/privacy", tos_uri: "https://shop.example/terms" });
   await brand();
+  await sink.trust(issuer);
   await t.user("a11y", "main", { username: "ada", password: PASSWORD, claims: { name: "Ada Lovelace" } });
   await t.user("a11y", "main", { username: "kay", password: PASSWORD });
   await t.user("a11y", "main", { username: "grace", password: PASSWORD });
@@ -47,6 +55,7 @@ after(async () => {
   if (everything.length) console.log(`axe, every violation seen:\n${describe(everything)}`);
   await browser?.close();
   await t?.stop();
+  await sink?.stop();
   rp?.close();
 });
 
@@ -114,6 +123,11 @@ const WALK = [
   ["logout", (p) => p.goto(`${issuer}/app`).then(() => p.locator('form:has(input[name="client_id"]) button').first().click()).then(() => p.goto(`${issuer}/logout`))],
   ["signed-out", (p) => press(p, "logout-confirm")],
   ["error", (p, l) => p.goto(authorize({ ui_locales: l, client_id: "nobody" }))],
+  ["sign-up", (p, l) => p.goto(authorize({ ui_locales: l })).then(() => press(p, "sign-up-form"))],
+  ["sign-up-error", (p) => p.locator("#email").fill(`new${++signUps}@example.com`).then(() => p.locator("#password").fill("short")).then(() => press(p, "sign-up"))],
+  ["sign-up-code", (p) => p.locator("#password").fill("a long enough password").then(() => press(p, "sign-up"))],
+  ["forgot-password", (p, l) => p.goto(authorize({ ui_locales: l })).then(() => press(p, "forgot-password-form"))],
+  ["reset-password", (p) => p.locator("#username").fill(`someone${signUps}`).then(() => press(p, "forgot-password"))],
   ["step-up", (p, l) => p.goto(authorize({ ui_locales: l, acr_values: "NIST-AAL-2" })).then(() => signIn(p, "grace", PASSWORD)).then(() => pastOffer(p, "#totp-form"))],
 ];
 

@@ -100,7 +100,7 @@ test("change password: a short or mismatched new one and a wrong current one are
   // Too short (9 characters): 400, the error on the new password's field, described by it.
   let r = await changePassword(agent, PASSWORD, "123456789");
   assert.equal(r.status, 400);
-  assert.match(r.text_, /<input type="password" id="new-password" name="new_password" autocomplete="new-password" required minlength="10" aria-invalid="true" aria-describedby="new-password-error new-password-hint" autofocus><p class="error-text" id="new-password-error">The new password must have at least 10 characters.<\/p>/);
+  assert.match(r.text_, /<input type="password" id="new-password" name="new_password" autocomplete="new-password" required minlength="10" aria-invalid="true" aria-describedby="new-password-error new-password-hint" autofocus><p class="error-text" id="new-password-error">The password is too short: use at least 10 characters.<\/p>/);
   assert.ok(!r.text_.includes("123456789") && !r.text_.includes(PASSWORD), "no password echoed");
   // The two new ones differ: the confirmation's field.
   r = await changePassword(agent, PASSWORD, "a new long password", "a new long passw0rd");

@@ -9,7 +9,7 @@ use crate::runtime::SsoSession;
 use crate::error::OAuthError;
 use crate::http::{Request, Response};
 use crate::web::forms::{self, Stage};
-use crate::oauth::authorize::passkeys;
+use crate::oauth::authorize::{passkeys, self_service};
 use crate::web::pages::{self, AccountPasskeys, AccountTotp, AccountView, PasskeyForm, PasskeyItem};
 use crate::authn::otp;
 use crate::oauth::authorize::codes;
@@ -17,12 +17,6 @@ use crate::crypto::{b64url, b64url_decode};
 use crate::runtime::Runtime;
 use crate::engine::Ctx;
 use crate::store;
-
-/// The shortest new password the account page accepts. (A workspace setting may take its place
-/// once self-service sign-up has one; this is the one place the number lives until then.)
-pub const MIN_PASSWORD_LENGTH: usize = 10;
-/// The longest: Argon2id hashes whatever it is given, so a huge one only costs us time.
-const MAX_PASSWORD_LENGTH: usize = 1024;
 
 /// What the account page shows beyond the user's own data: a status line, or the password form's
 /// error (and the status code it comes with).
@@ -98,7 +92,7 @@ async fn render<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, session: &SsoSessio
     let totp = totp_on.then(|| AccountTotp { enrolled, setup_action: &setup, delete_action: &remove });
     let (password_action, everywhere) = (ctx.endpoint("app/password"), ctx.endpoint("app/sign-out-everywhere"));
     // Only a user with a password can change it (one who signs in through a provider has none here).
-    let password = user.password_hash.is_some().then(|| pages::PasswordChange { action: &password_action, min_length: MIN_PASSWORD_LENGTH, error: shown.password_error });
+    let password = user.password_hash.is_some().then(|| pages::PasswordChange { action: &password_action, min_length: ctx.config.login.self_service.min_password_length.max(password::MIN_CHARS) as usize, error: shown.password_error });
     let name = display_name(user);
     let view = AccountView {
         passkeys,
@@ -138,16 +132,13 @@ pub async fn change_password<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Res
         let t = |k| pages::text(locale, k);
         let (current, new, confirm) = (params.get("current_password").unwrap_or(""), params.get("new_password").unwrap_or(""), params.get("confirm_password").unwrap_or(""));
         let refuse = |field, message: String, status| Shown { password_error: Some((field, message)), status: Some(status), ..Shown::default() };
-        // The new password's rules first: a typo there spends no guess on the current one.
-        let count = new.chars().count();
-        let problem = if count < MIN_PASSWORD_LENGTH {
-            Some((pages::PasswordField::New, t("password_short").replace("{n}", &MIN_PASSWORD_LENGTH.to_string())))
-        } else if count > MAX_PASSWORD_LENGTH {
-            Some((pages::PasswordField::New, t("password_long").to_string()))
-        } else if new != confirm {
-            Some((pages::PasswordField::Confirm, t("password_mismatch").to_string()))
-        } else {
-            None
+        // The new password's rules first (the one rule every password set here meets): a typo
+        // there spends no guess on the current one.
+        let email = user.claims.get("email").and_then(|v| v.as_str()).unwrap_or("");
+        let problem = match password::check_new(new, &[&user.username, email], ctx.config.login.self_service.min_password_length) {
+            Err(weak) => Some((pages::PasswordField::New, self_service::weak_text(locale, weak))),
+            Ok(()) if new != confirm => Some((pages::PasswordField::Confirm, t("password_mismatch").to_string())),
+            Ok(()) => None,
         };
         if let Some((field, message)) = problem {
             return render(ctx, req, &session, &user, refuse(field, message, 400)).await;

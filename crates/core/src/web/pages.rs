@@ -127,8 +127,6 @@ pub fn text(locale: Locale, key: &str) -> &'static str {
         "confirm_password" => ("Confirm the new password", "Confirme a nova senha"),
         "password_hint" => ("At least {n} characters.", "Pelo menos {n} caracteres."),
         "password_wrong" => ("The current password is not right.", "A senha atual não está correta."),
-        "password_short" => ("The new password must have at least {n} characters.", "A nova senha precisa ter pelo menos {n} caracteres."),
-        "password_long" => ("The new password is too long.", "A nova senha é longa demais."),
         "password_mismatch" => ("The two new passwords are not the same.", "As duas novas senhas não são iguais."),
         "password_changed" => ("Your password was changed. Your other sessions were ended.", "Sua senha foi alterada. Suas outras sessões foram encerradas."),
         "sign_out_everywhere" => ("Sign out everywhere", "Sair de todos os lugares"),

@@ -69,7 +69,8 @@ pub fn email_address(typed: &str) -> Option<String> {
     ok.then_some(e)
 }
 
-fn weak_text(locale: Locale, weak: Weak) -> String {
+/// The words for a refused new password (sign-up, reset, the account page's change).
+pub(crate) fn weak_text(locale: Locale, weak: Weak) -> String {
     match weak {
         Weak::TooShort(n) => pages::text(locale, "password_too_short").replace("{n}", &n.to_string()),
         Weak::TooLong => pages::text(locale, "password_too_long").to_string(),
