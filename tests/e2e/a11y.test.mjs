@@ -15,6 +15,8 @@ import { startRelyingParty } from "../support/relying-party.mjs";
 import { totp } from "../support/totp.mjs";
 import { checkPage, describe } from "../support/axe.mjs";
 import { startEmailSink } from "../support/email-sink.mjs";
+import { systemClient } from "../support/management.mjs";
+import { PNG } from "../support/images.mjs";
 
 const PASSWORD = "correct horse battery";
 let t, issuer, browser, rp, scratchContext, scratch, sink;
@@ -68,10 +70,8 @@ function authorize(extra = {}) {
 /** Every page is checked branded: the workspace's name, uploaded logo, colours and links (the
  * application's links come from the client above). */
 async function brand() {
-  const PNG = Buffer.from("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002000185d3e6c20000000049454e44ae426082", "hex");
-  const boot = await (await fetch(`${t.base}/api/bootstrap`, { method: "POST", headers: { authorization: `Bearer ${t.rootSecret}`, "content-type": "application/json" }, body: "{}" })).json();
-  const tok = await (await fetch(`${t.base}/system/system/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", authorization: "Basic " + Buffer.from(`${boot.client_id}:${boot.client_secret}`).toString("base64") }, body: "grant_type=client_credentials" })).json();
-  const api = (method, path, body, contentType = "application/json") => fetch(`${t.base}/api/tenants/a11y/workspaces/main/branding${path}`, { method, headers: { authorization: `Bearer ${tok.access_token}`, "content-type": contentType }, body });
+  const { token } = await systemClient(t);
+  const api = (method, path, body, contentType = "application/json") => fetch(`${t.base}/api/tenants/a11y/workspaces/main/branding${path}`, { method, headers: { authorization: `Bearer ${token}`, "content-type": contentType }, body });
   const r = await api("PUT", "", JSON.stringify({ display_name: "Acme Bank", primary_color: "#7b2d8b", background_color: "#e8eef5", terms_uri: "https://acme.example/terms", privacy_uri: "https://acme.example/privacy" }));
   assert.equal(r.status, 200, await r.text());
   assert.equal((await api("PUT", "/logo", PNG, "image/png")).status, 200);

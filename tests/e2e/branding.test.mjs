@@ -9,8 +9,8 @@ import { createServer } from "node:http";
 import { mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
 import { startTarget, pkce } from "../support/target.mjs";
-
-const PNG = Buffer.from("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002000185d3e6c20000000049454e44ae426082", "hex");
+import { systemClient } from "../support/management.mjs";
+import { PNG } from "../support/images.mjs";
 let t, issuer, browser, logoServer, exfilServer;
 const exfilHits = [];
 
@@ -25,11 +25,9 @@ before(async () => {
   t = await startTarget();
   issuer = await t.workspace("acme", "main");
   await t.client("acme", "main", { client_id: "budget", client_name: "Budget Planner", redirect_uris: ["https://rp.example/cb"], token_endpoint_auth_method: "none", scope: "openid", logo_uri: `http://127.0.0.1:${logoServer.address().port}/logo.png`, policy_uri: "https://rp.example/privacy" });
-  // The management API takes a system token: bootstrap a system client with the root secret.
-  const boot = await fetch(`${t.base}/api/bootstrap`, { method: "POST", headers: { authorization: `Bearer ${t.rootSecret}`, "content-type": "application/json" }, body: "{}" }).then((r) => r.json());
-  const tok = await fetch(`${t.base}/system/system/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", authorization: "Basic " + Buffer.from(`${boot.client_id}:${boot.client_secret}`).toString("base64") }, body: "grant_type=client_credentials" }).then((r) => r.json());
+  const { token } = await systemClient(t);
   const api = (method, path, body, contentType = "application/json") =>
-    fetch(`${t.base}/api/tenants/acme/workspaces/main${path}`, { method, headers: { authorization: `Bearer ${tok.access_token}`, "content-type": contentType }, body });
+    fetch(`${t.base}/api/tenants/acme/workspaces/main${path}`, { method, headers: { authorization: `Bearer ${token}`, "content-type": contentType }, body });
   const css = `main{border-top:6px solid rgb(1, 2, 3)} body{background-image:url(http://127.0.0.1:${exfilServer.address().port}/exfil)}`;
   let r = await api("PUT", "/branding", JSON.stringify({ display_name: "Acme Bank", primary_color: "#7b2d8b", custom_css: css, terms_uri: "https://acme.example/terms" }));
   assert.equal(r.status, 200, await r.text());

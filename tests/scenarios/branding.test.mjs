@@ -7,12 +7,12 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startManaged, api, assertProblem } from "../support/management.mjs";
 import { Agent, hidden, pkce } from "../support/target.mjs";
+import { PNG } from "../support/images.mjs";
 
 const REDIRECT = "https://rp.example/cb";
 const USER = { username: "ada", password: "correct horse battery" };
 const B = (w = "main") => `/api/tenants/acme/workspaces/${w}/branding`;
-// A 1x1 PNG.
-const PNG = Buffer.from("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002000185d3e6c20000000049454e44ae426082", "hex");
+
 
 let t, call, sys;
 
