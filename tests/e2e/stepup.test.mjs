@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { chromium } from "playwright-core";
 import { startTarget, pkce, basic, form } from "../support/target.mjs";
-import { startRelyingParty } from "../support/relying-party.mjs";
+import { startRelyingParty, authorizeRequest, idTokenClaims } from "../support/relying-party.mjs";
 import { decodeJwt } from "../support/signin.mjs";
 import { totp } from "../support/totp.mjs";
 
@@ -46,21 +46,9 @@ async function stepAfter(step) {
   return currentStep();
 }
 
-function authorize(extra = {}) {
-  const { verifier, challenge } = pkce();
-  const u = new URL(`${issuer}/authorize`);
-  for (const [k, v] of Object.entries({ response_type: "code", client_id: "web", redirect_uri: `${rpBase}/cb`, scope: "openid", code_challenge: challenge, code_challenge_method: "S256", ...extra })) u.searchParams.set(k, v);
-  return { url: u.toString(), verifier };
-}
-
+const authorize = (extra = {}) => authorizeRequest(issuer, { client_id: "web", redirect_uri: `${rpBase}/cb`, scope: "openid", ...extra });
 /** The client's view of the last redirect: the ID token's claims. */
-async function idToken(verifier) {
-  const code = received.at(-1)?.code;
-  assert.ok(code, JSON.stringify(received));
-  const r = await form(`${issuer}/token`, { grant_type: "authorization_code", code, redirect_uri: `${rpBase}/cb`, code_verifier: verifier }, { authorization: basic("web", secret) });
-  assert.equal(r.status, 200, r.text);
-  return decodeJwt(r.json.id_token).payload;
-}
+const idToken = (verifier) => idTokenClaims(issuer, { received, redirect_uri: `${rpBase}/cb`, verifier, client_id: "web", secret });
 
 /** Presses the form's button. */
 const submit = (page, id) => page.locator(`#${id} button, #${id} input[type="submit"]`).first().click();

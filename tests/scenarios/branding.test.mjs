@@ -36,7 +36,12 @@ before(async () => {
 after(() => t.stop());
 
 const upload = (body, contentType = "image/png", w = "main") =>
-  fetch(`${t.base}${B(w)}/logo`, { method: "PUT", headers: { authorization: `Bearer ${sys.token}`, "content-type": contentType }, body }).then(async (r) => ({ status: r.status, json: await r.json().catch(() => null), headers: r.headers }));
+  fetch(`${t.base}${B(w)}/logo`, { method: "PUT", headers: { authorization: `Bearer ${sys.token}`, "content-type": contentType }, body }).then(async (r) => {
+    const text = await r.text();
+    let json = null;
+    try { json = JSON.parse(text); } catch {}
+    return { status: r.status, json, text, headers: r.headers };
+  });
 
 /** The sign-in page of `w` for the budget client, and the agent holding its cookies. */
 async function signInPage(w = "main", params = {}) {
@@ -63,20 +68,23 @@ test("branding is checked on save: colours, URLs, sizes and unknown members are 
     assert.match(r.json.detail, new RegExp(field), r.text);
   }
   const unknown = await api(t, sys.token, "PUT", B(), { colour: "#fff" });
-  assert.equal(unknown.status, 400, unknown.text);
+  assertProblem(assert, unknown, 400, "invalid-configuration");
+  assert.match(unknown.json.detail, /colour/);
   assert.deepEqual((await api(t, sys.token, "GET", B())).json, {});
   // Without the scope, or for an unknown workspace: nothing.
-  assert.equal((await api(t, null, "PUT", B(), { display_name: "x" })).status, 401);
-  assert.equal((await api(t, sys.token, "PUT", "/api/tenants/acme/workspaces/nope/branding", { display_name: "x" })).status, 404);
+  assertProblem(assert, await api(t, null, "PUT", B(), { display_name: "x" }), 401, "unauthorized");
+  assertProblem(assert, await api(t, sys.token, "PUT", "/api/tenants/acme/workspaces/nope/branding", { display_name: "x" }), 404, "not-found");
 });
 
 test("a logo upload must be a small image whose bytes match its type", async () => {
-  assert.equal((await upload(Buffer.from("<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>"), "image/svg+xml")).status, 415);
+  assertProblem(assert, await upload(Buffer.from("<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>"), "image/svg+xml"), 415, "unsupported-media-type");
   const lying = await upload(Buffer.from("<html><script>alert(1)</script>"), "image/png");
-  assert.equal(lying.status, 400);
-  assert.equal((await upload(Buffer.concat([PNG, Buffer.alloc(48 * 1024)]))).status, 413);
+  assertProblem(assert, lying, 400, "invalid-configuration");
+  assert.match(lying.json.detail, /logo/);
+  assertProblem(assert, await upload(Buffer.concat([PNG, Buffer.alloc(48 * 1024)])), 413, "payload-too-large");
   assert.equal((await fetch(`${t.base}/acme/main/branding/logo`)).status, 404, "nothing was stored");
-  assert.equal((await api(t, sys.token, "DELETE", `${B()}/logo`)).status, 404);
+  assertProblem(assert, await api(t, sys.token, "DELETE", `${B()}/logo`), 404, "not-found");
+  assert.deepEqual((await api(t, sys.token, "GET", B())).json, {}, "the branding holds no logo");
 });
 
 test("the sign-in page names the application from its metadata, with its logo and links, and the CSP allows that logo's origin only", async () => {

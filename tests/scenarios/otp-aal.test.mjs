@@ -18,6 +18,7 @@ import { startEmailSink } from "../support/email-sink.mjs";
 import { Authenticator } from "../support/authenticator.mjs";
 import { api, systemClient } from "../support/management.mjs";
 import { base32Decode, hotp, totp } from "../support/totp.mjs";
+import { formIn, mustForm, post } from "../support/html.mjs";
 
 const RP = "https://rp.example/cb";
 const PW = "correct horse battery";
@@ -103,27 +104,6 @@ after(async () => {
 });
 
 // ---- pages and flows ----
-const unescape = (s) => s?.replaceAll("&amp;", "&").replaceAll("&quot;", '"').replaceAll("&#39;", "'").replaceAll("&lt;", "<").replaceAll("&gt;", ">");
-const attr = (tag, name) => unescape(tag.match(new RegExp(`\\b${name}="([^"]*)"`))?.[1]);
-
-/** The form with that id: its action, its hidden fields and its HTML; null when the page has none. */
-function formIn(html, id) {
-  const m = html.match(new RegExp(`<form\\b[^>]*\\bid="${id}"[^>]*>[\\s\\S]*?</form>`));
-  if (!m) return null;
-  const fields = {};
-  for (const [input] of m[0].matchAll(/<input\b[^>]*>/g)) {
-    if (attr(input, "type") === "hidden" && attr(input, "name")) fields[attr(input, "name")] = attr(input, "value") ?? "";
-  }
-  return { action: attr(m[0].match(/<form\b[^>]*>/)[0], "action"), method: attr(m[0].match(/<form\b[^>]*>/)[0], "method"), fields, html: m[0] };
-}
-function mustForm(r, id) {
-  const f = formIn(r.text_, id);
-  assert.ok(f, `no form#${id} in the page (${r.status}):\n${r.text_.slice(0, 3000)}`);
-  assert.equal(f.method?.toLowerCase(), "post", id);
-  assert.ok(f.fields.interaction, `form#${id} has a hidden interaction`);
-  return f;
-}
-const post = (agent, f, extra = {}) => agent.request(f.action, { method: "POST", form: { ...f.fields, ...extra } });
 
 function authorizeUrl(ws, params = {}, client = "web") {
   const { verifier, challenge } = pkce();

@@ -12,6 +12,7 @@ import { startTarget, pkce, basic, Agent, form } from "../support/target.mjs";
 import { decodeJwt } from "../support/signin.mjs";
 import { startEmailSink } from "../support/email-sink.mjs";
 import { api, systemClient } from "../support/management.mjs";
+import { unescape, attr, formIn, mustForm, post } from "../support/html.mjs";
 
 const RP = "https://rp.example/cb";
 const PW = "correct horse battery";
@@ -47,26 +48,6 @@ after(async () => {
 });
 
 // ---- pages and flows ----
-const unescape = (s) => s?.replaceAll("&amp;", "&").replaceAll("&quot;", '"').replaceAll("&#39;", "'").replaceAll("&lt;", "<").replaceAll("&gt;", ">");
-const attr = (tag, name) => unescape(tag.match(new RegExp(`\\b${name}="([^"]*)"`))?.[1]);
-
-/** The form with that id: its action, its hidden fields and its HTML; null when the page has none. */
-function formIn(html, id) {
-  const m = html.match(new RegExp(`<form\\b[^>]*\\bid="${id}"[^>]*>[\\s\\S]*?</form>`));
-  if (!m) return null;
-  const fields = {};
-  for (const [input] of m[0].matchAll(/<input\b[^>]*>/g)) {
-    if (attr(input, "type") === "hidden" && attr(input, "name")) fields[attr(input, "name")] = attr(input, "value") ?? "";
-  }
-  return { action: attr(m[0].match(/<form\b[^>]*>/)[0], "action"), fields, html: m[0] };
-}
-function mustForm(r, id) {
-  const f = formIn(r.text_, id);
-  assert.ok(f, `no form#${id} in the page (${r.status}):\n${r.text_.slice(0, 3000)}`);
-  assert.ok(f.fields.interaction, `form#${id} has a hidden interaction`);
-  return f;
-}
-const post = (agent, f, extra = {}) => agent.request(f.action, { method: "POST", form: { ...f.fields, ...extra } });
 /** A page with its sealed state blanked: what differs between two answers apart from it. */
 const markup = (html) => html.replace(/name="interaction" value="[^"]*"/g, 'name="interaction" value=""');
 const errorOf = (r) => unescape(r.text_.match(/<p class="error" role="alert"[^>]*>([\s\S]*?)<\/p>/)?.[1]);

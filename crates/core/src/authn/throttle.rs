@@ -50,6 +50,12 @@ impl Limit {
     }
 }
 
+/// The error of a sign-in refused because the login name or the address is locked: 429 with
+/// `Retry-After` (the sign-in page and the account page's password change; its description goes to the log).
+pub fn locked_error(retry_after_secs: i64) -> OAuthError {
+    OAuthError::temporarily_locked(retry_after_secs, "too many failed sign-ins; the login name or the address is locked for now")
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Allowed,

@@ -133,7 +133,7 @@ pub struct SelfServiceConfig {
     pub sign_up: bool,
     /// "Forgot your password?": a code sent to the account's email address, then a new password.
     pub password_reset: bool,
-    /// The shortest password sign-up and reset accept (8-128 characters).
+    /// The shortest new password sign-up, reset and the account page accept (8-128 characters).
     pub min_password_length: u32,
 }
 

@@ -2,7 +2,7 @@
 //! allowed (with a way to withdraw each consent), passkeys and the authenticator app, change
 //! password, sign out everywhere, sign-out. Also the default post-logout page.
 
-use crate::authn::throttle::{Guard, Verdict};
+use crate::authn::throttle::{self, Guard, Verdict};
 use crate::authn::{password, session};
 use crate::crypto;
 use crate::runtime::SsoSession;
@@ -158,11 +158,10 @@ pub async fn change_password<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Res
         }
         guard.succeeded(ctx).await?;
         let hash = crypto::hash_password(ctx.rt.entropy(), &ctx.config.login.password_hashing, new)?;
-        if !store::management::set_user_password(ctx.db(), &ctx.tenant, &ctx.workspace, &user.id, Some(&hash), ctx.now).await? {
+        // Every other session ends (the cut-off, with the new hash), this browser's goes on under a new id.
+        if !store::sessions::change_password(ctx.db(), &ctx.tenant, &ctx.workspace, &user.id, &hash, ctx.now, session::now_ms(ctx)).await? {
             return Err(OAuthError::login_required("your session has ended; sign in again"));
         }
-        // Every other session ends (the cut-off), this browser's goes on under a new id.
-        store::sessions::end_others(ctx.db(), &ctx.tenant, &ctx.workspace, &user.id, session::now_ms(ctx)).await?;
         let (_, set_session) = session::rotate(ctx, req, &session).await?;
         Ok(forms::with_cookie(Response::redirect(&format!("{}?changed=password", ctx.endpoint("app"))), set_session))
     }
@@ -172,7 +171,7 @@ pub async fn change_password<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Res
 
 /// The account page again, 429 with `Retry-After`: the login name is locked.
 async fn locked<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, session: &SsoSession, user: &store::User, retry_after_secs: i64) -> Result<Response, OAuthError> {
-    let e = OAuthError::temporarily_locked(retry_after_secs, "too many failed sign-ins; the login name or the address is locked for now");
+    let e = throttle::locked_error(retry_after_secs);
     let locale = forms::locale(ctx, req, None);
     let shown = Shown { password_error: Some((pages::PasswordField::Current, pages::text(locale, "too_many_attempts").to_string())), status: Some(e.status), ..Shown::default() };
     Ok(render(ctx, req, session, user, shown).await?.with_retry_after(&e).with_failure(&e))

@@ -23,9 +23,17 @@ pub async fn end_all(db: &impl SqlDatabase, tenant: &str, workspace: &str, user_
     .map(|_| ())
 }
 
-/// Ends the user's other sessions (a password change): the cut-off alone, grants stay.
-pub async fn end_others(db: &impl SqlDatabase, tenant: &str, workspace: &str, user_id: &str, now_ms: i64) -> Result<(), StoreError> {
-    db.query(Statement::new(sql::SESSION_CUTOFF_SET, vec![tenant.into(), workspace.into(), user_id.into(), now_ms.into()])).await.map(|_| ())
+/// A password change by its user: the new hash, and every session that began before now ended
+/// (the cut-off; the caller then gives its own browser a new one), in one transaction. Grants
+/// stay. `false` when the user is gone.
+pub async fn change_password(db: &impl SqlDatabase, tenant: &str, workspace: &str, user_id: &str, hash: &str, now: i64, now_ms: i64) -> Result<bool, StoreError> {
+    let out = db
+        .batch(vec![
+            Statement::new(sql::USER_SET_PASSWORD, vec![tenant.into(), workspace.into(), user_id.into(), hash.into(), now.into()]),
+            Statement::new(sql::SESSION_CUTOFF_SET, vec![tenant.into(), workspace.into(), user_id.into(), now_ms.into()]),
+        ])
+        .await?;
+    Ok(out.first().is_some_and(|rows| !rows.is_empty()))
 }
 
 pub struct SqlSessionStore<S: SqlDatabase> {

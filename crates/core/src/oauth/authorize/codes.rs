@@ -182,6 +182,11 @@ async fn session_of<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, step: &CodeStep
     session::current(ctx, req).await?.filter(|s| Some(s.sid.as_str()) == sid).ok_or_else(ended)
 }
 
+/// The page of a code guessed while the name is locked: 429 with `Retry-After`, in the user's words.
+pub(crate) fn locked_page(locale: Locale, retry_after_secs: i64) -> Response {
+    OAuthError::temporarily_locked(retry_after_secs, pages::text(locale, "too_many_attempts")).into_page(locale)
+}
+
 pub(crate) fn too_soon(locale: Locale, secs: i64) -> Response {
     let e = OAuthError::temporarily_locked(secs, pages::text(locale, "code_too_soon"));
     e.into_page(locale)
@@ -273,7 +278,7 @@ async fn verify_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Res
             // Guessed like a password: wrong codes count towards the name's lock.
             let mut guard = Guard::login(ctx, req, &step.name);
             if let Verdict::Locked { retry_after_secs } = guard.check(ctx, true).await? {
-                return Ok(OAuthError::temporarily_locked(retry_after_secs, pages::text(locale, "too_many_attempts")).into_page(locale));
+                return Ok(locked_page(locale, retry_after_secs));
             }
             let ok = match &user {
                 Some(u) => check_totp(ctx, &u.id, &code).await?,
@@ -284,7 +289,7 @@ async fn verify_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Res
                 Checked::Right
             } else {
                 if let Verdict::Locked { retry_after_secs } = guard.failed(ctx).await? {
-                    return Ok(OAuthError::temporarily_locked(retry_after_secs, pages::text(locale, "too_many_attempts")).into_page(locale));
+                    return Ok(locked_page(locale, retry_after_secs));
                 }
                 emailed.unwrap_or(Checked::Wrong)
             }

@@ -40,7 +40,7 @@ pub async fn show<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest,
 /// name or from this address. One text for both, and for names with no account behind them.
 async fn locked<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, ar: &AuthRequest, retry_after_secs: i64) -> Response {
     let locale = forms::locale(ctx, req, ar.ui_locales.as_deref());
-    let e = OAuthError::temporarily_locked(retry_after_secs, "too many failed sign-ins; the login name or the address is locked for now");
+    let e = throttle::locked_error(retry_after_secs);
     let mut page = show(ctx, req, ar, Some(pages::text(locale, "too_many_attempts"))).await;
     page.status = e.status;
     page.with_retry_after(&e).with_failure(&e)

@@ -102,10 +102,6 @@ fn with_status(mut page: Response, status: u16, set_cookie: Option<String>) -> R
     forms::with_cookie(page, set_cookie)
 }
 
-fn locked(locale: Locale, retry_after_secs: i64) -> Response {
-    OAuthError::temporarily_locked(retry_after_secs, pages::text(locale, "too_many_attempts")).into_page(locale)
-}
-
 enum Guess {
     Right,
     /// Wrong, or the code is dead: the key of the page's text.
@@ -120,7 +116,7 @@ enum Guess {
 async fn guess<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, locale: Locale, name: &str, sent: &str, code: &str, expected: Option<&str>, purpose: Purpose) -> Result<Guess, OAuthError> {
     let mut guard = Guard::login(ctx, req, name);
     if let Verdict::Locked { retry_after_secs } = guard.check(ctx, true).await? {
-        return Ok(Guess::Locked(locked(locale, retry_after_secs)));
+        return Ok(Guess::Locked(codes::locked_page(locale, retry_after_secs)));
     }
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     Ok(match codes::check_email_code(ctx, sent, &code, expected, purpose).await? {
@@ -129,7 +125,7 @@ async fn guess<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, locale: Locale, name
             Guess::Right
         }
         Checked::Wrong => match guard.failed(ctx).await? {
-            Verdict::Locked { retry_after_secs } => Guess::Locked(locked(locale, retry_after_secs)),
+            Verdict::Locked { retry_after_secs } => Guess::Locked(codes::locked_page(locale, retry_after_secs)),
             Verdict::Allowed => Guess::Refused("code_wrong"),
         },
         Checked::Dead => Guess::Refused("code_dead"),
