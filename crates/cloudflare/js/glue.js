@@ -19,17 +19,42 @@ export function newResponse(status, head, body) {
   return new Response(body.length ? body : null, { status, headers });
 }
 
-/** One D1 statement; its rows come back as one JSON string (an array of row objects) rather than
- * as objects wasm would walk a property at a time. */
+// D1 through the Sessions API, so that reads may go to a read replica near this isolate.
+// `newestBookmark` is the newest D1 bookmark this isolate has seen (bookmarks sort
+// lexicographically, oldest first). A replica read starts its session there, so a replica never
+// shows this isolate the database older than it has already seen it: a write made through this
+// isolate (a revocation, a grant) is visible to every later read it makes. How stale a replica may
+// be for writes made elsewhere is bounded by the engine (crates/core/src/store/replica.rs).
+let newestBookmark = null;
+function remember(session) {
+  const b = session.getBookmark();
+  if (b && (newestBookmark === null || b > newestBookmark)) newestBookmark = b;
+}
+
+/** One D1 statement on the primary; its rows come back as one JSON string (an array of row
+ * objects) rather than as objects wasm would walk a property at a time. */
 export async function d1Query(db, sql, params) {
-  const { results } = await db.prepare(sql).bind(...params).all();
+  const session = db.withSession("first-primary");
+  const { results } = await session.prepare(sql).bind(...params).all();
+  remember(session);
   return JSON.stringify(results ?? []);
 }
 
-/** A D1 batch, one implicit transaction: `statements` is `[[sql, params], ...]`; the rows of each
- * statement come back as one JSON string (an array of arrays of row objects). */
+/** A D1 batch on the primary, one implicit transaction: `statements` is `[[sql, params], ...]`;
+ * the rows of each statement come back as one JSON string (an array of arrays of row objects). */
 export async function d1Batch(db, statements) {
-  const results = await db.batch(statements.map(([sql, params]) => db.prepare(sql).bind(...params)));
+  const session = db.withSession("first-primary");
+  const results = await session.batch(statements.map(([sql, params]) => session.prepare(sql).bind(...params)));
+  remember(session);
+  return JSON.stringify(results.map((r) => r.results ?? []));
+}
+
+/** Read-only statements in one round trip that a read replica may answer: the session starts at
+ * this isolate's newest bookmark, or anywhere (`first-unconstrained`) before it has one. */
+export async function d1ReadReplica(db, statements) {
+  const session = db.withSession(newestBookmark ?? "first-unconstrained");
+  const results = await session.batch(statements.map(([sql, params]) => session.prepare(sql).bind(...params)));
+  remember(session);
   return JSON.stringify(results.map((r) => r.results ?? []));
 }
 

@@ -157,6 +157,8 @@ mod boundary {
         pub fn d1_query(db: &JsValue, sql: &str, params: &js_sys::Array) -> Result<js_sys::Promise, JsValue>;
         #[wasm_bindgen(js_name = d1Batch, catch)]
         pub fn d1_batch(db: &JsValue, statements: &js_sys::Array) -> Result<js_sys::Promise, JsValue>;
+        #[wasm_bindgen(js_name = d1ReadReplica, catch)]
+        pub fn d1_read_replica(db: &JsValue, statements: &js_sys::Array) -> Result<js_sys::Promise, JsValue>;
         #[wasm_bindgen(js_name = guardedFetch, catch)]
         pub fn guarded_fetch(method: &str, url: &str, headers_json: &str, body: JsValue, timeout_ms: u32, max_bytes: u32) -> Result<js_sys::Promise, JsValue>;
     }
@@ -362,11 +364,25 @@ impl rt::SqlDatabase for D1 {
     }
     async fn batch(&self, stmts: Vec<Statement>) -> Result<Vec<Vec<SqlRow>>, StoreError> {
         // D1's batch runs as one implicit transaction: a failing statement rolls back all of them.
-        let list: js_sys::Array = stmts.iter().map(|s| JsValue::from(js_sys::Array::of2(&JsValue::from_str(s.sql), &params(s)))).collect();
-        let promise = boundary::d1_batch(&self.0, &list).map_err(|e| StoreError::from_sqlite_message(js_error_text(&e)))?;
+        let promise = boundary::d1_batch(&self.0, &statement_list(&stmts)).map_err(|e| StoreError::from_sqlite_message(js_error_text(&e)))?;
         let results: Vec<Vec<serde_json::Map<String, Value>>> = json_of(promise).await?;
         Ok(results.into_iter().map(rows).collect())
     }
+    async fn read_replica(&self, stmts: &[Statement]) -> Option<Result<Vec<Vec<SqlRow>>, StoreError>> {
+        // A D1 session (`withSession`) may be served by a read replica near this isolate; on a
+        // database without replication it is served by the primary, and the answer is the same.
+        let read = async {
+            let promise = boundary::d1_read_replica(&self.0, &statement_list(stmts)).map_err(|e| StoreError::from_sqlite_message(js_error_text(&e)))?;
+            let results: Vec<Vec<serde_json::Map<String, Value>>> = json_of(promise).await?;
+            Ok(results.into_iter().map(rows).collect())
+        };
+        Some(read.await)
+    }
+}
+
+/// `[[sql, params], ...]` for `js/glue.js`.
+fn statement_list(stmts: &[Statement]) -> js_sys::Array {
+    stmts.iter().map(|s| JsValue::from(js_sys::Array::of2(&JsValue::from_str(s.sql), &params(s)))).collect()
 }
 
 /// Outbound requests with `fetch`, under the engine's limits (the JS side, `guardedFetch` in

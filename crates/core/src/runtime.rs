@@ -153,6 +153,14 @@ pub trait SqlDatabase {
     async fn query(&self, stmt: Statement) -> Result<Vec<SqlRow>, StoreError>;
     /// Runs statements in one transaction: all apply or none (D1 `batch`, SQLite `BEGIN..COMMIT`).
     async fn batch(&self, stmts: Vec<Statement>) -> Result<Vec<Vec<SqlRow>>, StoreError>;
+    /// Runs read-only statements in one round trip on a read replica near this instance, if the
+    /// database has replicas (D1's Sessions API); `None` where it has none (SQLite, Spin), and the
+    /// caller reads the primary. Only `crate::store::replica::read` calls it: it bounds how stale
+    /// a replica's answer may be.
+    async fn read_replica(&self, stmts: &[Statement]) -> Option<Result<Vec<Vec<SqlRow>>, StoreError>> {
+        let _ = stmts;
+        None
+    }
 }
 
 /// A single-sign-on session as the session store keeps it.

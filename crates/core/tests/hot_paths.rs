@@ -5,6 +5,10 @@
 //! and its grant read go in one batch). Counted by a runtime that wraps the native one and tallies
 //! every store call. Its throttle counters are shaped like Workers' (remote: a Durable Object per
 //! key), where a client authentication that succeeds must not touch them.
+//!
+//! With read replicas (D1's read replication on Workers) the reads that may be a little stale go to
+//! a replica near the request; `sequential_primary_round_trips_per_flow` holds each flow to its
+//! number of round trips to the primary, the ones that cross the world for a far relying party.
 
 use edgeauth_core::http::form_encode;
 use edgeauth_core::runtime::{Counter, CounterStore, KvStore, Lifetime, Runtime, SessionStore, SqlDatabase, SqlRow, SsoSession, Statement, StoreError};
@@ -25,8 +29,11 @@ struct Counts {
     kv_writes: u32,
     sql_reads: u32,
     sql_writes: u32,
-    /// Queries and batches: what costs a network round trip to D1.
+    /// Queries and batches on the primary: what costs a network round trip to D1's one region.
+    /// The engine awaits each before the next, so each is sequential.
     sql_round_trips: u32,
+    /// Batches a read replica answered (near the request on Workers).
+    replica_round_trips: u32,
     session_reads: u32,
     session_writes: u32,
     counter_reads: u32,
@@ -48,7 +55,9 @@ impl Tally {
 }
 
 struct CountingKv<'a>(&'a MemoryKv, &'a Tally);
-struct CountingSql<'a>(&'a SqliteDb, &'a Tally);
+/// The primary, the replica reads may go to (`None`: a database without replicas, as on Spin), and
+/// the tally. A replica that is the primary itself is one that has caught up; a snapshot lags.
+struct CountingSql<'a>(&'a SqliteDb, Option<std::cell::RefCell<SqliteDb>>, &'a Tally);
 struct CountingSessions<'a, S: SessionStore>(&'a S, &'a Tally);
 /// The native counters, counted, and reporting themselves remote as Workers' are.
 struct CountingCounters<'a, C: CounterStore>(&'a C, &'a Tally);
@@ -73,20 +82,38 @@ fn is_write(sql: &str) -> bool {
     !sql.trim_start().to_ascii_uppercase().starts_with("SELECT")
 }
 
+/// The replica clock's statements ride along with reads (see `store::replica`); they are not the
+/// work a path asks for, so they are not counted as its reads and writes.
+fn is_clock(sql: &str) -> bool {
+    sql == edgeauth_core::store::sql::REPLICA_CLOCK_GET || sql == edgeauth_core::store::sql::REPLICA_CLOCK_SET
+}
+
+impl CountingSql<'_> {
+    fn count_statements(&self, stmts: &[Statement]) {
+        for s in stmts.iter().filter(|s| !is_clock(s.sql)) {
+            let write = is_write(s.sql);
+            self.2.bump(|c| if write { c.sql_writes += 1 } else { c.sql_reads += 1 });
+        }
+    }
+}
+
 impl SqlDatabase for CountingSql<'_> {
     async fn query(&self, stmt: Statement) -> Result<Vec<SqlRow>, StoreError> {
-        let write = is_write(stmt.sql);
-        self.1.bump(|c| if write { c.sql_writes += 1 } else { c.sql_reads += 1 });
-        self.1.bump(|c| c.sql_round_trips += 1);
+        self.count_statements(std::slice::from_ref(&stmt));
+        self.2.bump(|c| c.sql_round_trips += 1);
         self.0.query(stmt).await
     }
     async fn batch(&self, stmts: Vec<Statement>) -> Result<Vec<Vec<SqlRow>>, StoreError> {
-        for s in &stmts {
-            let write = is_write(s.sql);
-            self.1.bump(|c| if write { c.sql_writes += 1 } else { c.sql_reads += 1 });
-        }
-        self.1.bump(|c| c.sql_round_trips += 1);
+        self.count_statements(&stmts);
+        self.2.bump(|c| c.sql_round_trips += 1);
         self.0.batch(stmts).await
+    }
+    async fn read_replica(&self, stmts: &[Statement]) -> Option<Result<Vec<Vec<SqlRow>>, StoreError>> {
+        let replica = self.1.as_ref()?.borrow().clone();
+        assert!(stmts.iter().all(|s| !is_write(s.sql)), "a write sent to a replica: {stmts:?}");
+        self.count_statements(stmts);
+        self.2.bump(|c| c.replica_round_trips += 1);
+        Some(replica.batch(stmts.to_vec()).await)
     }
 }
 
@@ -135,15 +162,34 @@ struct Counting<'a> {
 }
 
 impl<'a> Counting<'a> {
+    /// Without replicas (as Spin and the native server).
     fn new(inner: &'a NativeRuntime, tally: &'a Tally) -> Self {
         Counting {
             inner,
             kv: CountingKv(inner.kv(), tally),
-            sql: CountingSql(inner.sql(), tally),
+            sql: CountingSql(inner.sql(), None, tally),
             sessions: CountingSessions(inner.sessions(), tally),
             counters: CountingCounters(inner.counters(), tally),
             per_request: false,
         }
+    }
+}
+
+impl<'a> Counting<'a> {
+    /// With read replicas, as on Workers with D1 read replication: the replica starts caught up
+    /// and stays so ([`Counting::lag`] freezes it).
+    fn replicated(inner: &'a NativeRuntime, tally: &'a Tally) -> Self {
+        let mut rt = Counting::new(inner, tally);
+        rt.sql.1 = Some(std::cell::RefCell::new(inner.sql().clone()));
+        rt
+    }
+    /// From now on the replica holds the database as it is now, and nothing written later.
+    fn lag(&self) {
+        *self.sql.1.as_ref().expect("a replicated runtime").borrow_mut() = self.inner.sql().snapshot().unwrap();
+    }
+    /// The replica catches up with the primary and follows it again.
+    fn catch_up(&self) {
+        *self.sql.1.as_ref().expect("a replicated runtime").borrow_mut() = self.inner.sql().clone();
     }
 }
 
@@ -199,6 +245,12 @@ struct Harness<'a> {
 }
 
 impl Harness<'_> {
+    /// The replica clock written now on the primary, as the first read through a stale replica
+    /// does (see `store::replica`): replica reads in the next 30 s are fresh.
+    fn heartbeat(&self) {
+        let now = edgeauth_core::runtime::Clock::now_ms(self.rt.inner.clock()) as i64;
+        block_on(self.rt.inner.sql().query(Statement { sql: edgeauth_core::store::sql::REPLICA_CLOCK_SET, params: vec![now.into()] })).unwrap();
+    }
     fn call(&self, method: &str, path: &str, headers: Vec<(&str, String)>, body: Vec<u8>) -> Response {
         let headers = headers.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         block_on(self.server.handle(&self.rt, Request::new(method, &format!("{ORIGIN}{path}"), headers, body)))
@@ -234,7 +286,9 @@ fn json_of(r: &Response) -> Value {
 fn hot_paths_write_nothing_and_warm_caches_read_nothing() {
     let native = NativeRuntime::new().unwrap().with_root_secret(ROOT);
     let tally = Tally::default();
-    let h = Harness { rt: Counting::new(&native, &tally), tally: &tally, server: Server::new() };
+    // As on Workers with D1 read replication; the counts of a database without replicas are the
+    // same with every replica round trip on the primary instead.
+    let h = Harness { rt: Counting::replicated(&native, &tally), tally: &tally, server: Server::new() };
     h.admin("PUT", "/admin/tenants/acme", json!({"name": "Acme"}));
     let mut scopes = serde_json::to_value(edgeauth_core::config::WorkspaceConfig::default().scopes).unwrap();
     scopes["api"] = json!({"description": "API"});
@@ -256,6 +310,7 @@ fn hot_paths_write_nothing_and_warm_caches_read_nothing() {
     let discovery = || assert_eq!(h.call("GET", "/acme/main/.well-known/openid-configuration", vec![], vec![]).status, 200);
     let jwks = || assert_eq!(h.call("GET", "/acme/main/jwks", vec![], vec![]).status, 200);
 
+    h.heartbeat();
     // Cold: the first calls load configuration, keys and the client, and write nothing.
     let cold = h.counted(|| {
         cc();
@@ -263,6 +318,8 @@ fn hot_paths_write_nothing_and_warm_caches_read_nothing() {
         jwks();
     });
     assert_eq!((cold.kv_writes, cold.sql_writes, cold.session_writes), (0, 0, 0), "cold hot paths wrote: {cold:?}");
+    // The client and the keys come from a replica: no round trip to the primary, even cold.
+    assert_eq!((cold.sql_round_trips, cold.replica_round_trips), (0, 2), "cold client_credentials, discovery and JWKS: {cold:?}");
 
     // Warm: nothing at all touches a store.
     let warm = h.counted(|| {
@@ -307,7 +364,7 @@ fn hot_paths_write_nothing_and_warm_caches_read_nothing() {
         assert_eq!(json_of(&r)["name"], "Ada");
     });
     assert_eq!((userinfo.kv_writes, userinfo.sql_writes, userinfo.session_writes), (0, 0, 0), "userinfo wrote: {userinfo:?}");
-    assert_eq!((userinfo.sql_reads, userinfo.sql_round_trips), (1, 1), "userinfo asks about revocation and the user in one round trip: {userinfo:?}");
+    assert_eq!((userinfo.sql_reads, userinfo.sql_round_trips, userinfo.replica_round_trips), (1, 0, 1), "userinfo asks a replica about revocation and the user, in one round trip: {userinfo:?}");
 
     // A rotating refresh: consume the token, read its grant and user, write its successor, in one
     // batch. The SSO session from the login above gives `app` a code without another login.
@@ -323,7 +380,7 @@ fn hot_paths_write_nothing_and_warm_caches_read_nothing() {
     assert_eq!(refreshed.status, 200, "{}", String::from_utf8_lossy(&refreshed.body));
     let second = json_of(&refreshed)["refresh_token"].as_str().unwrap().to_string();
     assert_ne!(second, first, "rotated");
-    assert_eq!((rotation.sql_writes, rotation.sql_reads, rotation.sql_round_trips), (2, 1, 1), "refresh rotation: {rotation:?}");
+    assert_eq!((rotation.sql_writes, rotation.sql_reads, rotation.sql_round_trips, rotation.replica_round_trips), (2, 1, 1, 0), "refresh rotation: one primary round trip: {rotation:?}");
     // The successor written in that batch is the one handed out: it refreshes once more.
     let r = h.form("/acme/main/token", &[("grant_type", "refresh_token"), ("refresh_token", &second)], vec![basic("app", &app_secret)]);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
@@ -339,9 +396,9 @@ fn hot_paths_write_nothing_and_warm_caches_read_nothing() {
     let first = h.counted(|| page = h.call("GET", &format!("/acme/main/authorize?{asks}"), vec![("cookie", session.clone())], vec![]));
     let html = String::from_utf8_lossy(&page.body).into_owned();
     assert!(page.status == 200 && html.contains("name=\"decision\""), "a consent page: {} {html}", page.status);
-    // Two round trips: the session check's read of the user's "sign out everywhere" cut-off (one
-    // primary-key read, only with a live session), then the batch.
-    assert_eq!((first.sql_round_trips, grants()), (2, before), "a missing consent: the cut-off read and one batch, nothing written: {first:?}");
+    // The session check's read of the user's "sign out everywhere" cut-off (one primary-key read,
+    // only with a live session) from a replica, then the batch on the primary.
+    assert_eq!((first.sql_round_trips, first.replica_round_trips, grants()), (1, 1, before), "a missing consent: the cut-off read and one batch, nothing written: {first:?}");
     let start = html.find(marker).unwrap() + marker.len();
     let interaction = html[start..start + html[start..].find('"').unwrap()].replace("&amp;", "&");
     let csrf = page.headers.iter().find_map(|(k, v)| (k == "set-cookie").then(|| v.strip_prefix("ea_csrf=")).flatten()).unwrap().split(';').next().unwrap().to_string();
@@ -350,7 +407,7 @@ fn hot_paths_write_nothing_and_warm_caches_read_nothing() {
     let mut again = Response::new(0);
     let remembered = h.counted(|| again = h.call("GET", &format!("/acme/main/authorize?{asks}"), vec![("cookie", session.clone())], vec![]));
     assert!(again.header("location").is_some_and(|l| l.contains("code=")), "remembered: {} {}", again.status, String::from_utf8_lossy(&again.body));
-    assert_eq!((remembered.sql_round_trips, grants()), (2, before + 2), "a remembered consent: the session's cut-off read, then checked and written in one round trip: {remembered:?}");
+    assert_eq!((remembered.sql_round_trips, remembered.replica_round_trips, grants()), (1, 1, before + 2), "a remembered consent: the session's cut-off from a replica, then checked and written in one primary round trip: {remembered:?}");
 }
 
 #[test]
@@ -460,4 +517,158 @@ fn per_request_discovery_reads_the_types_only_where_the_feature_is_on() {
         discovery();
     });
     assert_eq!((on.kv_reads, on.sql_round_trips), (3, 0), "the flag on: {on:?}");
+}
+
+/// A workspace for the flow tests: user `ada`, confidential clients `svc` (client_credentials) and
+/// `app` (code with refresh, no consent screen). Returns the secrets of `svc` and `app`.
+fn flow_workspace(h: &Harness) -> (String, String) {
+    h.admin("PUT", "/admin/tenants/acme", json!({"name": "Acme"}));
+    let mut scopes = serde_json::to_value(edgeauth_core::config::WorkspaceConfig::default().scopes).unwrap();
+    scopes["api"] = json!({"description": "API"});
+    h.admin("PUT", "/admin/tenants/acme/workspaces/main", json!({ "scopes": scopes }));
+    h.admin("POST", "/admin/tenants/acme/workspaces/main/users", json!({"username": "ada", "password": "correct horse battery", "claims": {"name": "Ada"}}));
+    let svc = h.admin("POST", "/admin/tenants/acme/workspaces/main/clients", json!({"client_id": "svc", "grant_types": ["client_credentials"], "response_types": [], "redirect_uris": [], "scope": "api"}));
+    let app = h.admin("POST", "/admin/tenants/acme/workspaces/main/clients", json!({"client_id": "app", "grant_types": ["authorization_code", "refresh_token"], "redirect_uris": [REDIRECT], "scope": "openid profile offline_access", "skip_consent": true}));
+    (svc["client_secret"].as_str().unwrap().to_string(), app["client_secret"].as_str().unwrap().to_string())
+}
+
+fn authorize_query() -> String {
+    format!(
+        "response_type=code&client_id=app&redirect_uri={}&scope=openid%20profile%20offline_access&code_challenge={CHALLENGE}&code_challenge_method=S256",
+        edgeauth_core::http::percent_encode(REDIRECT)
+    )
+}
+
+fn code_of(r: &Response) -> String {
+    let loc = r.header("location").unwrap_or_else(|| panic!("no redirect: {} {}", r.status, String::from_utf8_lossy(&r.body)));
+    edgeauth_core::http::Params::parse(loc.split_once('?').unwrap().1).unwrap().get("code").unwrap_or_else(|| panic!("no code: {loc}")).to_string()
+}
+
+/// Signs `ada` in through the login page; returns the SSO session's cookies.
+fn sign_in(h: &Harness) -> String {
+    let page = h.call("GET", &format!("/acme/main/authorize?{}", authorize_query()), vec![], vec![]);
+    let html = String::from_utf8_lossy(&page.body).into_owned();
+    let csrf = page.headers.iter().find_map(|(k, v)| (k == "set-cookie").then(|| v.strip_prefix("ea_csrf=")).flatten()).unwrap().split(';').next().unwrap().to_string();
+    let marker = "name=\"interaction\" value=\"";
+    let start = html.find(marker).unwrap() + marker.len();
+    let interaction = html[start..start + html[start..].find('"').unwrap()].replace("&amp;", "&");
+    let r = h.form("/acme/main/login", &[("interaction", &interaction), ("username", "ada"), ("password", "correct horse battery")], vec![("cookie", format!("ea_csrf={csrf}"))]);
+    code_of(&r);
+    r.headers.iter().filter(|(k, _)| k == "set-cookie").filter_map(|(_, v)| v.split(';').next()).filter(|c| !c.ends_with('=') && !c.starts_with("ea_csrf")).collect::<Vec<_>>().join("; ")
+}
+
+/// Tokens from a code flow that rides the SSO session (authorize, then the code redeemed).
+fn tokens_with_session(h: &Harness, session: &str, app_secret: &str) -> Value {
+    let code = code_of(&h.call("GET", &format!("/acme/main/authorize?{}", authorize_query()), vec![("cookie", session.to_string())], vec![]));
+    let r = h.form("/acme/main/token", &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", VERIFIER)], vec![basic("app", app_secret)]);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    json_of(&r)
+}
+
+fn userinfo_status(h: &Harness, access_token: &str) -> u16 {
+    h.call("GET", "/acme/main/userinfo", vec![("authorization", format!("Bearer {access_token}"))], vec![]).status
+}
+
+/// The number of sequential round trips to the primary database per flow, with read replicas as
+/// on Workers (the engine awaits every store call before the next, so each round trip is
+/// sequential): for a relying party and a user far from the primary, each is a crossing of the
+/// world. client_credentials, discovery, JWKS, userinfo and introspection make none; a refresh
+/// makes one; a whole code flow with an SSO session (authorize, token, userinfo) two.
+#[test]
+fn sequential_primary_round_trips_per_flow() {
+    let native = NativeRuntime::new().unwrap().with_root_secret(ROOT);
+    let tally = Tally::default();
+    let h = Harness { rt: Counting::replicated(&native, &tally), tally: &tally, server: Server::new() };
+    let (svc_secret, app_secret) = flow_workspace(&h);
+    let session = sign_in(&h);
+    h.heartbeat();
+    // Warm the isolate's caches (configuration, keys, clients) as a busy isolate has them.
+    let first = tokens_with_session(&h, &session, &app_secret);
+    let primary = |f: &dyn Fn()| h.counted(f).sql_round_trips;
+
+    let cc = || {
+        let r = h.form("/acme/main/token", &[("grant_type", "client_credentials"), ("scope", "api")], vec![basic("svc", &svc_secret)]);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    };
+    assert_eq!(primary(&cc), 0, "client_credentials");
+    assert_eq!(primary(&|| assert_eq!(h.call("GET", "/acme/main/.well-known/openid-configuration", vec![], vec![]).status, 200)), 0, "discovery");
+    assert_eq!(primary(&|| assert_eq!(h.call("GET", "/acme/main/jwks", vec![], vec![]).status, 200)), 0, "JWKS");
+    let at = first["access_token"].as_str().unwrap();
+    assert_eq!(primary(&|| assert_eq!(userinfo_status(&h, at), 200)), 0, "userinfo");
+    let introspect = |token: &str| {
+        let r = h.form("/acme/main/introspect", &[("token", token)], vec![basic("app", &app_secret)]);
+        assert_eq!(r.status, 200);
+        assert_eq!(json_of(&r)["active"], true, "{}", String::from_utf8_lossy(&r.body));
+    };
+    assert_eq!(primary(&|| introspect(at)), 0, "introspection of an access token");
+    let rt = first["refresh_token"].as_str().unwrap();
+    assert_eq!(primary(&|| introspect(rt)), 0, "introspection of a refresh token");
+    let refresh = || {
+        let r = h.form("/acme/main/token", &[("grant_type", "refresh_token"), ("refresh_token", rt)], vec![basic("app", &app_secret)]);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    };
+    assert_eq!(primary(&refresh), 1, "refresh");
+    let flow = || {
+        let tokens = tokens_with_session(&h, &session, &app_secret);
+        assert!(tokens["refresh_token"].is_string(), "the redemption stored a refresh token in its batch");
+        assert_eq!(userinfo_status(&h, tokens["access_token"].as_str().unwrap()), 200);
+    };
+    assert_eq!(primary(&flow), 2, "the code flow with an SSO session: authorize, token, userinfo");
+
+    // Without replicas (Spin, the native server) the same reads go to the one database.
+    let tally = Tally::default();
+    let h = Harness { rt: Counting::new(&native, &tally), tally: &tally, server: Server::new() };
+    assert_eq!(userinfo_status(&h, at), 200); // warms this isolate's caches
+    let c = h.counted(|| assert_eq!(userinfo_status(&h, at), 200));
+    assert_eq!((c.sql_round_trips, c.replica_round_trips), (1, 0), "userinfo without replicas: {c:?}");
+}
+
+/// A replica that lags: its answers are used only while its copy of the replica clock is within
+/// `STALENESS_BOUND_MS` (30 s) of now, so a revocation is invisible to it for at most that long;
+/// a grant it does not have yet is asked of the primary; a stale replica sends the read to the
+/// primary, which moves the clock so the replicas are fresh again once they catch up.
+#[test]
+fn a_lagging_replica_is_believed_only_within_the_staleness_bound() {
+    let native = NativeRuntime::new().unwrap().with_root_secret(ROOT);
+    let tally = Tally::default();
+    let h = Harness { rt: Counting::replicated(&native, &tally), tally: &tally, server: Server::new() };
+    let (_, app_secret) = flow_workspace(&h);
+    let clock = || block_on(native.sql().query(Statement { sql: edgeauth_core::store::sql::REPLICA_CLOCK_GET, params: vec![] })).unwrap().first().and_then(|r| r.int("at_ms"));
+
+    // The first replica read (the sign-in's client lookup) finds no clock: it goes to the primary
+    // and writes the clock.
+    assert_eq!(clock(), None);
+    let session = sign_in(&h);
+    let tokens = tokens_with_session(&h, &session, &app_secret);
+    assert!(clock().is_some(), "the clock was written by the first read through a stale replica");
+    h.rt.lag();
+
+    // A grant issued after the replica stopped: not on the replica, so the primary is asked.
+    let fresh = tokens_with_session(&h, &session, &app_secret);
+    let at = fresh["access_token"].as_str().unwrap();
+    let c = h.counted(|| assert_eq!(userinfo_status(&h, at), 200, "a new grant is found on the primary"));
+    assert_eq!((c.replica_round_trips, c.sql_round_trips), (1, 1), "replica, then primary: {c:?}");
+
+    // Revoke the first grant's access token on the primary; the lagging replica still has it live.
+    let old = tokens["access_token"].as_str().unwrap();
+    let r = h.form("/acme/main/revoke", &[("token", old)], vec![basic("app", &app_secret)]);
+    assert_eq!(r.status, 200);
+    let c = h.counted(|| assert_eq!(userinfo_status(&h, old), 200, "within the bound, the replica's answer stands"));
+    assert_eq!((c.replica_round_trips, c.sql_round_trips), (1, 0), "{c:?}");
+
+    // Past the bound the replica's clock is too old: the primary answers, and the revocation shows.
+    native.advance_clock(31);
+    let now = || edgeauth_core::runtime::Clock::now_ms(native.clock()) as i64;
+    let before = now();
+    let c = h.counted(|| assert_eq!(userinfo_status(&h, old), 401, "the revocation is seen once the replica is too stale"));
+    // The isolate's caches expired with the same 31 s, so the keys and the token's client are read
+    // again too: each read goes to the stale replica, then to the primary.
+    assert_eq!((c.replica_round_trips, c.sql_round_trips), (3, 3), "{c:?}");
+    assert!(clock().is_some_and(|at| at >= before && at <= now()), "the primary's clock moved to now");
+    // The replica stays stale until it catches up, and then answers again (the revocation with it).
+    assert_eq!(userinfo_status(&h, old), 401);
+    h.rt.catch_up();
+    let c = h.counted(|| assert_eq!(userinfo_status(&h, old), 401));
+    assert_eq!((c.replica_round_trips, c.sql_round_trips), (1, 0), "a caught-up replica answers alone: {c:?}");
+    assert_eq!(userinfo_status(&h, at), 200);
 }

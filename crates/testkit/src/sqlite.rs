@@ -43,6 +43,17 @@ impl SqliteDb {
         Ok(SqliteDb { conn: Arc::new(Mutex::new(conn)) })
     }
 
+    /// A private in-memory copy of this database as it is now: a read replica that has caught up
+    /// to this moment and then stops (the tests of replica reads, `crates/core/tests/hot_paths.rs`).
+    pub fn snapshot(&self) -> Result<SqliteDb, StoreError> {
+        let mut copy = Connection::open_in_memory().map_err(err)?;
+        {
+            let source = self.lock();
+            rusqlite::backup::Backup::new(&source, &mut copy).map_err(err)?.run_to_completion(i32::MAX, std::time::Duration::ZERO, None).map_err(err)?;
+        }
+        Ok(SqliteDb { conn: Arc::new(Mutex::new(copy)) })
+    }
+
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic elsewhere while holding the lock leaves SQLite itself consistent: carry on.
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)

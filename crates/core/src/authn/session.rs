@@ -11,7 +11,8 @@ use crate::crypto;
 use crate::engine::Ctx;
 use crate::error::OAuthError;
 use crate::http::Request;
-use crate::runtime::{Clock, Runtime, SessionStore, SsoSession};
+use crate::runtime::{Runtime, SessionStore, SsoSession};
+pub use crate::store::replica::Freshness;
 use crate::web::forms;
 
 pub const SESSION_COOKIE: &str = "ea_session";
@@ -31,23 +32,24 @@ fn sid_of(secret: &str) -> String {
 /// The browser's SSO session for this workspace, if it has a live one. With `sso_enabled: false`
 /// there is none: every authorization signs the user in again, and the authentication travels
 /// with the interaction to the end of the flow instead (see [`start`]).
-pub async fn current<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Option<SsoSession>, OAuthError> {
+pub async fn current<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, freshness: Freshness) -> Result<Option<SsoSession>, OAuthError> {
     if !ctx.config.sso_enabled {
         return Ok(None);
     }
-    existing(ctx, req).await
+    existing(ctx, req, freshness).await
 }
 
 /// The browser's live session whatever `sso_enabled` says now: logout ends a session that was
 /// started before SSO was switched off.
-pub async fn existing<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Option<SsoSession>, OAuthError> {
+pub async fn existing<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, freshness: Freshness) -> Result<Option<SsoSession>, OAuthError> {
     let Some(secret) = cookie_secret(req) else { return Ok(None) };
     let s = ctx.rt.sessions().get(&sid_of(&secret)).await?;
     let Some(s) = s.filter(|s| s.tenant == ctx.tenant && s.workspace == ctx.workspace && s.expires_at > ctx.now) else { return Ok(None) };
     // "Sign out everywhere" cannot list a user's sessions (a Durable Object each on Workers), so it
     // leaves a cut-off that every session check reads: one primary-key read, only when a live
-    // session was found.
-    let cutoff = crate::store::sessions::not_before(ctx.db(), &ctx.tenant, &ctx.workspace, &s.user_id).await?;
+    // session was found. The authorization endpoints may take it from a replica (bounded, see
+    // `store::replica`); the account page asks the primary.
+    let cutoff = crate::store::sessions::not_before(ctx.db(), ctx.now_ms(), freshness, &ctx.tenant, &ctx.workspace, &s.user_id).await?;
     Ok((!began_before(&s, cutoff)).then_some(s))
 }
 
@@ -114,7 +116,7 @@ pub async fn start<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, sign_in: SignIn)
         expires_at: ctx.now + ttl.max(0),
         context: sign_in.context.and_then(|c| serde_json::to_value(c).ok()),
         ephemeral,
-        started_ms: now_ms(ctx),
+        started_ms: ctx.now_ms(),
     };
     if ephemeral {
         return Ok((session, None));
@@ -122,11 +124,6 @@ pub async fn start<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, sign_in: SignIn)
     ctx.rt.sessions().create(&session).await?;
     let set = forms::cookie(ctx, SESSION_COOKIE, &secret, ttl, "Lax");
     Ok((session, Some(set)))
-}
-
-/// Now in milliseconds: when a session begins, and a "sign out everywhere" cut-off.
-pub fn now_ms<R: Runtime>(ctx: &Ctx<'_, R>) -> i64 {
-    i64::try_from(ctx.rt.clock().now_ms()).unwrap_or(i64::MAX)
 }
 
 /// A new session id and cookie for the same sign-in (after a password change: whoever had the old
@@ -137,7 +134,7 @@ pub async fn rotate<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, old: &SsoSessio
         ctx.rt.sessions().delete(&sid_of(&s)).await?;
     }
     let secret = crypto::random_token(ctx.rt.entropy());
-    let session = SsoSession { sid: sid_of(&secret), started_ms: now_ms(ctx), ..old.clone() };
+    let session = SsoSession { sid: sid_of(&secret), started_ms: ctx.now_ms(), ..old.clone() };
     ctx.rt.sessions().create(&session).await?;
     let set = forms::cookie(ctx, SESSION_COOKIE, &secret, (session.expires_at - ctx.now).max(0), "Lax");
     Ok((session, Some(set)))

@@ -41,6 +41,11 @@ impl<R: Runtime> Ctx<'_, R> {
         self.rt.sql()
     }
 
+    /// Milliseconds since the epoch, now (the replica reads' staleness bound is in ms).
+    pub fn now_ms(&self) -> i64 {
+        i64::try_from(self.rt.clock().now_ms()).unwrap_or(i64::MAX)
+    }
+
     /// The workspace's keys from the isolate cache, loading them when stale.
     pub async fn keys(&self) -> Result<Arc<KeySet>, OAuthError> {
         self.server.workspace_keys(self.rt, &self.tenant, &self.workspace, false).await
@@ -88,7 +93,7 @@ impl<R: Runtime> Ctx<'_, R> {
         if let Some(c) = self.server.clients.get(&key, now_ms) {
             return Ok(Some(c));
         }
-        let Some(c) = store::get_client(self.db(), &self.tenant, &self.workspace, client_id).await? else { return Ok(None) };
+        let Some(c) = store::get_client_nearby(self.db(), now_ms as i64, &self.tenant, &self.workspace, client_id).await? else { return Ok(None) };
         let c = Arc::new(c);
         self.server.clients.put(key, c.clone(), now_ms);
         Ok(Some(c))

@@ -130,7 +130,8 @@ impl Server {
         let ks = if rt.instance_per_request() {
             keys::load_through_kv(rt, tenant, workspace, now_ms, force).await?
         } else {
-            keys::load(rt.sql(), tenant, workspace, (now_ms / 1000) as i64).await?
+            let freshness = if force { crate::store::replica::Freshness::Latest } else { crate::store::replica::Freshness::Bounded };
+            keys::load(rt.sql(), tenant, workspace, now_ms as i64, freshness).await?
         };
         let ks = Arc::new(ks);
         self.keys.put(key, ks.clone(), now_ms);

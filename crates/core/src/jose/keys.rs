@@ -67,8 +67,11 @@ fn seal_context(tenant: &str, workspace: &str, kid: &str) -> String {
     format!("{tenant}/{workspace}/{kid}")
 }
 
-pub async fn load(db: &impl SqlDatabase, tenant: &str, workspace: &str, now: i64) -> Result<KeySet, StoreError> {
-    Ok(key_set(tenant, workspace, store::list_keys(db, tenant, workspace, now).await?))
+/// The workspace's keys from the table; a replica may answer unless `freshness` asks for the
+/// primary (a token naming a key this isolate does not know may have been signed with a key made
+/// a moment ago).
+pub async fn load(db: &impl SqlDatabase, tenant: &str, workspace: &str, now_ms: i64, freshness: store::replica::Freshness) -> Result<KeySet, StoreError> {
+    Ok(key_set(tenant, workspace, store::list_keys_nearby(db, now_ms, freshness, tenant, workspace).await?))
 }
 
 /// Where [`load_through_kv`] keeps a workspace's key rows.

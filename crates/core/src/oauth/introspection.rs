@@ -48,12 +48,13 @@ pub async fn handle<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
         }
         return Ok(Response::json_no_store(200, &out));
     }
-    let Some(rec) = store::get_refresh_token(ctx.db(), &ctx.tenant, &ctx.workspace, &tokens::hash_secret_token(token)).await? else { return inactive() };
+    // The token and its grant in one read (with the user's columns, unused here, for the grant's
+    // authorization details joined beside it).
+    let Some((rec, grant)) = store::refresh_token_with_grant(ctx.db(), ctx.now_ms(), &ctx.tenant, &ctx.workspace, &tokens::hash_secret_token(token)).await? else { return inactive() };
     if rec.used_at.is_some() || rec.expires_at <= ctx.now || !may_see(Some(rec.client_id.as_str())) {
         return inactive();
     }
-    // With its user's columns (unused here) for the grant's authorization details, joined beside it.
-    let Some((grant, _)) = store::get_grant_with_user(ctx.db(), &ctx.tenant, &ctx.workspace, &rec.grant_id).await? else { return inactive() };
+    let Some((grant, _)) = grant else { return inactive() };
     if grant.revoked_at.is_some() || !consents::scope_usable(ctx, &grant.scope).await? {
         return inactive();
     }

@@ -36,7 +36,7 @@ pub async fn page<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Response {
 
 async fn page_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Response, OAuthError> {
     let locale = forms::locale(ctx, req, None);
-    let Some(session) = session::current(ctx, req).await? else {
+    let Some(session) = session::current(ctx, req, session::Freshness::Latest).await? else {
         return Ok(pages::account(locale, None));
     };
     let Some(user) = store::get_user(ctx.db(), &ctx.tenant, &ctx.workspace, &session.user_id).await? else {
@@ -159,7 +159,7 @@ pub async fn change_password<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Res
         guard.succeeded(ctx).await?;
         let hash = crypto::hash_password(ctx.rt.entropy(), &ctx.config.login.password_hashing, new)?;
         // Every other session ends (the cut-off, with the new hash), this browser's goes on under a new id.
-        if !store::sessions::change_password(ctx.db(), &ctx.tenant, &ctx.workspace, &user.id, &hash, ctx.now, session::now_ms(ctx)).await? {
+        if !store::sessions::change_password(ctx.db(), &ctx.tenant, &ctx.workspace, &user.id, &hash, ctx.now, ctx.now_ms()).await? {
             return Err(OAuthError::login_required("your session has ended; sign in again"));
         }
         let (_, set_session) = session::rotate(ctx, req, &session).await?;
@@ -184,7 +184,7 @@ pub async fn sign_out_everywhere<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) ->
     let result = async {
         let params = req.form_params()?;
         let (user, _, _) = passkeys::account_user(ctx, req, &params).await?;
-        store::sessions::end_all(ctx.db(), &ctx.tenant, &ctx.workspace, &user.id, session::now_ms(ctx), ctx.now).await?;
+        store::sessions::end_all(ctx.db(), &ctx.tenant, &ctx.workspace, &user.id, ctx.now_ms(), ctx.now).await?;
         let clear = session::end(ctx, req).await?;
         Ok(Response::redirect(&ctx.endpoint("app")).with_header("set-cookie", clear))
     }
@@ -257,7 +257,7 @@ pub async fn totp_confirm<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Respon
         totp_enabled(ctx)?;
         let params = req.form_params()?;
         let i: forms::Interaction<String> = forms::resume(ctx, req, &params, Stage::TotpEnrol)?;
-        let session = session::current(ctx, req).await?.filter(|s| Some(&s.sid) == i.sid.as_ref()).ok_or_else(|| OAuthError::login_required("your session has ended"))?;
+        let session = session::current(ctx, req, session::Freshness::Latest).await?.filter(|s| Some(&s.sid) == i.sid.as_ref()).ok_or_else(|| OAuthError::login_required("your session has ended"))?;
         let user = store::get_user(ctx.db(), &ctx.tenant, &ctx.workspace, &session.user_id).await?.filter(|u| !u.disabled).ok_or_else(|| OAuthError::login_required("your session has ended"))?;
         let secret = i.ar.as_deref().and_then(b64url_decode).filter(|s| s.len() == otp::SECRET_LEN).ok_or_else(|| OAuthError::invalid_request("the form is invalid"))?;
         if codes::enrol_totp(ctx, &user.id, &secret, params.get("code").unwrap_or("")).await? {
@@ -289,7 +289,7 @@ pub async fn withdraw_consent<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Re
     let result = async {
         let params = req.form_params()?;
         let i: forms::Interaction = forms::resume(ctx, req, &params, Stage::Account)?;
-        let session = session::current(ctx, req).await?;
+        let session = session::current(ctx, req, session::Freshness::Latest).await?;
         let Some(session) = session.filter(|s| Some(&s.sid) == i.sid.as_ref()) else {
             return Err(OAuthError::login_required("your session has ended"));
         };

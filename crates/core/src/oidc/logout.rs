@@ -71,7 +71,7 @@ async fn inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Response, 
             }
         }
     };
-    let Some(session) = session::existing(ctx, req).await? else {
+    let Some(session) = session::existing(ctx, req, session::Freshness::Bounded).await? else {
         return Ok(end(ctx, &target));
     };
     if hint_sid.as_deref() == Some(session.sid.as_str()) {

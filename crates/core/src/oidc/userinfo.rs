@@ -17,7 +17,7 @@ pub async fn handle<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
     tokens::check_certificate_binding(ctx, &claims).map_err(|e| e.with_bearer_challenge())?;
     // Whether the token was revoked, and the user: one database round trip for both.
     let str_claim = |name: &str| claims.get(name).and_then(Value::as_str);
-    let (live, user, context) = store::access_token_live_and_user(ctx.db(), &ctx.tenant, &ctx.workspace, str_claim("gid"), str_claim("jti").unwrap_or(""), str_claim("sub").unwrap_or("")).await?;
+    let (live, user, context) = store::access_token_live_and_user(ctx.db(), ctx.now_ms(), &ctx.tenant, &ctx.workspace, str_claim("gid"), str_claim("jti").unwrap_or(""), str_claim("sub").unwrap_or("")).await?;
     if !live {
         return Err(OAuthError::invalid_token("the token has been revoked").with_bearer_challenge());
     }

@@ -9,6 +9,7 @@ pub mod par;
 pub mod otp;
 pub mod passkeys;
 pub mod registration;
+pub mod replica;
 pub mod sessions;
 pub mod sql;
 
@@ -50,6 +51,18 @@ pub struct StoredClient {
 
 pub async fn get_client(db: &impl SqlDatabase, tenant: &str, workspace: &str, client_id: &str) -> Result<Option<StoredClient>, StoreError> {
     let rows = db.query(stmt(sql::CLIENT_GET, vec![tenant.into(), workspace.into(), client_id.into()])).await?;
+    client_from_rows(&rows)
+}
+
+/// [`get_client`] for the protocol endpoints: a read replica may answer (within
+/// [`replica::STALENESS_BOUND_MS`]), except that a client it does not have is looked up on the
+/// primary, as it may have been registered a moment ago.
+pub async fn get_client_nearby(db: &impl SqlDatabase, now_ms: i64, tenant: &str, workspace: &str, client_id: &str) -> Result<Option<StoredClient>, StoreError> {
+    let rows = replica::read(db, now_ms, vec![stmt(sql::CLIENT_GET, vec![tenant.into(), workspace.into(), client_id.into()])], replica::found).await?;
+    client_from_rows(rows.first().map(Vec::as_slice).unwrap_or_default())
+}
+
+fn client_from_rows(rows: &[SqlRow]) -> Result<Option<StoredClient>, StoreError> {
     let Some(row) = rows.first() else { return Ok(None) };
     let client: Client = serde_json::from_value(json(row, "metadata")?).map_err(|e| StoreError::new(format!("stored client is invalid: {e}")))?;
     Ok(Some(StoredClient { client, secret_hash: row.text("secret_hash") }))
@@ -134,7 +147,21 @@ pub struct KeyRow {
 
 /// Keys still published in the JWKS, newest first.
 pub async fn list_keys(db: &impl SqlDatabase, tenant: &str, workspace: &str, now: i64) -> Result<Vec<KeyRow>, StoreError> {
-    let rows = db.query(stmt(sql::KEYS_LIST, vec![tenant.into(), workspace.into(), now.into()])).await?;
+    key_rows(&db.query(stmt(sql::KEYS_LIST, vec![tenant.into(), workspace.into(), now.into()])).await?)
+}
+
+/// [`list_keys`] for the protocol endpoints: a read replica may answer (within
+/// [`replica::STALENESS_BOUND_MS`]) unless `freshness` asks for the primary; a replica that has no
+/// keys for the workspace (created a moment ago) is not believed.
+pub async fn list_keys_nearby(db: &impl SqlDatabase, now_ms: i64, freshness: replica::Freshness, tenant: &str, workspace: &str) -> Result<Vec<KeyRow>, StoreError> {
+    let list = stmt(sql::KEYS_LIST, vec![tenant.into(), workspace.into(), (now_ms / 1000).into()]);
+    match freshness {
+        replica::Freshness::Bounded => key_rows(replica::read(db, now_ms, vec![list], replica::found).await?.first().map(Vec::as_slice).unwrap_or_default()),
+        replica::Freshness::Latest => key_rows(&db.query(list).await?),
+    }
+}
+
+fn key_rows(rows: &[SqlRow]) -> Result<Vec<KeyRow>, StoreError> {
     rows.iter()
         .map(|r| {
             Ok(KeyRow {
@@ -311,18 +338,29 @@ fn grant_and_code_params(tenant: &str, workspace: &str, c: &NewCode<'_>) -> (Vec
 
 pub enum CodeRedemption {
     /// This request won the code: the stored request, and the grant with its user
-    /// (read in the same round trip; `None` if the grant is gone).
-    Redeemed { request: String, grant: Option<Box<(Grant, Option<User>)>> },
+    /// (read in the same round trip; `None` if the grant is gone); whether the refresh token asked
+    /// for was stored with them (not for a revoked grant).
+    Redeemed { request: String, grant: Option<Box<(Grant, Option<User>)>>, refresh_stored: bool },
     /// The code was already used: the caller revokes `grant_id` (RFC 6749 §4.1.2).
     Replayed { grant_id: String },
     /// Unknown, expired, or issued to another client.
     Invalid,
 }
 
-pub async fn redeem_code(db: &impl SqlDatabase, tenant: &str, workspace: &str, client_id: &str, code_hash: &str, now: i64) -> Result<CodeRedemption, StoreError> {
-    let params = vec![code_hash.into(), tenant.into(), workspace.into(), client_id.into(), now.into()];
-    if let Some((r, grant, _)) = consume_with_grant(db, sql::CODE_CONSUME, sql::GRANT_GET_WITH_USER_BY_CODE, params, Vec::new()).await? {
-        return Ok(CodeRedemption::Redeemed { request: text(&r, "request")?, grant: grant.map(Box::new) });
+/// Consumes a code and reads its grant and user, and with `refresh` stores a refresh token for the
+/// grant (`refresh.scope` is ignored: the grant's own), all in one round trip.
+pub async fn redeem_code(db: &impl SqlDatabase, tenant: &str, workspace: &str, client_id: &str, code_hash: &str, now: i64, refresh: Option<&Successor<'_>>) -> Result<CodeRedemption, StoreError> {
+    let params: Vec<SqlValue> = vec![code_hash.into(), tenant.into(), workspace.into(), client_id.into(), now.into()];
+    let more = refresh
+        .map(|s| {
+            let mut p = params.clone();
+            p.extend([s.token_hash.into(), s.expires_at.into()]);
+            vec![stmt(sql::REFRESH_INSERT_FOR_CODE, p)]
+        })
+        .unwrap_or_default();
+    if let Some((r, grant, more)) = consume_with_grant(db, sql::CODE_CONSUME, sql::GRANT_GET_WITH_USER_BY_CODE, params, more).await? {
+        let refresh_stored = more.first().is_some_and(|rows| !rows.is_empty());
+        return Ok(CodeRedemption::Redeemed { request: text(&r, "request")?, grant: grant.map(Box::new), refresh_stored });
     }
     let rows = db.query(stmt(sql::CODE_GET, vec![code_hash.into(), tenant.into(), workspace.into()])).await?;
     Ok(match rows.first() {
@@ -339,26 +377,6 @@ pub async fn revoke_grants_for(db: &impl SqlDatabase, tenant: &str, workspace: &
     db.query(stmt(sql::GRANTS_REVOKE_FOR_USER_CLIENT, vec![tenant.into(), workspace.into(), user_id.into(), client_id.into(), now.into()])).await.map(|_| ())
 }
 
-pub struct NewRefreshToken<'a> {
-    pub token_hash: &'a str,
-    pub grant_id: &'a str,
-    pub client_id: &'a str,
-    pub scope: &'a str,
-    pub now: i64,
-    pub expires_at: i64,
-}
-
-pub fn refresh_insert(tenant: &str, workspace: &str, t: &NewRefreshToken<'_>) -> Statement {
-    stmt(
-        sql::REFRESH_INSERT,
-        vec![t.token_hash.into(), t.grant_id.into(), tenant.into(), workspace.into(), t.client_id.into(), t.scope.into(), t.now.into(), t.expires_at.into()],
-    )
-}
-
-pub async fn insert_refresh_token(db: &impl SqlDatabase, tenant: &str, workspace: &str, t: &NewRefreshToken<'_>) -> Result<(), StoreError> {
-    db.query(refresh_insert(tenant, workspace, t)).await.map(|_| ())
-}
-
 #[derive(Debug, Clone)]
 pub struct RefreshRecord {
     pub grant_id: String,
@@ -371,15 +389,31 @@ pub struct RefreshRecord {
 
 pub async fn get_refresh_token(db: &impl SqlDatabase, tenant: &str, workspace: &str, token_hash: &str) -> Result<Option<RefreshRecord>, StoreError> {
     let rows = db.query(stmt(sql::REFRESH_GET, vec![token_hash.into(), tenant.into(), workspace.into()])).await?;
-    let Some(r) = rows.first() else { return Ok(None) };
-    Ok(Some(RefreshRecord {
+    rows.first().map(refresh_from_row).transpose()
+}
+
+/// A refresh token and its grant (with its user), for introspection, in one round trip that a read
+/// replica may answer (within [`replica::STALENESS_BOUND_MS`]); a token the replica does not have
+/// (issued a moment ago) is looked up on the primary.
+#[allow(clippy::type_complexity)]
+pub async fn refresh_token_with_grant(db: &impl SqlDatabase, now_ms: i64, tenant: &str, workspace: &str, token_hash: &str) -> Result<Option<(RefreshRecord, Option<(Grant, Option<User>)>)>, StoreError> {
+    let params: Vec<SqlValue> = vec![token_hash.into(), tenant.into(), workspace.into()];
+    let rows = replica::read(db, now_ms, vec![stmt(sql::REFRESH_GET, params.clone()), stmt(sql::GRANT_GET_WITH_USER_OF_REFRESH, params)], replica::found).await?;
+    let mut rows = rows.into_iter();
+    let (token, grant) = (rows.next().unwrap_or_default(), rows.next().unwrap_or_default());
+    let Some(token) = token.first() else { return Ok(None) };
+    Ok(Some((refresh_from_row(token)?, grant.first().map(grant_with_user_from_row).transpose()?)))
+}
+
+fn refresh_from_row(r: &SqlRow) -> Result<RefreshRecord, StoreError> {
+    Ok(RefreshRecord {
         grant_id: text(r, "grant_id")?,
         client_id: text(r, "client_id")?,
         scope: text(r, "scope")?,
         used_at: r.int("used_at"),
         expires_at: int(r, "expires_at")?,
         created_at: int(r, "created_at")?,
-    }))
+    })
 }
 
 /// The token that replaces a rotated one, written in the batch that consumes the old one.
@@ -424,28 +458,39 @@ pub async fn revoke_access_token(db: &impl SqlDatabase, tenant: &str, workspace:
     db.query(stmt(sql::TOKEN_REVOKE, vec![jti.into(), tenant.into(), workspace.into(), expires_at.into()])).await.map(|_| ())
 }
 
-/// True when an access token's grant (if it has one) is live and its `jti` was not revoked.
-pub async fn access_token_live(db: &impl SqlDatabase, grant_id: Option<&str>, jti: &str) -> Result<bool, StoreError> {
-    let rows = db.query(stmt(sql::ACCESS_TOKEN_STATUS, vec![grant_id.unwrap_or("").into(), jti.into()])).await?;
-    let Some(r) = rows.first() else { return Ok(false) };
+/// True when an access token's grant (if it has one) is live and its `jti` was not revoked. A read
+/// replica may answer (within [`replica::STALENESS_BOUND_MS`]); a grant it does not have yet (issued
+/// a moment ago) is looked up on the primary.
+pub async fn access_token_live(db: &impl SqlDatabase, now_ms: i64, grant_id: Option<&str>, jti: &str) -> Result<bool, StoreError> {
+    let rows = replica::read(db, now_ms, vec![stmt(sql::ACCESS_TOKEN_STATUS, vec![grant_id.unwrap_or("").into(), jti.into()])], |rows| grant_found(rows, grant_id)).await?;
+    let Some(r) = rows.first().and_then(|rows| rows.first()) else { return Ok(false) };
+    Ok(token_status_live(r, grant_id))
+}
+
+/// A replica's status row is settled when it has the grant (a revoked grant stays revoked).
+fn grant_found(rows: &[Vec<SqlRow>], grant_id: Option<&str>) -> bool {
+    let row = rows.first().and_then(|rows| rows.first());
+    grant_id.is_none() || row.is_some_and(|r| r.int("grant_exists") == Some(1))
+}
+
+/// The token's `jti` is not revoked and its grant, if it has one, exists and is not revoked.
+fn token_status_live(r: &SqlRow, grant_id: Option<&str>) -> bool {
     let token_revoked = r.int("token_revoked").unwrap_or(1) != 0;
-    let grant_ok = match grant_id {
-        None => true,
-        Some(_) => r.int("grant_exists").unwrap_or(0) == 1 && r.int("grant_revoked_at").is_none(),
-    };
-    Ok(grant_ok && !token_revoked)
+    let grant_ok = grant_id.is_none() || (r.int("grant_exists").unwrap_or(0) == 1 && r.int("grant_revoked_at").is_none());
+    grant_ok && !token_revoked
 }
 
 /// [`access_token_live`] and [`get_user`] in one statement, so one round trip (the userinfo
-/// endpoint needs both).
+/// endpoint needs both), from a replica on the same terms (a user it does not have is asked of the
+/// primary too).
 /// Also the grant's authentication context, if it has one (see [`Grant::context`]).
-pub async fn access_token_live_and_user(db: &impl SqlDatabase, tenant: &str, workspace: &str, grant_id: Option<&str>, jti: &str, user_id: &str) -> Result<(bool, Option<User>, Option<String>), StoreError> {
-    let rows = db.query(stmt(sql::ACCESS_TOKEN_STATUS_AND_USER, vec![tenant.into(), workspace.into(), user_id.into(), grant_id.unwrap_or("").into(), jti.into()])).await?;
-    let Some(r) = rows.first() else { return Ok((false, None, None)) };
-    let token_revoked = r.int("token_revoked").unwrap_or(1) != 0;
-    let grant_ok = grant_id.is_none() || (r.int("grant_exists").unwrap_or(0) == 1 && r.int("grant_revoked_at").is_none());
+pub async fn access_token_live_and_user(db: &impl SqlDatabase, now_ms: i64, tenant: &str, workspace: &str, grant_id: Option<&str>, jti: &str, user_id: &str) -> Result<(bool, Option<User>, Option<String>), StoreError> {
+    let settled = |rows: &[Vec<SqlRow>]| grant_found(rows, grant_id) && rows.first().and_then(|rows| rows.first()).is_some_and(|r| r.text("id").is_some());
+    let rows = replica::read(db, now_ms, vec![stmt(sql::ACCESS_TOKEN_STATUS_AND_USER, vec![tenant.into(), workspace.into(), user_id.into(), grant_id.unwrap_or("").into(), jti.into()])], settled).await?;
+    let Some(r) = rows.first().and_then(|rows| rows.first()) else { return Ok((false, None, None)) };
+    let live = token_status_live(r, grant_id);
     let user = if r.text("id").is_some() { Some(user_from_row(r)?) } else { None };
-    Ok((grant_ok && !token_revoked, user, r.text("g_context")))
+    Ok((live, user, r.text("g_context")))
 }
 
 // ---------------------------------------------------------------------------------------------

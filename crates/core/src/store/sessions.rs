@@ -1,13 +1,20 @@
 //! SSO sessions in a SQLite-family table, for runtimes without Durable Objects (Spin, native).
 //! A delete is immediately visible to every reader: the table lives in one database.
 
+use super::replica::{self, Freshness};
 use super::sql;
 use crate::runtime::{SessionStore, SqlDatabase, SsoSession, Statement, StoreError};
 
 /// The user's session cut-off ("sign out everywhere"): sessions that began before it (ms since
-/// the epoch) are ended. `None`: the user never signed out everywhere.
-pub async fn not_before(db: &impl SqlDatabase, tenant: &str, workspace: &str, user_id: &str) -> Result<Option<i64>, StoreError> {
-    let rows = db.query(Statement::new(sql::SESSION_CUTOFF_GET, vec![tenant.into(), workspace.into(), user_id.into()])).await?;
+/// the epoch) are ended. `None`: the user never signed out everywhere. With
+/// [`Freshness::Bounded`], a replica may answer: a new cut-off ends the user's sessions for
+/// authorizations at most [`replica::STALENESS_BOUND_MS`] after it was set.
+pub async fn not_before(db: &impl SqlDatabase, now_ms: i64, freshness: Freshness, tenant: &str, workspace: &str, user_id: &str) -> Result<Option<i64>, StoreError> {
+    let get = Statement::new(sql::SESSION_CUTOFF_GET, vec![tenant.into(), workspace.into(), user_id.into()]);
+    let rows = match freshness {
+        Freshness::Bounded => replica::read(db, now_ms, vec![get], replica::always).await?.into_iter().next().unwrap_or_default(),
+        Freshness::Latest => db.query(get).await?,
+    };
     Ok(rows.first().and_then(|r| r.int("not_before_ms")))
 }
 

@@ -87,6 +87,10 @@ pub const GRANT_GET_WITH_USER_BY_CODE: &str = grant_with_user!(
 pub const GRANT_GET_WITH_USER_BY_REFRESH: &str = grant_with_user!(
     "WHERE g.tenant = ?2 AND g.workspace = ?3 AND g.id = (SELECT grant_id FROM refresh_tokens WHERE token_hash = ?1 AND tenant = ?2 AND workspace = ?3 AND client_id = ?4 AND used_at = ?5)"
 );
+/// Beside REFRESH_GET (same parameters), for introspection: the grant of a refresh token.
+pub const GRANT_GET_WITH_USER_OF_REFRESH: &str = grant_with_user!(
+    "WHERE g.tenant = ?2 AND g.workspace = ?3 AND g.id = (SELECT grant_id FROM refresh_tokens WHERE token_hash = ?1 AND tenant = ?2 AND workspace = ?3)"
+);
 pub const GRANT_REVOKE: &str = "UPDATE grants SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL";
 pub const GRANTS_REVOKE_FOR_USER_CLIENT: &str = "UPDATE grants SET revoked_at = ?5 WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3 AND client_id = ?4 AND revoked_at IS NULL";
 /// Whether an access token is still good: its grant (if any) is live and its `jti` not revoked.
@@ -108,11 +112,15 @@ pub const CODE_CONSUME: &str = "UPDATE authorization_codes SET used_at = ?5 WHER
 pub const CODE_GET: &str = "SELECT grant_id, client_id, used_at, expires_at FROM authorization_codes WHERE code_hash = ?1 AND tenant = ?2 AND workspace = ?3";
 
 // Refresh tokens
-pub const REFRESH_INSERT: &str = insert_into!(refresh_tokens, "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
 /// Run in the batch after REFRESH_CONSUME (?1-?5 as there): the rotated token's successor, ?6 its
 /// hash, ?7 a narrowed scope (NULL keeps the consumed token's), ?8 the latest expiry (the grant's
 /// own expiry caps it). It inserts only what this batch consumed, so a rotation is one round trip.
 pub const REFRESH_INSERT_ROTATED: &str = insert_into!(refresh_tokens, "SELECT ?6, r.grant_id, r.tenant, r.workspace, r.client_id, COALESCE(?7, r.scope), ?5, MIN(?8, g.expires_at) FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.token_hash = ?1 AND r.tenant = ?2 AND r.workspace = ?3 AND r.client_id = ?4 AND r.used_at = ?5 RETURNING token_hash");
+/// Run in the batch after CODE_CONSUME (?1-?5 as there): a refresh token for the grant of the code
+/// this batch consumed, ?6 its hash, ?7 the latest expiry (the grant's own expiry caps it), with the
+/// grant's scope; nothing for a revoked grant. A redemption that issues a refresh token is then one
+/// round trip.
+pub const REFRESH_INSERT_FOR_CODE: &str = insert_into!(refresh_tokens, "SELECT ?6, c.grant_id, c.tenant, c.workspace, c.client_id, g.scope, ?5, MIN(?7, g.expires_at) FROM authorization_codes c JOIN grants g ON g.id = c.grant_id WHERE c.code_hash = ?1 AND c.tenant = ?2 AND c.workspace = ?3 AND c.client_id = ?4 AND c.used_at = ?5 AND g.revoked_at IS NULL RETURNING token_hash");
 /// Rotation: marks the token used; only the request that flips `used_at` gets the row back.
 /// Consumes a refresh token of a live grant in one statement: the winner of a race is decided here,
 /// and a grant revoked by a concurrent reuse detection after this point does not undo its win.
@@ -309,3 +317,7 @@ pub const SESSION_CUTOFF_GET: &str = "SELECT not_before_ms FROM session_cutoffs 
 pub const SESSION_CUTOFF_SET: &str = "INSERT INTO session_cutoffs (tenant, workspace, user_id, not_before_ms) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant, workspace, user_id) DO UPDATE SET not_before_ms = MAX(not_before_ms, excluded.not_before_ms)";
 pub const SESSION_CUTOFF_DELETE_FOR_USER: &str = "DELETE FROM session_cutoffs WHERE tenant = ?1 AND workspace = ?2 AND user_id = ?3";
 pub const WORKSPACE_DELETE_SESSION_CUTOFFS: &str = "DELETE FROM session_cutoffs WHERE tenant = ?1 AND workspace = ?2";
+
+// How stale a read replica may be (migrations/0013_replica_clock.sql, store/replica.rs)
+pub const REPLICA_CLOCK_GET: &str = "SELECT at_ms FROM replica_clock WHERE id = 1";
+pub const REPLICA_CLOCK_SET: &str = "INSERT INTO replica_clock (id, at_ms) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET at_ms = MAX(at_ms, excluded.at_ms)";

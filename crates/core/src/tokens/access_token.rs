@@ -122,7 +122,7 @@ pub async fn verify_access_token<R: Runtime>(ctx: &Ctx<'_, R>, token: &str) -> R
     let claims = verify_access_token_jwt(ctx, token).await?;
     let jti = claims.get("jti").and_then(Value::as_str).unwrap_or("");
     let gid = claims.get("gid").and_then(Value::as_str);
-    if !crate::store::access_token_live(ctx.db(), gid, jti).await? {
+    if !crate::store::access_token_live(ctx.db(), ctx.now_ms(), gid, jti).await? {
         return Err(OAuthError::invalid_token("the token has been revoked"));
     }
     Ok(claims)

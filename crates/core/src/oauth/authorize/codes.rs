@@ -179,7 +179,7 @@ async fn session_of<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, step: &CodeStep
     if let Some(s) = &step.ephemeral {
         return Ok(s.clone());
     }
-    session::current(ctx, req).await?.filter(|s| Some(s.sid.as_str()) == sid).ok_or_else(ended)
+    session::current(ctx, req, session::Freshness::Bounded).await?.filter(|s| Some(s.sid.as_str()) == sid).ok_or_else(ended)
 }
 
 /// The page of a code guessed while the name is locked: 429 with `Retry-After`, in the user's words.

@@ -57,7 +57,7 @@ async fn post_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Respo
     let session = match step.authenticated {
         // No stored session: the authentication of this flow, sealed into its consent form.
         Some(s) if (!ctx.config.sso_enabled || s.ephemeral) && s.tenant == ctx.tenant && s.workspace == ctx.workspace => Some(s),
-        _ => session::current(ctx, req).await?,
+        _ => session::current(ctx, req, session::Freshness::Bounded).await?,
     };
     let Some(session) = session.filter(|s| Some(&s.sid) == i.sid.as_ref()) else {
         return Err(OAuthError::login_required("your session has ended; start again from the application"));

@@ -78,7 +78,7 @@ pub async fn handle<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Response {
     if let Err(e) = check_consent_awaiting(ctx, &client, &ar).await {
         return respond(ctx, &ar, Err(e)).await;
     }
-    let session = match session::current(ctx, req).await {
+    let session = match session::current(ctx, req, session::Freshness::Bounded).await {
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };

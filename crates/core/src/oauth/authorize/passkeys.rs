@@ -184,7 +184,7 @@ pub async fn account_user<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, params: &
         Err(e) => forms::resume(ctx, req, params, Stage::PasskeyOffer).map_err(|_| e)?,
     };
     let ended = || OAuthError::login_required("your session has ended; sign in again");
-    let session = session::current(ctx, req).await?.filter(|s| Some(&s.sid) == i.sid.as_ref()).ok_or_else(ended)?;
+    let session = session::current(ctx, req, session::Freshness::Bounded).await?.filter(|s| Some(&s.sid) == i.sid.as_ref()).ok_or_else(ended)?;
     let user = store::get_user(ctx.db(), &ctx.tenant, &ctx.workspace, &session.user_id).await?.filter(|u| !u.disabled).ok_or_else(ended)?;
     Ok((user, i.ar, session))
 }
@@ -214,7 +214,7 @@ async fn decline_inner<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request) -> Result<Re
     let params = req.form_params()?;
     let i: forms::Interaction<AuthRequest> = forms::resume(ctx, req, &params, Stage::PasskeyOffer)?;
     let ar = i.ar.ok_or_else(|| OAuthError::invalid_request("the form is invalid"))?;
-    let session = session::current(ctx, req).await?.filter(|s| Some(&s.sid) == i.sid.as_ref()).ok_or_else(|| OAuthError::login_required("your session has ended; sign in again"))?;
+    let session = session::current(ctx, req, session::Freshness::Bounded).await?.filter(|s| Some(&s.sid) == i.sid.as_ref()).ok_or_else(|| OAuthError::login_required("your session has ended; sign in again"))?;
     let client = load_client(ctx, &ar.client_id).await?;
     Ok(super::after_login(ctx, req, &ar, &client, &session).await)
 }

@@ -8,7 +8,6 @@ mod refresh_token;
 use crate::client_auth;
 use crate::config::client::Client;
 use crate::config::{GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN};
-use crate::crypto;
 use crate::oauth::authorization_details;
 use crate::engine::Ctx;
 use crate::authn::context::{claims_for, subject, with_auth_facts, AuthnContext, POOL};
@@ -16,7 +15,7 @@ use crate::config::authn_context::ClaimTarget;
 use crate::error::OAuthError;
 use crate::http::{Request, Response};
 use crate::runtime::Runtime;
-use crate::store::{self, Grant, NewRefreshToken, User};
+use crate::store::{Grant, User};
 use crate::tokens::{self, Authentication, IdTokenInput};
 use serde_json::{json, Value};
 
@@ -77,19 +76,11 @@ fn refresh_allowed<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client) -> bool {
     client.allows_grant(GRANT_REFRESH_TOKEN) && ctx.config.grant_enabled(GRANT_REFRESH_TOKEN)
 }
 
-/// The refresh token of a token response.
-pub(super) enum NewRefresh {
-    None,
-    /// Make one and store it (when the client may refresh).
-    Issue,
-    /// Already stored (the rotation's batch wrote it): hand it out.
-    Stored(String),
-}
-
-/// Tokens for a user grant: access token, ID token when `openid` is in scope, and the refresh token
-/// `refresh` says. `user` is the grant's, read with it.
+/// Tokens for a user grant: access token, ID token when `openid` is in scope, and `refresh`, a
+/// refresh token already stored (in the batch that consumed the code or the rotated token).
+/// `user` is the grant's, read with it.
 #[allow(clippy::too_many_arguments)]
-async fn issue_for_grant<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, grant: &Grant, user: Option<User>, scope: &str, nonce: Option<&str>, refresh: NewRefresh, id_token_claims: &[String], details: Option<Vec<Value>>) -> Result<Value, OAuthError> {
+async fn issue_for_grant<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, grant: &Grant, user: Option<User>, scope: &str, nonce: Option<&str>, refresh: Option<String>, id_token_claims: &[String], details: Option<Vec<Value>>) -> Result<Value, OAuthError> {
     let context = grant.context.as_deref().and_then(AuthnContext::parse);
     let user = subject(user, context.as_ref()).ok_or_else(|| OAuthError::invalid_grant("the user no longer exists or is disabled"))?;
     let auth = Authentication { auth_time: grant.auth_time, acr: grant.acr.clone(), amr: grant.amr.clone(), sid: grant.sid.clone() };
@@ -114,22 +105,8 @@ async fn issue_for_grant<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, grant: &
         let id_token = tokens::mint_id_token(ctx, IdTokenInput { client_id: &client.client_id, alg, user: &user, scope, auth: &auth, nonce, access_token: &at.token, extra_claims: id_token_claims }).await?;
         body["id_token"] = json!(id_token);
     }
-    match refresh {
-        NewRefresh::Issue if refresh_allowed(ctx, client) => {
-            let refresh = crypto::random_token(ctx.rt.entropy());
-            let hash = tokens::hash_secret_token(&refresh);
-            let expires_at = (ctx.now + ctx.config.refresh_token_ttl).min(grant.expires_at);
-            store::insert_refresh_token(
-                ctx.db(),
-                &ctx.tenant,
-                &ctx.workspace,
-                &NewRefreshToken { token_hash: &hash, grant_id: &grant.id, client_id: &client.client_id, scope, now: ctx.now, expires_at },
-            )
-            .await?;
-            body["refresh_token"] = json!(refresh);
-        }
-        NewRefresh::Stored(refresh) => body["refresh_token"] = json!(refresh),
-        NewRefresh::Issue | NewRefresh::None => {}
+    if let Some(refresh) = refresh {
+        body["refresh_token"] = json!(refresh);
     }
     Ok(body)
 }

@@ -1,7 +1,7 @@
 //! The `refresh_token` grant: rotation with reuse detection (a rotated token used again revokes
 //! its whole family), or, without rotation, the same token for the grant's lifetime.
 
-use super::{issue_for_grant, refresh_allowed, NewRefresh};
+use super::{issue_for_grant, refresh_allowed};
 use crate::config::client::Client;
 use crate::engine::Ctx;
 use crate::error::OAuthError;
@@ -93,9 +93,8 @@ pub(super) async fn grant<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params:
             s
         }
     };
-    let refresh = stored_successor.map_or(NewRefresh::None, NewRefresh::Stored);
     let details = super::details_for(&grant, requested_details)?;
-    let mut body = issue_for_grant(ctx, client, &grant, user, &scope, None, refresh, &[], details).await?;
+    let mut body = issue_for_grant(ctx, client, &grant, user, &scope, None, stored_successor, &[], details).await?;
     if !rotation {
         body["refresh_token"] = json!(token);
     }
