@@ -21,6 +21,8 @@ const REQUESTS = Number(process.env.BENCH_PLACEMENT_REQUESTS ?? 40);
 const WARMUP = Number(process.env.BENCH_PLACEMENT_WARMUP ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_PLACEMENT_CONNECTIONS ?? 2);
 const PROFILE_NAMES = (process.env.BENCH_PLACEMENT_PROFILES ?? Object.keys(PROFILES).join(",")).split(",");
+// Idle time before the expired-cache probe: past the engine's cache TTL (CONFIG_CACHE_TTL_MS); 0 skips it.
+const EXPIRED_WAIT_S = Number(process.env.BENCH_PLACEMENT_EXPIRED_WAIT ?? 10.5);
 const ONLY = process.env.BENCH_PLACEMENT_ONLY ? new Set(process.env.BENCH_PLACEMENT_ONLY.split(",")) : null;
 for (const p of PROFILE_NAMES) must(PROFILES[p], `unknown profile ${p} (known: ${Object.keys(PROFILES).join(", ")})`);
 
@@ -221,7 +223,18 @@ try {
       log(`placement: ${profileName}: ${w.name}: ${WARMUP} warm-up + ${n}, ${CONNECTIONS} in flight`);
       rows.push({ ...summarize(await run(n, WARMUP, w.unit)), key: w.key, name: w.name, unit: w.key === "code_flow" ? "flow" : "request" });
     }
-    results.push({ profile: profileName, description: profile.description, delays: profile.delays, cold, workloads: rows, problems: current.problems.slice(0, 5), seconds: (performance.now() - t0) / 1000 });
+    // ---- expired: the same isolate after its cached configuration, keys and clients have aged past
+    // the engine's TTL (CONFIG_CACHE_TTL_MS, 10 s): the request that finds them stale reloads them ----
+    let expired = null;
+    if (EXPIRED_WAIT_S > 0) {
+      log(`placement: ${profileName}: ${EXPIRED_WAIT_S} s idle, then discovery and client_credentials on expired caches`);
+      await new Promise((r) => setTimeout(r, EXPIRED_WAIT_S * 1000));
+      const d = await timed(`${issuer}/.well-known/openid-configuration`);
+      const t = await timed(`${issuer}/token`, ccInit);
+      must(d.status === 200 && t.status === 200, `expired: ${d.status} ${t.status}`);
+      expired = { discovery: { ms: d.ms, storage: d.storage }, client_credentials: { ms: t.ms, storage: t.storage } };
+    }
+    results.push({ profile: profileName, description: profile.description, delays: profile.delays, cold, expired, workloads: rows, problems: current.problems.slice(0, 5), seconds: (performance.now() - t0) / 1000 });
     await current.mf.dispose();
     current = null;
   }
@@ -247,20 +260,25 @@ try {
     for (const w of r.workloads) {
       row(w.unit === "flow" ? `${w.name}, per flow` : w.name, w);
       for (const part of w.parts ?? []) row(`&nbsp;&nbsp;${part.name}`, part);
-      if (w.counts_vary || (w.parts ?? []).some((x) => x.counts_vary)) p(`| (${w.name}: counts varied between requests; means shown) |`);
+      if (w.counts_vary || (w.parts ?? []).some((x) => x.counts_vary)) p(`| (${w.name}: counts varied between requests, as when one finds the engine's 10 s caches expired; means shown) |`);
     }
     p("");
-    p(`cold (the isolate's first requests): discovery ${f(r.cold.discovery.ms, 1)} ms (${KINDS.filter((k) => r.cold.discovery.storage[k][0]).map((k) => `${k} ${r.cold.discovery.storage[k].join("/")}`).join(", ") || "no storage"}); then client_credentials ${f(r.cold.client_credentials.ms, 1)} ms (${KINDS.filter((k) => r.cold.client_credentials.storage[k][0]).map((k) => `${k} ${r.cold.client_credentials.storage[k].join("/")}`).join(", ") || "no storage"})`);
+    const calls = (x) => KINDS.filter((k) => x.storage[k][0]).map((k) => `${k} ${x.storage[k].join("/")}`).join(", ") || "no storage";
+    p(`cold (the isolate's first requests): discovery ${f(r.cold.discovery.ms, 1)} ms (${calls(r.cold.discovery)}); then client_credentials ${f(r.cold.client_credentials.ms, 1)} ms (${calls(r.cold.client_credentials)})`);
+    if (r.expired) p(`expired (warm isolate, ${EXPIRED_WAIT_S} s idle: cached configuration, keys and clients past the engine's 10 s TTL): discovery ${f(r.expired.discovery.ms, 1)} ms (${calls(r.expired.discovery)}); then client_credentials ${f(r.expired.client_credentials.ms, 1)} ms (${calls(r.expired.client_credentials)})`);
     if (r.problems.length) p(`worker log problems: ${r.problems.join(" | ")}`);
   }
   p("");
-  p("Summary: sequential D1-primary round trips per request (per flow for the code flow), and p50 ms per profile");
+  p(`Summary: D1-primary calls/sequential waves per request (per flow for the code flow; ${results[0].profile} profile, mean), all round-trip waves, and p50 ms per profile`);
   p("");
-  p(`| workload | D1 primary waves | ${results.map((r) => `${r.profile} p50`).join(" | ")} |`);
-  p(`|---|---:|${results.map(() => "---:").join("|")}|`);
+  p(`| workload | D1 primary | all waves | ${results.map((r) => `${r.profile} p50`).join(" | ")} |`);
+  p(`|---|---:|---:|${results.map(() => "---:").join("|")}|`);
   for (const w of results[0].workloads) {
-    p(`| ${w.name} | ${+w.storage.d1_primary.waves.toFixed(2)} | ${results.map((r) => f(r.workloads.find((x) => x.key === w.key)?.p50_ms, 1)).join(" | ")} |`);
+    p(`| ${w.name} | ${cw(w.storage.d1_primary)} | ${+w.storage.waves.toFixed(2)} | ${results.map((r) => f(r.workloads.find((x) => x.key === w.key)?.p50_ms, 1)).join(" | ")} |`);
   }
+  const coldRow = (what, key) => p(`| ${what} | ${cw({ calls: results[0][key].client_credentials.storage.d1_primary[0], waves: results[0][key].client_credentials.storage.d1_primary[1] })} | ${results[0][key].client_credentials.storage.waves} | ${results.map((r) => f(r[key]?.client_credentials.ms, 1)).join(" | ")} |`);
+  coldRow("client_credentials, cold isolate (after a cold discovery)", "cold");
+  if (results[0].expired) coldRow("client_credentials, expired caches", "expired");
   p("");
   p(`total ${f((performance.now() - started) / 1000)} s`);
   console.log(lines.join("\n"));
