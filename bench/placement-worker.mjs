@@ -12,7 +12,8 @@
 //   kv_write    a KV put or delete (written to the central stores)
 //   do          a Durable Object call (a stub's fetch)
 //   fetch       an outbound fetch
-// and optionally `kv_cache_ttl_s` (default 60: KV's default cacheTtl).
+// and optionally `kv_cache_ttl_s` (default 60: KV's default cacheTtl) and `log` (true: log each
+// call's kind and SQL, key or URL with console.log).
 //
 // Each request gets its own wrapped `env` and counters; the response carries them in the header
 //   x-bench-storage: d1_primary=2/2,d1_replica=0/0,kv_hit=1/1,kv_miss=0/0,kv_write=0/0,do=1/1,fetch=0/0,waves=3
@@ -40,7 +41,8 @@ export class Stats {
     this.anyWaves = 0;
   }
   /** Runs `call` as one round trip of `kind`: counted, delayed by the kind's delay, then made. */
-  async trip(kind, call) {
+  async trip(kind, call, what = "") {
+    if (this.delays.log) console.log(`[placement] ${kind} ${what}`);
     this.begin(kind);
     try {
       await sleep(this.delays[kind]);
@@ -100,7 +102,7 @@ class WrappedStatement {
   }
   #call(method, args) {
     const kind = d1Kind(this.db.route, [this.sql]);
-    return this.db.stats.trip(kind, () => this.real[method](...args));
+    return this.db.stats.trip(kind, () => this.real[method](...args), this.sql.slice(0, 120));
   }
   all(...a) { return this.#call("all", a); }
   run(...a) { return this.#call("run", a); }
@@ -114,7 +116,7 @@ const sqlOf = (s) => (s instanceof WrappedStatement ? s.sql : "?");
 function batchOf(real, handle) {
   return (statements) => {
     const kind = d1Kind(handle.route, statements.map(sqlOf));
-    return handle.stats.trip(kind, () => real.batch(statements.map(unwrapStatement)));
+    return handle.stats.trip(kind, () => real.batch(statements.map(unwrapStatement)), `batch: ${statements.map((st) => sqlOf(st).slice(0, 60)).join(" | ")}`);
   };
 }
 
@@ -177,13 +179,13 @@ export function wrapKv(kv, stats, ttlMs) {
       const found = method === "getWithMetadata" ? value?.value != null : value != null;
       kvSeen.set(key, { at: Date.now(), found });
       return value;
-    });
+    }, key);
   };
   const write = (method) => (key, ...rest) => stats.trip("kv_write", async () => {
     const r = await kv[method](key, ...rest);
     kvSeen.set(key, { at: Date.now(), found: method === "put" });
     return r;
-  });
+  }, key);
   const wrapped = { get: read("get"), getWithMetadata: read("getWithMetadata"), put: write("put"), delete: write("delete") };
   const list = (...a) => stats.trip("kv_miss", () => kv.list(...a));
   return new Proxy(kv, {
@@ -203,7 +205,7 @@ export function wrapKv(kv, stats, ttlMs) {
 export function wrapNamespace(ns, stats) {
   const wrapStub = (stub) => new Proxy(stub, {
     get(target, prop) {
-      if (prop === "fetch") return (...a) => stats.trip("do", () => target.fetch(...a));
+      if (prop === "fetch") return (...a) => stats.trip("do", () => target.fetch(...a), String(a[0]?.url ?? a[0]));
       const v = Reflect.get(target, prop);
       return typeof v === "function" ? v.bind(target) : v;
     },
@@ -226,7 +228,7 @@ const current = new AsyncLocalStorage();
 const realFetch = globalThis.fetch;
 globalThis.fetch = function (...a) {
   const stats = current.getStore();
-  return stats ? stats.trip("fetch", () => realFetch(...a)) : realFetch(...a);
+  return stats ? stats.trip("fetch", () => realFetch(...a), String(a[0]?.url ?? a[0])) : realFetch(...a);
 };
 
 // ---------------------------------------------------------------------------------------------

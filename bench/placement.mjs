@@ -7,7 +7,9 @@
 // Environment: BENCH_PLACEMENT_REQUESTS (measured requests, or flows, per workload and profile;
 // default 40), BENCH_PLACEMENT_WARMUP (unmeasured ones first; default 5), BENCH_PLACEMENT_CONNECTIONS
 // (requests in flight; default 2), BENCH_PLACEMENT_PROFILES (comma-separated; default all),
-// BENCH_PLACEMENT_ONLY (comma-separated workload keys), BENCH_JSON (a path: also write the results).
+// BENCH_PLACEMENT_ONLY (comma-separated workload keys), BENCH_PLACEMENT_EXPIRED_WAIT (seconds idle
+// before the expired-cache probe; 0 skips it), BENCH_PLACEMENT_LOG=1 (log every storage call),
+// BENCH_JSON (a path: also write the results).
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -23,6 +25,8 @@ const CONNECTIONS = Number(process.env.BENCH_PLACEMENT_CONNECTIONS ?? 2);
 const PROFILE_NAMES = (process.env.BENCH_PLACEMENT_PROFILES ?? Object.keys(PROFILES).join(",")).split(",");
 // Idle time before the expired-cache probe: past the engine's cache TTL (CONFIG_CACHE_TTL_MS); 0 skips it.
 const EXPIRED_WAIT_S = Number(process.env.BENCH_PLACEMENT_EXPIRED_WAIT ?? 10.5);
+// Log each storage call the worker makes (kind, and SQL, key or URL) on stderr.
+const LOG = process.env.BENCH_PLACEMENT_LOG === "1";
 const ONLY = process.env.BENCH_PLACEMENT_ONLY ? new Set(process.env.BENCH_PLACEMENT_ONLY.split(",")) : null;
 for (const p of PROFILE_NAMES) must(PROFILES[p], `unknown profile ${p} (known: ${Object.keys(PROFILES).join(", ")})`);
 
@@ -36,6 +40,7 @@ function miniflare(stateDir, masterSecret, rootSecret, delays) {
     masterSecret,
     rootSecret,
     handleStructuredLogs: ({ level, message }) => {
+      if (LOG && message.startsWith("[placement]")) return log(message.slice(12));
       if (level === "error" || level === "warn" || /panicked|RuntimeError/i.test(message)) problems.push(`${level}: ${message}`);
     },
     persistencePath: join(stateDir, "state"),
@@ -46,7 +51,7 @@ function miniflare(stateDir, masterSecret, rootSecret, delays) {
   w.modules = [{ type: "ESModule", path: join(BUILD, "placement-worker.mjs"), contents: readFileSync(join(ROOT, "bench/placement-worker.mjs"), "utf8") }, ...w.modules];
   // AsyncLocalStorage, for the outbound fetch's per-request counters (the engine does not use it).
   w.compatibilityFlags = [...(w.compatibilityFlags ?? []), "nodejs_als"];
-  w.bindings = { ...w.bindings, PLACEMENT: JSON.stringify(delays) };
+  w.bindings = { ...w.bindings, PLACEMENT: JSON.stringify({ ...delays, log: LOG }) };
   return { mf: new Miniflare(convertV4MiniflareOptions(options)), problems };
 }
 
