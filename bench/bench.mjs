@@ -228,7 +228,7 @@ try {
 
   const results = [];
   for (const w of workloads) {
-    const row = { name: w.name, tool: w.tool, unit: w.unit ?? "request" };
+    const row = { name: w.name, tool: w.tool, tools: w.tools, unit: w.unit ?? "request" };
     const rounds = { ea: [], op: [], ref: [] };
     for (const p of w.peers ?? []) rounds[p.key] = [];
     // Alternate the servers, round after round, so drift in the machine's speed hits both alike.
@@ -268,7 +268,7 @@ try {
     for (const [key, who] of [["ea", "edgeauth"], ["op", "oidc-provider"], ["ref", ref.name], ...(peerState?.peers ?? []).map((x) => [x.key, x.name])]) {
       const x = r[key];
       if (!x) continue;
-      p(`| ${r.name}${r.unit === "flow" ? " (unit: flow)" : ""} | ${r.tool} | ${who} | ${f(x.units_per_s)} | ${f(x.p50_ms, 2)} | ${f(x.p99_ms, 2)} | ${f(x.cpu_ms_per_unit, 3)} | ${x.errors} |`);
+      p(`| ${r.name}${r.unit === "flow" ? " (unit: flow)" : ""} | ${r.tools?.[key] ?? r.tool} | ${who} | ${f(x.units_per_s)} | ${f(x.p50_ms, 2)} | ${f(x.p99_ms, 2)} | ${f(x.cpu_ms_per_unit, 3)} | ${x.errors} |`);
     }
   }
   p("");

@@ -165,6 +165,7 @@ async function startOpenauth(key, perRequest, dirs, problems, script) {
   const label = `openauth ${version("@openauthjs/openauth")}${perRequest ? "" : " (issuer per isolate)"}`;
   return {
     key, name: label, pid: s.pid, mf: s.mf, base, ccBody,
+    tools: { "code flow": "wrk + bench/wrk/codeflow-openauth.lua" },
     signs: "ES256 JWT access tokens (fixed by the library); opaque refresh tokens in KV",
     units: {
       "code flow": "GET /authorize → 302 to /auto/authorize with the authorization state in an RSA-OAEP-encrypted cookie → GET /auto/authorize (the provider approves the fixed user) → 302 with a code → POST /token (public client: client_id and code_verifier, no secret) → ES256 JWT access token, opaque refresh token → GET /me (createClient().verify(): the JWT against the cached JWKS); 4 requests",
@@ -246,6 +247,7 @@ export function attach(state, workloads, seedFile) {
       if (!k) continue;
       const spec = p.workloads[k];
       w[p.key] = typeof spec === "function" ? () => spec(seedFile) : spec;
+      if (p.tools?.[k]) (w.tools ??= {})[p.key] = p.tools[k];
       (w.peers ??= []).push(p);
     }
   }

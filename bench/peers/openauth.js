@@ -21,6 +21,7 @@
 // which re-reads and re-imports its keys from KV on every request; otherwise once per isolate).
 import { issuer } from "@openauthjs/openauth";
 import { CloudflareStorage } from "@openauthjs/openauth/storage/cloudflare";
+import { joinKey } from "@openauthjs/openauth/storage/storage";
 import { createSubjects } from "@openauthjs/openauth/subject";
 import { createClient } from "@openauthjs/openauth/client";
 import { object, string, boolean } from "valibot";
@@ -43,9 +44,24 @@ function AutoProvider(env) {
   };
 }
 
+// CloudflareStorage as released in 0.4.3 turns a 60 s lifetime (every authorization code, and a
+// refresh token's reuse mark) into expirationTtl 59 whenever a millisecond passes between two
+// Date.now() calls, and KV refuses it ("Invalid expiration_ttl of 59"): the code flow fails at
+// random (openauth issues #133, #204, #302). The fix merged upstream (PR #219, Math.max(ttl, 60))
+// is not in a release; this applies it to the adapter's set().
+function Storage(namespace) {
+  const kv = CloudflareStorage({ namespace });
+  return {
+    ...kv,
+    async set(key, value, expiry) {
+      await namespace.put(joinKey(key), JSON.stringify(value), { expirationTtl: expiry ? Math.max(Math.floor((expiry.getTime() - Date.now()) / 1000), 60) : undefined });
+    },
+  };
+}
+
 function build(env) {
   return issuer({
-    storage: CloudflareStorage({ namespace: env.AUTH_STORAGE }),
+    storage: Storage(env.AUTH_STORAGE),
     subjects,
     providers: { auto: AutoProvider(env) },
     // The benchmark's lifetimes (bench/common.mjs TTLS); refresh reuse window left at its default (60 s).
