@@ -16,6 +16,8 @@ import { gzipSync } from "node:zlib";
 // The worker's options, shared with the tests' harness (the same bundle, bindings and settings).
 import { BUILD, COMPATIBILITY_DATE, edgeauthOptions } from "../tests/support/miniflare-options.mjs";
 
+// The edge peers (workers-oauth-provider, OpenAuth), loaded in the same rounds: bench/peers.mjs.
+import * as peers from "./peers.mjs";
 import { ROOT, DURATION, WARMUP, ROUNDS, CONNECTIONS, ONLY, PROFILE, REDIRECT_URI, RESOURCE_ES256, RESOURCE_PS256, log, fetchRetry, Agent, basic, must, descendants, decodeJwtHeader, timeToFirst200, statements, setUpEdgeauth, authorizeUrl, edgeauthCode, redeem, load, median, VERIFIER } from "./common.mjs";
 
 function miniflare(stateDir, masterSecret, rootSecret) {
@@ -207,6 +209,9 @@ try {
       }),
     },
   ].filter((w) => !ONLY || ONLY.has(w.name.split(" ")[0]) || ONLY.has(w.name));
+  // The edge peers (BENCH_PEERS=0 skips them): each under its own workerd, added to the workloads it supports.
+  const peerState = peers.wantsPeers(workloads) ? await peers.startPeers(stateDir) : null;
+  if (peerState) { references.push(...peerState.peers.map((p) => p.mf)); peers.attach(peerState, workloads, seedFile); }
 
   // One request of each kind through fetch first: both servers answer 200, with the same token format.
   const formats = {};
@@ -223,11 +228,12 @@ try {
 
   const results = [];
   for (const w of workloads) {
-    const row = { name: w.name, tool: w.tool, unit: w.unit ?? "request" };
+    const row = { name: w.name, tool: w.tool, tools: w.tools, unit: w.unit ?? "request" };
     const rounds = { ea: [], op: [], ref: [] };
+    for (const p of w.peers ?? []) rounds[p.key] = [];
     // Alternate the servers, round after round, so drift in the machine's speed hits both alike.
     for (let i = 0; i < ROUNDS; i++) {
-      for (const [key, server] of [["ea", ea], ["op", op], ...(w.ref ? [["ref", ref]] : [])]) {
+      for (const [key, server] of [["ea", ea], ["op", op], ...(w.ref ? [["ref", ref]] : []), ...(w.peers ?? []).map((p) => [p.key, p])]) {
         log(`${w.name}: ${server.name}, round ${i + 1}/${ROUNDS} (${WARMUP} s warm-up, ${DURATION} s load)`);
         const profileAs = PROFILE && key === "ea" && i === 0 ? w.name.split(" (")[0].replace(/ /g, "-") : null;
         rounds[key].push(await load(server.pid, w[key], w.unit, profileAs));
@@ -236,8 +242,14 @@ try {
     row.ea = median(rounds.ea);
     row.op = median(rounds.op);
     if (rounds.ref.length) row.ref = median(rounds.ref);
+    for (const p of w.peers ?? []) row[p.key] = median(rounds[p.key]);
     results.push(row);
   }
+  // One refresh token refreshed by 20 requests at once, on every server (bench/peers.mjs).
+  const concurrency = peers.CONCURRENT_ON ? await peers.checkConcurrentRefresh(peerState, [
+    peers.oauthTarget("edgeauth", { tokenUrl: `${ea.issuer}/token`, auth: basic("app", eaSecrets["es/app"]), protectedUrl: `${ea.issuer}/userinfo`, code: () => edgeauthCode(eaAgent, ea.issuer, "app", "openid profile email offline_access"), exactlyOne: true }),
+    peers.oauthTarget("oidc-provider", { tokenUrl: `${opBase}/token`, auth: basic("app", opSecrets.app), protectedUrl: `${opBase}/me`, code: () => providerCode(opAgent, opBase, "app", "openid profile email offline_access", { prompt: "consent" }) }),
+  ]) : [];
   const oidcVersion = JSON.parse(readFileSync(join(ROOT, "bench/node_modules/oidc-provider/package.json"), "utf8")).version;
   const workerdVersion = (() => { try { return execFileSync(join(ROOT, "node_modules/.bin/workerd"), ["--version"]).toString().trim(); } catch { return "?"; } })();
 
@@ -253,10 +265,10 @@ try {
   p("| workload | tool | server | units/s | p50 ms | p99 ms | CPU ms/unit | errors |");
   p("|---|---|---|---:|---:|---:|---:|---:|");
   for (const r of results) {
-    for (const [key, who] of [["ea", "edgeauth"], ["op", "oidc-provider"], ["ref", ref.name]]) {
+    for (const [key, who] of [["ea", "edgeauth"], ["op", "oidc-provider"], ["ref", ref.name], ...(peerState?.peers ?? []).map((x) => [x.key, x.name])]) {
       const x = r[key];
       if (!x) continue;
-      p(`| ${r.name}${r.unit === "flow" ? " (unit: flow)" : ""} | ${r.tool} | ${who} | ${f(x.units_per_s)} | ${f(x.p50_ms, 2)} | ${f(x.p99_ms, 2)} | ${f(x.cpu_ms_per_unit, 3)} | ${x.errors} |`);
+      p(`| ${r.name}${r.unit === "flow" ? " (unit: flow)" : ""} | ${r.tools?.[key] ?? r.tool} | ${who} | ${f(x.units_per_s)} | ${f(x.p50_ms, 2)} | ${f(x.p99_ms, 2)} | ${f(x.cpu_ms_per_unit, 3)} | ${x.errors} |`);
     }
   }
   p("");
@@ -275,6 +287,8 @@ try {
   p("Token formats checked before the loads: " + Object.entries(formats).map(([k, v]) => `${k}: ${v}`).join("; "));
   p("In the code flow and the refresh grant oidc-provider issues an opaque, stored access token (its userinfo accepts nothing else); edgeauth a JWT (ES256). Both sign an ES256 ID token.");
   p("");
+  lines.push(...peers.report(peerState, results, concurrency, f));
+  p("");
   p(`wasm bundle: ${f(bundle.raw_kb)} KB raw, ${f(bundle.gzip_kb)} KB gzip (-9); JS glue ${f(bundle.js_kb)} KB`);
   p(`cold start, edgeauth: miniflare+workerd start to listening ${f(eaCold.to_listening_ms)} ms; to the first 200 (discovery) ${f(eaCold.first_200_ms)} ms, of which the first request ${f(eaCold.first_request_ms, 1)} ms; first token (keys unsealed, WebCrypto import) ${f(eaCold.first_token_ms, 1)} ms`);
   p(`cold start, oidc-provider: node start to the first 200 (discovery) ${f(opCold.first_200_ms)} ms, of which the first request ${f(opCold.first_request_ms, 1)} ms`);
@@ -282,7 +296,7 @@ try {
   p(`Workers free plan (10 ms CPU per request): the highest edgeauth mean is ${f(maxCpu, 2)} ms per request (${results.find((r) => r.ea.cpu_ms_per_request === maxCpu)?.name}); this counts the whole workerd process, including miniflare's local KV, D1 and Durable Object simulators, which on Workers run elsewhere`);
   if (current.problems.length) p(`worker log problems: ${current.problems.slice(0, 5).join(" | ")}`);
   console.log(lines.join("\n"));
-  if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ bundle, eaCold, opCold, formats, results }, null, 2));
+  if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ bundle, eaCold, opCold, formats, results, peers: peers.summary(peerState), concurrency }, null, 2));
 } finally {
   await cleanup();
 }

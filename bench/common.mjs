@@ -180,11 +180,14 @@ export async function redeem(tokenUrl, auth, code) {
 // load: wrk, bounded in time, CPU of the server process from /proc before and after
 // ---------------------------------------------------------------------------------------------
 
-export function wrk(url, script, args, headers, seconds) {
+function wrkArgv(url, script, args, headers, seconds) {
   const argv = ["-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--timeout", "5s", "-s", join(LUA, script)];
   for (const [k, v] of Object.entries(headers)) argv.push("-H", `${k}: ${v}`);
   argv.push(url, "--", ...args);
-  const out = execFileSync("wrk", argv, { env: { ...process.env, BENCH_LUA_DIR: LUA }, timeout: (seconds + 30) * 1000 }).toString();
+  return argv;
+}
+
+function wrkResult(out, url) {
   const line = out.split("\n").find((l) => l.startsWith("BENCH "));
   must(line, `wrk printed no result:\n${out}`);
   const r = JSON.parse(line.slice(6));
@@ -192,15 +195,37 @@ export function wrk(url, script, args, headers, seconds) {
   return r;
 }
 
+export function wrk(url, script, args, headers, seconds) {
+  const out = execFileSync("wrk", wrkArgv(url, script, args, headers, seconds), { env: { ...process.env, BENCH_LUA_DIR: LUA }, timeout: (seconds + 30) * 1000 }).toString();
+  return wrkResult(out, url);
+}
+
+/** wrk without blocking this process's event loop: a worker under miniflare that logs (OpenAuth logs
+ * every request) writes to a pipe this process drains, and would stall on a full pipe otherwise. */
+export function wrkAsync(url, script, args, headers, seconds) {
+  return new Promise((resolve, reject) => {
+    const child = spawn("wrk", wrkArgv(url, script, args, headers, seconds), { env: { ...process.env, BENCH_LUA_DIR: LUA }, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (d) => { out += d; });
+    const timer = setTimeout(() => child.kill("SIGKILL"), (seconds + 30) * 1000);
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      if (code !== 0) reject(new Error(`wrk exited with ${code}:\n${out}`));
+      else { try { resolve(wrkResult(out, url)); } catch (e) { reject(e); } }
+    });
+  });
+}
+
 /** `spec` is a load description, or an async function that makes a fresh one (the refresh grant
  * needs unused seed tokens for each wrk run). */
 export async function load(pid, make, unit, profileAs) {
   const fresh = async () => (typeof make === "function" ? await make() : make);
-  if (WARMUP > 0) { const w = await fresh(); wrk(w.url, w.script, w.args, w.headers, WARMUP); }
+  if (WARMUP > 0) { const w = await fresh(); await wrkAsync(w.url, w.script, w.args, w.headers, WARMUP); }
   const spec = await fresh();
   const perf = profileAs && spawn("perf", ["record", "-q", "-F", "999", "-g", "-p", String(pid), "-o", join(PROFILE, `${profileAs}.perf.data`), "--", "sleep", String(DURATION)], { stdio: "ignore" });
   const c0 = cpuMs(pid);
-  const r = wrk(spec.url, spec.script, spec.args, spec.headers, DURATION);
+  const r = await wrkAsync(spec.url, spec.script, spec.args, spec.headers, DURATION);
   const cpu = cpuMs(pid) - c0;
   if (perf) await new Promise((resolve) => (perf.exitCode !== null ? resolve() : perf.on("exit", resolve)));
   const secs = r.duration_us / 1e6;
