@@ -289,17 +289,9 @@ fn hot_paths_write_nothing_and_warm_caches_read_nothing() {
     // As on Workers with D1 read replication; the counts of a database without replicas are the
     // same with every replica round trip on the primary instead.
     let h = Harness { rt: Counting::replicated(&native, &tally), tally: &tally, server: Server::new() };
-    h.admin("PUT", "/admin/tenants/acme", json!({"name": "Acme"}));
-    let mut scopes = serde_json::to_value(edgeauth_core::config::WorkspaceConfig::default().scopes).unwrap();
-    scopes["api"] = json!({"description": "API"});
-    h.admin("PUT", "/admin/tenants/acme/workspaces/main", json!({ "scopes": scopes }));
-    h.admin("POST", "/admin/tenants/acme/workspaces/main/users", json!({"username": "ada", "password": "correct horse battery", "claims": {"name": "Ada"}}));
-    let svc = h.admin("POST", "/admin/tenants/acme/workspaces/main/clients", json!({"client_id": "svc", "grant_types": ["client_credentials"], "response_types": [], "redirect_uris": [], "scope": "api"}));
-    let svc_secret = svc["client_secret"].as_str().unwrap().to_string();
+    let (svc_secret, app_secret) = flow_workspace(&h);
     let web = h.admin("POST", "/admin/tenants/acme/workspaces/main/clients", json!({"client_id": "web", "grant_types": ["authorization_code"], "redirect_uris": [REDIRECT], "scope": "openid profile", "skip_consent": true}));
     let web_secret = web["client_secret"].as_str().unwrap().to_string();
-    let app = h.admin("POST", "/admin/tenants/acme/workspaces/main/clients", json!({"client_id": "app", "grant_types": ["authorization_code", "refresh_token"], "redirect_uris": [REDIRECT], "scope": "openid profile offline_access", "skip_consent": true}));
-    let app_secret = app["client_secret"].as_str().unwrap().to_string();
     h.admin("POST", "/admin/tenants/acme/workspaces/main/clients", json!({"client_id": "asks", "grant_types": ["authorization_code"], "redirect_uris": [REDIRECT], "scope": "openid profile"}));
 
     let cc = || {
