@@ -170,6 +170,7 @@ try {
       name: "jwks", tool: "wrk",
       ea: { url: `${ea.issuer}/jwks`, script: "plain.lua", args: ["GET"], headers: {} },
       op: { url: `${opBase}/jwks`, script: "plain.lua", args: ["GET"], headers: {} },
+      ref: { url: `${refBase}/ref/jwks`, script: "plain.lua", args: ["GET"], headers: {} },
     },
     {
       name: "client_credentials ES256", tool: "wrk",
@@ -239,6 +240,7 @@ try {
         rounds[key].push(await load(server.pid, w[key], w.unit, profileAs));
       }
     }
+    row.rounds = rounds;
     row.ea = median(rounds.ea);
     row.op = median(rounds.op);
     if (rounds.ref.length) row.ref = median(rounds.ref);
@@ -280,6 +282,14 @@ try {
     p(`| ${r.name} | ${f(r.ea.units_per_s / r.op.units_per_s, 2)} | ${f(r.ea.p50_ms / r.op.p50_ms, 2)} | ${f(r.ea.p99_ms / r.op.p99_ms, 2)} | ${f(r.ea.cpu_ms_per_unit / r.op.cpu_ms_per_unit, 2)} |`);
   }
   p("");
+  // Per round (the servers of a round are loaded back to back): the CPU ratios' median and range.
+  const ratios = (r, key) => r.rounds.ea.map((x, i) => x.cpu_ms_per_unit / r.rounds[key][i].cpu_ms_per_unit).sort((a, b) => a - b);
+  const span = (xs) => (xs.length ? `${f(xs[Math.floor(xs.length / 2)], 2)} (${f(xs[0], 2)}-${f(xs[xs.length - 1], 2)})` : "-");
+  p("CPU per unit by round, edgeauth over oidc-provider and over the reference: median (range)");
+  p("");
+  p("| workload | / oidc-provider | / reference |");
+  p("|---|---:|---:|");
+  for (const r of results) p(`| ${r.name} | ${span(ratios(r, "op"))} | ${r.rounds.ref.length ? span(ratios(r, "ref")) : "-"} |`);
   p("");
   p(`The reference (bench/reference-worker.js) is the ceiling of this harness, not a peer: a minimal JS worker under the same workerd that checks one fixed credential and signs one ES256 JWT with WebCrypto, with no tenant, client lookup, configuration or key management. Its throughput against oidc-provider's, same run: ${results.filter((r) => r.ref).map((r) => `${r.name} ${f(r.ref.units_per_s / r.op.units_per_s, 2)}x (edgeauth ${f(r.ea.units_per_s / r.op.units_per_s, 2)}x)`).join("; ")}.`);
   p("");

@@ -1,7 +1,8 @@
 // The harness's ceiling: a minimal Workers script, not a server. It does the least a token endpoint
 // can do under workerd and nothing an authorization server must (no tenant, no client lookup, no
 // configuration, no key management): it checks one fixed Basic credential, reads the form, signs
-// one RFC 9068-shaped ES256 JWT with WebCrypto and answers; discovery is a fixed JSON string.
+// one RFC 9068-shaped ES256 JWT with WebCrypto and answers; discovery and the JWKS are fixed JSON
+// strings (the JWKS: one P-256 and two RSA-2048 public keys, as edgeauth's bench workspace has).
 // bench/bench.mjs loads it with the same tool and settings as edgeauth and oidc-provider, so the
 // table shows how far any worker can go on this machine.
 const enc = new TextEncoder();
@@ -9,12 +10,16 @@ const b64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-"
 const b64urlJson = (v) => b64url(enc.encode(JSON.stringify(v)));
 let key;
 let discovery;
+const JWKS = '{"keys":[{"kty":"EC","x":"7mdzY8EK48yZ9bmnihHryhrcpDnLeb5qAzUcHKqYMwc","y":"SOXdIs8MyroeozwU1uH-11sx_rJ_BguOyemg6W-R23g","crv":"P-256","kid":"zPjYSz6B8m-lMbBb3cfcr11VVdUoCSiEr9CQOZ67QOw","use":"sig","alg":"ES256"},{"kty":"RSA","n":"hMSCeP9uSxEDFRk6b9j76zAeyo6ETSX_3-MMxkt1T6U1_bWwuiBrBr3EqdlQFxgEJQ1E088Wi3HGQFJO_8WeD3MJY4TSLTcRFs8fb9b4eMb9IwEFqKbG34IbN-mCL3UFZ9bA-_S5s6URvgYzNdU5983EBFp2nwosNEv2GKWL3RjhWbJvcDf0kM9GviiKztS1V_O1cJ4hj8QCW4HcuEjrqVROgE2wE_WUFE7Zr845uCtOmjqCNaFqRwzqM6F4HhqM5Ib2tdKzBsMKFr6_H8_glfBkE8Pnbq-HVvfy-hrurljLrrZPtq93hnwNzWhbELolxYsNjk5H-7zV8N-vUGM2dQ","e":"AQAB","kid":"r0351YHQEHgi0fPwvMJOTyZNoKtkOp81JSeOJMXp0jo","use":"sig","alg":"RS256"},{"kty":"RSA","n":"kHDVcKAEEBJF83wVjmXMz-TzIYxSeNWjWuP3V8GyKvwfK8Cl5q-mx3k3vX8Ma9uV0NTXONY5gQZpB9kFLx2tXLzREPCUqj9DkL37EKsMkATZC7myByHzYkiYLL93zrz-x-iv-BpJHMqNXXJDrCur56ecdJZ-uRrePul9I3sddPEHKrkPGwOpGQJ8FZYJ4fke2ijSNgfDokQUTn6TLUP32HRaBH_HRZOaANz-DhHKuLcTAaQCNfxXLsCnpHmqqWjWth97O9ISbv-PIOnLX7i3H7ZpFH64y7bg_l97me5sxLrLyZzbeMVIGxIhiQcNTqHD0OTG3hjBJwsYgWWAKcvouQ","e":"AQAB","kid":"F4ftizjzK6nEZwtI-8wsyKCOY8--86EMr-GT2gDC9vM","use":"sig","alg":"PS256"}]}';
 
 export default {
   async fetch(request) {
     const url = new URL(request.url);
     const issuer = url.origin + "/ref";
     if (request.method === "GET") {
+      if (url.pathname.endsWith("/jwks")) {
+        return new Response(JWKS, { headers: { "content-type": "application/jwk-set+json", "cache-control": "public, max-age=60" } });
+      }
       discovery ??= JSON.stringify({ issuer, token_endpoint: issuer + "/token", jwks_uri: issuer + "/jwks", grant_types_supported: ["client_credentials"], token_endpoint_auth_methods_supported: ["client_secret_basic"] });
       return new Response(discovery, { headers: { "content-type": "application/json", "cache-control": "public, max-age=300" } });
     }

@@ -9,14 +9,35 @@ export function requestHead(request) {
   return head;
 }
 
-/** `head` is `name \n value \n ...` (appended, so several Set-Cookie stay separate). */
-export function newResponse(status, head, body) {
-  const headers = new Headers();
+/** Responses the engine marked reusable (`Response::reusable_until_ms` in the core): what the
+ * entry (`entry.mjs`) needs to answer the same GET again, until `until` (ms, `Date.now()`). One
+ * map for both modules, under a registered symbol (wasm-bindgen copies this file apart). */
+const reusable = (globalThis[Symbol.for("edgeauth.reusable")] ??= new WeakMap());
+
+/** `head` is `name \n value \n ...`. The headers go to the Response as a plain object (one
+ * conversion inside the constructor, no Headers object and no `append` call per header), unless
+ * a name repeats (several Set-Cookie): then they are appended, so each stays separate.
+ * `reusableUntil` is 0, or when the engine says this answer may be reused until. */
+export function newResponse(status, head, body, reusableUntil) {
+  let headers;
   if (head) {
     const parts = head.split("\n");
-    for (let i = 0; i + 1 < parts.length; i += 2) headers.append(parts[i], parts[i + 1]);
+    headers = Object.create(null);
+    for (let i = 0; i + 1 < parts.length; i += 2) {
+      if (headers[parts[i]] !== undefined) {
+        headers = new Headers();
+        for (let j = 0; j + 1 < parts.length; j += 2) headers.append(parts[j], parts[j + 1]);
+        break;
+      }
+      headers[parts[i]] = parts[i + 1];
+    }
   }
-  return new Response(body.length ? body : null, { status, headers });
+  const init = { status, headers };
+  const response = new Response(body.length ? body : null, init);
+  // The body (a copy out of wasm memory) and the init are not consumed by the Response: the entry
+  // builds the same answer again from them.
+  if (reusableUntil > 0) reusable.set(response, { body: body.length ? body : null, init, until: reusableUntil });
+  return response;
 }
 
 // D1 through the Sessions API, so that reads may go to a read replica near this isolate.

@@ -13,7 +13,9 @@ use edgeauth_core::crypto::b64url_decode;
 use edgeauth_core::runtime::{self as rt, Counter, Lifetime, SqlRow, SqlValue, SsoSession, Statement, StoreError};
 use edgeauth_core::{OAuthError, Server};
 use serde_json::Value;
+use std::cell::RefCell;
 use std::future::Future;
+use std::rc::Rc;
 use std::task::Poll;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -31,6 +33,22 @@ thread_local! {
     // private keys) outlive a request. An isolate runs one thread, so leaking gives a `'static`.
     static ENGINE: &'static Server = Box::leak(Box::new(Server::new()));
     static SIGNER: &'static WebCryptoSigner<JsEntropy> = Box::leak(Box::new(WebCryptoSigner::new(JsEntropy)));
+    // The runtime built from `env` (secrets decoded, bindings looked up), kept while requests bring
+    // the same `env` object: workerd hands every request of an isolate the same one, and its
+    // values do not change while the isolate lives (a new secret or binding is a new deployment).
+    static RUNTIME: RefCell<Option<(JsValue, Rc<WorkerRuntime>)>> = const { RefCell::new(None) };
+}
+
+/// The runtime of `env`: the isolate's kept one when `env` is the object it was built from (one
+/// `===`), else built and kept. A misconfigured `env` is not kept: every request reports it.
+fn runtime_of(env: &Env) -> Result<Rc<WorkerRuntime>, StoreError> {
+    let env_value: &JsValue = env.as_ref();
+    if let Some(rt) = RUNTIME.with(|r| r.borrow().as_ref().filter(|(kept, _)| kept == env_value).map(|(_, rt)| rt.clone())) {
+        return Ok(rt);
+    }
+    let rt = Rc::new(WorkerRuntime::from_env(env)?);
+    RUNTIME.with(|r| *r.borrow_mut() = Some((env_value.clone(), rt.clone())));
+    Ok(rt)
 }
 
 /// The fetch handler, called by the entry (`js/entry.mjs`) with the request, `env` and the body the
@@ -54,13 +72,13 @@ pub fn fetch(req: web_sys::Request, env: Env, body: JsValue) -> JsValue {
 
 async fn respond(req: web_sys::Request, env: Env, body: JsValue) -> web_sys::Response {
     let response = match translate_request(&req, &body) {
-        Ok(mut core_req) => match WorkerRuntime::from_env(&env) {
+        Ok(mut core_req) => match runtime_of(&env) {
             Ok(runtime) => {
-                core_req.client_certificate = client_certificate(&req, &env, &core_req.headers);
+                core_req.client_certificate = client_certificate(&req, runtime.client_cert_header.as_deref(), &core_req.headers);
                 // Cloudflare's edge sets CF-Connecting-IP on every request, replacing any the client
                 // sent (miniflare sets it from the socket when the request has none).
                 core_req.client_address = core_req.headers.iter().find(|(k, _)| k == "cf-connecting-ip").and_then(|(_, v)| v.trim().parse().ok());
-                let response = ENGINE.with(|e| *e).handle(&runtime, core_req).await;
+                let response = ENGINE.with(|e| *e).handle(&*runtime, core_req).await;
                 // One JSON line per failed request; the cause it may carry is never in the response.
                 if let Some(f) = &response.failure {
                     worker::console_log!("{}", f.log_line(|| edgeauth_core::crypto::random_id(&JsEntropy)));
@@ -79,7 +97,7 @@ async fn respond(req: web_sys::Request, env: Env, body: JsValue) -> web_sys::Res
 
 /// The TLS client certificate: what Cloudflare's edge saw (API Shield mTLS, `cf.tlsClientAuth`),
 /// else, only when the `CLIENT_CERT_HEADER` variable names one, a trusted front end's header.
-fn client_certificate(req: &web_sys::Request, env: &Env, headers: &[(String, String)]) -> Option<edgeauth_core::http::ClientCertificate> {
+fn client_certificate(req: &web_sys::Request, client_cert_header: Option<&str>, headers: &[(String, String)]) -> Option<edgeauth_core::http::ClientCertificate> {
     // The properties are read from the JS object, not through `worker::TlsClientAuth`, whose getters
     // panic (and the request hangs) when a field is missing or not a string.
     let get = |obj: &JsValue, key: &str| js_sys::Reflect::get(obj, &JsValue::from_str(key)).ok().filter(|v| v.is_object());
@@ -89,8 +107,7 @@ fn client_certificate(req: &web_sys::Request, env: &Env, headers: &[(String, Str
             return Some(c);
         }
     }
-    let header = env_string(env, "CLIENT_CERT_HEADER").filter(|h| !h.is_empty())?;
-    edgeauth_core::mtls::from_trusted_header(headers, &header)
+    edgeauth_core::mtls::from_trusted_header(headers, client_cert_header?)
 }
 
 /// A string variable or secret of `env` (both are plain strings on the env object).
@@ -141,7 +158,10 @@ fn translate_response(resp: edgeauth_core::Response) -> web_sys::Response {
         head.push('\n');
         head.push_str(value);
     }
-    boundary::new_response(resp.status, &head, resp.body)
+    // The engine's mark that this answer may be reused (discovery, JWKS): the entry keeps it for
+    // the same GET until then (see `js/entry.mjs`); 0 when it may not.
+    let reusable_until = resp.reusable_until_ms.map_or(0.0, |ms| ms as f64);
+    boundary::new_response(resp.status, &head, resp.body, reusable_until)
 }
 
 mod boundary {
@@ -152,7 +172,7 @@ mod boundary {
         #[wasm_bindgen(js_name = requestHead)]
         pub fn request_head(request: &web_sys::Request) -> String;
         #[wasm_bindgen(js_name = newResponse)]
-        pub fn new_response(status: u16, head: &str, body: Vec<u8>) -> web_sys::Response;
+        pub fn new_response(status: u16, head: &str, body: Vec<u8>, reusable_until_ms: f64) -> web_sys::Response;
         #[wasm_bindgen(js_name = d1Query, catch)]
         pub fn d1_query(db: &JsValue, sql: &str, params: &js_sys::Array) -> Result<js_sys::Promise, JsValue>;
         #[wasm_bindgen(js_name = d1Batch, catch)]
@@ -187,6 +207,8 @@ struct WorkerRuntime {
     extension_hosts: Option<String>,
     /// The `send_email` binding `EMAIL` and the `EMAIL_FROM` address, when both are configured.
     email: Option<(worker::SendEmail, String)>,
+    /// `CLIENT_CERT_HEADER`: a trusted front end's header with the client certificate, if set.
+    client_cert_header: Option<String>,
 }
 
 impl WorkerRuntime {
@@ -217,6 +239,7 @@ impl WorkerRuntime {
                 (Ok(binding), Some(from)) => Some((binding, from)),
                 _ => None,
             },
+            client_cert_header: env_string(env, "CLIENT_CERT_HEADER").filter(|h| !h.is_empty()),
         })
     }
 }

@@ -2,7 +2,7 @@
 //! in pure-Rust wasm costs ~6.7 ms of CPU, most of the Workers free plan's 10 ms budget.
 //!
 //! Private keys are imported once per isolate (non-extractable) and cached by kid, checked
-//! against a hash of the DER they came from. ES256 verification (every access token userinfo and
+//! against the DER they came from. ES256 verification (every access token userinfo and
 //! the resource endpoints see, client assertions) goes through WebCrypto too: a P-256 verification
 //! in pure-Rust wasm costs ~0.3 ms of CPU, a fifth of a whole authorization-code flow here. Public
 //! keys are cached by their coordinates. RSA verification stays in pure Rust (cheap with a public
@@ -14,12 +14,11 @@
 //! DER; the core checks and re-encodes it and builds its JWK and kid. The bundle carries no
 //! pure-Rust RSA key generation at all (edgeauth-core without `rsa-keygen`).
 
-use edgeauth_core::crypto::sha256;
 use edgeauth_core::jose::{PureRustSigner, RSA_BITS};
 use edgeauth_core::runtime::{Alg, Entropy, Signer, StoreError};
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use serde_json::Value;
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -28,9 +27,9 @@ use web_sys::{CryptoKey, SubtleCrypto};
 /// Enough for every active and next key of the workspaces one isolate serves at a time.
 const KEY_CACHE_CAPACITY: usize = 32;
 
-/// An imported key with the SHA-256 of the DER it came from and the algorithm it was imported for.
+/// An imported key with the DER it came from and the algorithm it was imported for.
 struct ImportedKey {
-    der_sha256: [u8; 32],
+    der: Vec<u8>,
     alg: Alg,
     key: CryptoKey,
 }
@@ -40,11 +39,42 @@ pub struct WebCryptoSigner<E: Entropy> {
     keys: RefCell<HashMap<String, ImportedKey>>,
     /// EC P-256 public keys by `x.y`.
     public_keys: RefCell<HashMap<String, CryptoKey>>,
+    /// `crypto.subtle` and the `sign` parameters of each algorithm (ES256, RS256, PS256), looked
+    /// up and built once: WebCrypto reads the parameters at each call and keeps nothing of them.
+    subtle: OnceCell<SubtleCrypto>,
+    sign_params: [OnceCell<Object>; 3],
 }
 
 impl<E: Entropy> WebCryptoSigner<E> {
     pub fn new(entropy: E) -> Self {
-        WebCryptoSigner { fallback: PureRustSigner::new(entropy), keys: RefCell::new(HashMap::new()), public_keys: RefCell::new(HashMap::new()) }
+        WebCryptoSigner {
+            fallback: PureRustSigner::new(entropy),
+            keys: RefCell::new(HashMap::new()),
+            public_keys: RefCell::new(HashMap::new()),
+            subtle: OnceCell::new(),
+            sign_params: Default::default(),
+        }
+    }
+
+    fn subtle(&self) -> Result<SubtleCrypto, JsValue> {
+        if let Some(s) = self.subtle.get() {
+            return Ok(s.clone());
+        }
+        let s = subtle()?;
+        Ok(self.subtle.get_or_init(|| s).clone())
+    }
+
+    fn sign_params(&self, alg: Alg) -> Result<Object, JsValue> {
+        let cell = &self.sign_params[match alg {
+            Alg::ES256 => 0,
+            Alg::RS256 => 1,
+            Alg::PS256 => 2,
+        }];
+        if let Some(p) = cell.get() {
+            return Ok(p.clone());
+        }
+        let p = sign_params(alg)?;
+        Ok(cell.get_or_init(|| p).clone())
     }
 
     async fn ec_public_key(&self, subtle: &SubtleCrypto, x: &str, y: &str) -> Result<CryptoKey, JsValue> {
@@ -69,20 +99,19 @@ impl<E: Entropy> WebCryptoSigner<E> {
     async fn verify_es256(&self, public_jwk: &Value, message: &[u8], signature: &[u8]) -> Result<Option<bool>, JsValue> {
         let member = |n: &str| public_jwk.get(n).and_then(Value::as_str);
         let (Some(x), Some(y)) = (member("x"), member("y")) else { return Ok(None) };
-        let subtle = subtle()?;
+        let subtle = self.subtle()?;
         let Ok(key) = self.ec_public_key(&subtle, x, y).await else { return Ok(None) };
         // JWS carries r || s, 64 bytes, which is what WebCrypto takes; any other length is false.
         if signature.len() != 64 {
             return Ok(Some(false));
         }
-        let promise = subtle.verify_with_object_and_u8_array_and_u8_array(&sign_params(Alg::ES256)?, &key, signature, message)?;
+        let promise = subtle.verify_with_object_and_u8_array_and_u8_array(&self.sign_params(Alg::ES256)?, &key, signature, message)?;
         Ok(Some(JsFuture::from(promise).await?.as_bool() == Some(true)))
     }
 
     async fn private_key(&self, subtle: &SubtleCrypto, alg: Alg, kid: &str, der: &[u8]) -> Result<CryptoKey, JsValue> {
-        let der_sha256 = sha256(der);
         if let Some(cached) = self.keys.borrow().get(kid) {
-            if cached.der_sha256 == der_sha256 && cached.alg == alg {
+            if cached.der == der && cached.alg == alg {
                 return Ok(cached.key.clone());
             }
         }
@@ -94,7 +123,7 @@ impl<E: Entropy> WebCryptoSigner<E> {
         if keys.len() >= KEY_CACHE_CAPACITY {
             keys.clear();
         }
-        keys.insert(kid.to_string(), ImportedKey { der_sha256, alg, key: key.clone() });
+        keys.insert(kid.to_string(), ImportedKey { der: der.to_vec(), alg, key: key.clone() });
         Ok(key)
     }
 
@@ -112,9 +141,9 @@ impl<E: Entropy> WebCryptoSigner<E> {
     }
 
     async fn sign_webcrypto(&self, alg: Alg, kid: &str, der: &[u8], message: &[u8]) -> Result<Vec<u8>, JsValue> {
-        let subtle = subtle()?;
+        let subtle = self.subtle()?;
         let key = self.private_key(&subtle, alg, kid, der).await?;
-        let promise = subtle.sign_with_object_and_u8_array(&sign_params(alg)?, &key, message)?;
+        let promise = subtle.sign_with_object_and_u8_array(&self.sign_params(alg)?, &key, message)?;
         // ECDSA comes back as the 64-byte r || s that JWS wants; RSA as the plain signature.
         Ok(Uint8Array::new(&JsFuture::from(promise).await?).to_vec())
     }

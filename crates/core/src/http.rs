@@ -178,6 +178,13 @@ pub struct Response {
     pub body: Vec<u8>,
     /// When this response reports an error: what the adapter logs (never sent).
     pub failure: Option<Box<Failure>>,
+    /// Never sent. Set only on a 200 that depends on nothing but the request's method and URL and
+    /// on isolate caches, answered from them (discovery, JWKS): until this time (ms, the runtime's
+    /// clock) the same request gets the same response (headers included) unless this isolate
+    /// handles a write first, so an adapter may keep it and answer the same GET with it. It is
+    /// when the cache entry the response was built from expires, so a kept copy is never older than
+    /// the caches already allow (`CONFIG_CACHE_TTL_MS`).
+    pub reusable_until_ms: Option<u64>,
 }
 
 /// A failed request as the log sees it: one JSON line per failed request, written by the adapter.
@@ -264,7 +271,13 @@ impl Error {
 
 impl Response {
     pub fn new(status: u16) -> Response {
-        Response { status, headers: Vec::new(), body: Vec::new(), failure: None }
+        Response { status, headers: Vec::new(), body: Vec::new(), failure: None, reusable_until_ms: None }
+    }
+
+    /// Marks the response reusable until `until_ms` (see [`Response::reusable_until_ms`]).
+    pub fn reusable_until(mut self, until_ms: u64) -> Response {
+        self.reusable_until_ms = Some(until_ms);
+        self
     }
 
     /// `Retry-After` when the error reports a lock (every rendering of an error calls this).

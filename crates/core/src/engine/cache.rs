@@ -30,6 +30,14 @@ impl<T: Clone> TtlCache<T> {
         (now_ms.saturating_sub(e.at_ms) < CONFIG_CACHE_TTL_MS).then(|| e.value.clone())
     }
 
+    /// The entry and when it stops being served (its load time plus the TTL, in ms): what was
+    /// built from it may be reused until then, and no longer (see `Response::reusable_until_ms`).
+    pub(crate) fn get_with_expiry(&self, key: &str, now_ms: u64) -> Option<(T, u64)> {
+        let entries = self.entries.borrow();
+        let e = entries.get(key)?;
+        (now_ms.saturating_sub(e.at_ms) < CONFIG_CACHE_TTL_MS).then(|| (e.value.clone(), e.at_ms.saturating_add(CONFIG_CACHE_TTL_MS)))
+    }
+
     pub(crate) fn put(&self, key: String, value: T, now_ms: u64) {
         let mut entries = self.entries.borrow_mut();
         if entries.len() >= CACHE_MAX_ENTRIES {

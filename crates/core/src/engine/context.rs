@@ -25,6 +25,9 @@ pub struct Ctx<'a, R: Runtime> {
     pub client_certificate: Option<crate::http::ClientCertificate>,
     /// The request came through the workspace's mTLS domain (its `mtls_issuer`).
     pub via_mtls: bool,
+    /// When `config`'s cache entry expires (ms): a response built from it alone may be reused
+    /// until then (`Response::reusable_until_ms`).
+    pub(crate) config_expires_ms: u64,
 }
 
 impl<R: Runtime> Ctx<'_, R> {
@@ -49,6 +52,11 @@ impl<R: Runtime> Ctx<'_, R> {
     /// The workspace's keys from the isolate cache, loading them when stale.
     pub async fn keys(&self) -> Result<Arc<KeySet>, OAuthError> {
         self.server.workspace_keys(self.rt, &self.tenant, &self.workspace, false).await
+    }
+
+    /// The workspace's keys and when their cache entry expires (ms).
+    pub(crate) async fn keys_with_expiry(&self) -> Result<(Arc<KeySet>, u64), OAuthError> {
+        self.server.workspace_keys_with_expiry(self.rt, &self.tenant, &self.workspace, false).await
     }
 
     /// The keys, reloaded if `kid` is unknown to the cached copy (another isolate rotated).
@@ -129,9 +137,9 @@ impl Server {
         if !config::valid_identifier(tenant) || !config::valid_identifier(workspace) {
             return Err(OAuthError::not_found(format!("no endpoint at {}", req.path)));
         }
-        let config = match self.workspace_config(rt, tenant, workspace).await? {
-            Some(c) => c,
-            None => {
+        let (config, config_expires_ms) = match self.workspace_config_with_expiry(rt, tenant, workspace).await? {
+            (Some(c), expires) => (c, expires),
+            (None, _) => {
                 let known_tenant = config::load_tenant(rt.kv(), tenant).await?.is_some();
                 return Err(OAuthError::not_found(if known_tenant { format!("unknown workspace '{workspace}'") } else { format!("unknown tenant '{tenant}'") }));
             }
@@ -145,6 +153,7 @@ impl Server {
             issuer: format!("{}/{tenant}/{workspace}", req.origin),
             via_mtls: !config.mtls_issuer.is_empty() && config.mtls_issuer == format!("{}/{tenant}/{workspace}", req.origin),
             config,
+            config_expires_ms,
             now: rt.clock().now_secs(),
             client_certificate: req.client_certificate.clone(),
         })

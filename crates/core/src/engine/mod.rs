@@ -109,21 +109,31 @@ impl Server {
     }
 
     pub async fn workspace_config<R: Runtime>(&self, rt: &R, tenant: &str, workspace: &str) -> Result<Option<Arc<WorkspaceConfig>>, OAuthError> {
+        Ok(self.workspace_config_with_expiry(rt, tenant, workspace).await?.0)
+    }
+
+    /// The configuration and when its cache entry expires (ms).
+    pub(crate) async fn workspace_config_with_expiry<R: Runtime>(&self, rt: &R, tenant: &str, workspace: &str) -> Result<(Option<Arc<WorkspaceConfig>>, u64), OAuthError> {
         let key = config::workspace_key(tenant, workspace);
         let now_ms = rt.clock().now_ms();
-        if let Some(c) = self.configs.get(&key, now_ms) {
+        if let Some(c) = self.configs.get_with_expiry(&key, now_ms) {
             return Ok(c);
         }
         let cfg = config::load_workspace(rt.kv(), tenant, workspace).await?.map(Arc::new);
         self.configs.put(key, cfg.clone(), now_ms);
-        Ok(cfg)
+        Ok((cfg, now_ms.saturating_add(config::CONFIG_CACHE_TTL_MS)))
     }
 
     async fn workspace_keys<R: Runtime>(&self, rt: &R, tenant: &str, workspace: &str, force: bool) -> Result<Arc<KeySet>, OAuthError> {
+        Ok(self.workspace_keys_with_expiry(rt, tenant, workspace, force).await?.0)
+    }
+
+    /// The keys and when their cache entry expires (ms).
+    pub(crate) async fn workspace_keys_with_expiry<R: Runtime>(&self, rt: &R, tenant: &str, workspace: &str, force: bool) -> Result<(Arc<KeySet>, u64), OAuthError> {
         let key = config::workspace_key(tenant, workspace);
         let now_ms = rt.clock().now_ms();
         if !force {
-            if let Some(k) = self.keys.get(&key, now_ms) {
+            if let Some(k) = self.keys.get_with_expiry(&key, now_ms) {
                 return Ok(k);
             }
         }
@@ -135,7 +145,7 @@ impl Server {
         };
         let ks = Arc::new(ks);
         self.keys.put(key, ks.clone(), now_ms);
-        Ok(ks)
+        Ok((ks, now_ms.saturating_add(config::CONFIG_CACHE_TTL_MS)))
     }
 
     /// The workspace's identity providers (an empty set when it has none), cached like its configuration.

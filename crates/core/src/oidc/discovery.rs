@@ -29,7 +29,9 @@ pub async fn metadata<R: Runtime>(ctx: &Ctx<'_, R>) -> Result<Response, OAuthErr
     Ok(Response::new(200)
         .with_header("content-type", "application/json")
         .with_header("cache-control", "public, max-age=60")
-        .with_body(document.as_bytes().to_vec()))
+        .with_body(document.as_bytes().to_vec())
+        // The document is served from the isolate's cache while its configuration entry lives.
+        .reusable_until(ctx.config_expires_ms))
 }
 
 fn build_metadata<R: Runtime>(ctx: &Ctx<'_, R>, authorization_details_types: &[&str]) -> serde_json::Value {
@@ -113,9 +115,11 @@ fn build_metadata<R: Runtime>(ctx: &Ctx<'_, R>, authorization_details_types: &[&
 }
 
 pub async fn jwks<R: Runtime>(ctx: &Ctx<'_, R>) -> Result<Response, OAuthError> {
-    let keys = ctx.keys().await?;
+    let (keys, keys_expire_ms) = ctx.keys_with_expiry().await?;
     Ok(Response::new(200)
         .with_header("content-type", "application/jwk-set+json")
         .with_header("cache-control", "public, max-age=60")
-        .with_body(keys.jwks_json.clone().into_bytes()))
+        .with_body(keys.jwks_json.clone().into_bytes())
+        // It also needs the workspace to exist with this configuration (the context checked it).
+        .reusable_until(keys_expire_ms.min(ctx.config_expires_ms)))
 }

@@ -27,7 +27,10 @@ pub fn valid_interaction_id(v: &str) -> bool {
 }
 
 pub fn with_interaction_id<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, resp: Response) -> Response {
-    resp.replace_header(INTERACTION_ID, interaction_id(ctx, req))
+    let mut resp = resp.replace_header(INTERACTION_ID, interaction_id(ctx, req));
+    // The id is the request's own (or random): this answer is not another request's.
+    resp.reusable_until_ms = None;
+    resp
 }
 
 /// A random (version 4) UUID from 16 random bytes.
