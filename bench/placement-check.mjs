@@ -10,15 +10,14 @@ import { join } from "node:path";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
-// The stand-in: a WorkerEntrypoint like the bundle's, using `this.env` as the engine does.
+// The stand-in: a plain module handler like the bundle's entry (crates/cloudflare/js/entry.mjs).
 const standIn = `
-import { WorkerEntrypoint, DurableObject } from "cloudflare:workers";
+import { DurableObject } from "cloudflare:workers";
 export class SsoSessionObject extends DurableObject { async fetch() { return new Response("object"); } }
 const sel = (db) => db.prepare("SELECT v FROM t WHERE k = ?").bind("a");
 const ins = (db) => db.prepare("INSERT OR REPLACE INTO t (k, v) VALUES (?, ?)").bind("a", "1");
-export default class extends WorkerEntrypoint {
-  async fetch(request) {
-    const env = this.env;
+export default {
+  async fetch(request, env) {
     const path = new URL(request.url).pathname;
     let out = "";
     switch (path) {

@@ -256,8 +256,8 @@ export default {
   async fetch(request, env, ctx) {
     delays ??= { ...Object.fromEntries(KINDS.map((k) => [k, 0])), ...JSON.parse(env.PLACEMENT || "{}") };
     const stats = new Stats(delays);
-    const worker = new Edgeauth(ctx, wrapEnv(env, stats));
-    const response = await current.run(stats, () => worker.fetch(request));
+    // The bundle's entry is a plain module handler (crates/cloudflare/js/entry.mjs).
+    const response = await current.run(stats, () => Edgeauth.fetch(request, wrapEnv(env, stats), ctx));
     const out = new Response(response.body, response);
     out.headers.set("x-bench-storage", stats.header());
     return out;
