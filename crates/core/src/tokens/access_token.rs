@@ -2,6 +2,7 @@
 //! reading a presented one (RFC 6750), and verifying it.
 
 use super::{sign, verify_own_jwt, Authentication};
+use crate::config::client::Client;
 use crate::crypto;
 use crate::engine::Ctx;
 use crate::error::OAuthError;
@@ -19,7 +20,7 @@ pub struct AccessToken {
 /// client_credentials, whose tokens are revoked by `jti`).
 pub async fn mint_access_token<R: Runtime>(
     ctx: &Ctx<'_, R>,
-    client_id: &str,
+    client: &Client,
     sub: &str,
     scope: &str,
     grant_id: Option<&str>,
@@ -32,7 +33,7 @@ pub async fn mint_access_token<R: Runtime>(
         "iss": ctx.issuer,
         "sub": sub,
         "aud": ctx.access_token_audience(),
-        "client_id": client_id,
+        "client_id": client.client_id,
         "iat": ctx.now,
         "exp": ctx.now + ttl,
         "jti": jti,
@@ -53,7 +54,7 @@ pub async fn mint_access_token<R: Runtime>(
             obj.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }
-    if let Some(x5t) = certificate_binding(ctx, client_id).await? {
+    if let Some(x5t) = certificate_binding(ctx, client)? {
         claims["cnf"] = json!({ "x5t#S256": x5t });
     }
     let token = sign(ctx, ctx.config.default_signing_alg, Some("at+jwt"), &claims).await?;
@@ -63,8 +64,8 @@ pub async fn mint_access_token<R: Runtime>(
 /// RFC 8705 §3: the thumbprint an access token is bound to. A client registered with
 /// `tls_client_certificate_bound_access_tokens` must present a certificate; under the Brazil
 /// profile every token issued over mutual TLS is bound.
-async fn certificate_binding<R: Runtime>(ctx: &Ctx<'_, R>, client_id: &str) -> Result<Option<String>, OAuthError> {
-    let wants = ctx.client(client_id).await?.is_some_and(|c| c.client.tls_client_certificate_bound_access_tokens);
+fn certificate_binding<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client) -> Result<Option<String>, OAuthError> {
+    let wants = client.tls_client_certificate_bound_access_tokens;
     match &ctx.client_certificate {
         Some(cert) if wants || ctx.config.certificate_bound_tokens_required() => Ok(Some(cert.sha256_fingerprint.clone())),
         None if wants => Err(OAuthError::invalid_request("this client's access tokens are bound to its TLS client certificate, and none was presented")),

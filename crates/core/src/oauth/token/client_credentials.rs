@@ -26,7 +26,7 @@ pub(super) async fn grant<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, params:
         authorization_details::check_policies(rar, d, PolicyContext::Machine, client, &request, &Value::Null)?;
         claims.insert(authorization_details::PARAMETER.into(), json!(d));
     }
-    let at = tokens::mint_access_token(ctx, &client.client_id, &client.client_id, &scope, None, None, &claims).await?;
+    let at = tokens::mint_access_token(ctx, client, &client.client_id, &scope, None, None, &claims).await?;
     let mut body = json!({ "access_token": at.token, "token_type": "Bearer", "expires_in": at.expires_in, "scope": scope });
     if let Some(d) = details {
         body[authorization_details::PARAMETER] = json!(d);

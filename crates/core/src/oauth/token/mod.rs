@@ -89,7 +89,7 @@ async fn issue_for_grant<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client, grant: &
     if let Some(d) = &details {
         at_claims.insert(authorization_details::PARAMETER.into(), json!(d));
     }
-    let at = tokens::mint_access_token(ctx, &client.client_id, &user.id, scope, Some(&grant.id), Some(&auth), &at_claims).await?;
+    let at = tokens::mint_access_token(ctx, client, &user.id, scope, Some(&grant.id), Some(&auth), &at_claims).await?;
     let mut body = json!({
         "access_token": at.token,
         "token_type": "Bearer",
