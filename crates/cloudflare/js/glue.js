@@ -61,22 +61,23 @@ export async function d1Query(db, sql, params) {
   return JSON.stringify(results ?? []);
 }
 
-/** A D1 batch on the primary, one implicit transaction: `statements` is `[[sql, params], ...]`;
- * the rows of each statement come back as one JSON string (an array of arrays of row objects). */
-export async function d1Batch(db, statements) {
-  const session = db.withSession("first-primary");
+/** `statements` (`[[sql, params], ...]`) as one batch of `session`, one implicit transaction; the
+ * rows of each statement come back as one JSON string (an array of arrays of row objects). */
+async function batchIn(session, statements) {
   const results = await session.batch(statements.map(([sql, params]) => session.prepare(sql).bind(...params)));
   remember(session);
   return JSON.stringify(results.map((r) => r.results ?? []));
 }
 
+/** A D1 batch on the primary. */
+export function d1Batch(db, statements) {
+  return batchIn(db.withSession("first-primary"), statements);
+}
+
 /** Read-only statements in one round trip that a read replica may answer: the session starts at
  * this isolate's newest bookmark, or anywhere (`first-unconstrained`) before it has one. */
-export async function d1ReadReplica(db, statements) {
-  const session = db.withSession(newestBookmark ?? "first-unconstrained");
-  const results = await session.batch(statements.map(([sql, params]) => session.prepare(sql).bind(...params)));
-  remember(session);
-  return JSON.stringify(results.map((r) => r.results ?? []));
+export function d1ReadReplica(db, statements) {
+  return batchIn(db.withSession(newestBookmark ?? "first-unconstrained"), statements);
 }
 
 /** One outbound GET under the engine's limits (see `FetchLimits` in the core): no redirect is

@@ -58,8 +58,8 @@ pub async fn get_client(db: &impl SqlDatabase, tenant: &str, workspace: &str, cl
 /// [`replica::STALENESS_BOUND_MS`]), except that a client it does not have is looked up on the
 /// primary, as it may have been registered a moment ago.
 pub async fn get_client_nearby(db: &impl SqlDatabase, now_ms: i64, tenant: &str, workspace: &str, client_id: &str) -> Result<Option<StoredClient>, StoreError> {
-    let rows = replica::read(db, now_ms, vec![stmt(sql::CLIENT_GET, vec![tenant.into(), workspace.into(), client_id.into()])], replica::found).await?;
-    client_from_rows(rows.first().map(Vec::as_slice).unwrap_or_default())
+    let get = stmt(sql::CLIENT_GET, vec![tenant.into(), workspace.into(), client_id.into()]);
+    client_from_rows(&replica::read_one(db, now_ms, replica::Freshness::Bounded, get, replica::found).await?)
 }
 
 fn client_from_rows(rows: &[SqlRow]) -> Result<Option<StoredClient>, StoreError> {
@@ -155,10 +155,7 @@ pub async fn list_keys(db: &impl SqlDatabase, tenant: &str, workspace: &str, now
 /// keys for the workspace (created a moment ago) is not believed.
 pub async fn list_keys_nearby(db: &impl SqlDatabase, now_ms: i64, freshness: replica::Freshness, tenant: &str, workspace: &str) -> Result<Vec<KeyRow>, StoreError> {
     let list = stmt(sql::KEYS_LIST, vec![tenant.into(), workspace.into(), (now_ms / 1000).into()]);
-    match freshness {
-        replica::Freshness::Bounded => key_rows(replica::read(db, now_ms, vec![list], replica::found).await?.first().map(Vec::as_slice).unwrap_or_default()),
-        replica::Freshness::Latest => key_rows(&db.query(list).await?),
-    }
+    key_rows(&replica::read_one(db, now_ms, freshness, list, replica::found).await?)
 }
 
 fn key_rows(rows: &[SqlRow]) -> Result<Vec<KeyRow>, StoreError> {
@@ -398,7 +395,8 @@ pub async fn get_refresh_token(db: &impl SqlDatabase, tenant: &str, workspace: &
 #[allow(clippy::type_complexity)]
 pub async fn refresh_token_with_grant(db: &impl SqlDatabase, now_ms: i64, tenant: &str, workspace: &str, token_hash: &str) -> Result<Option<(RefreshRecord, Option<(Grant, Option<User>)>)>, StoreError> {
     let params: Vec<SqlValue> = vec![token_hash.into(), tenant.into(), workspace.into()];
-    let rows = replica::read(db, now_ms, vec![stmt(sql::REFRESH_GET, params.clone()), stmt(sql::GRANT_GET_WITH_USER_OF_REFRESH, params)], replica::found).await?;
+    let token_found = |rows: &[Vec<SqlRow>]| rows.first().is_some_and(|r| replica::found(r));
+    let rows = replica::read(db, now_ms, vec![stmt(sql::REFRESH_GET, params.clone()), stmt(sql::GRANT_GET_WITH_USER_OF_REFRESH, params)], token_found).await?;
     let mut rows = rows.into_iter();
     let (token, grant) = (rows.next().unwrap_or_default(), rows.next().unwrap_or_default());
     let Some(token) = token.first() else { return Ok(None) };
@@ -462,15 +460,15 @@ pub async fn revoke_access_token(db: &impl SqlDatabase, tenant: &str, workspace:
 /// replica may answer (within [`replica::STALENESS_BOUND_MS`]); a grant it does not have yet (issued
 /// a moment ago) is looked up on the primary.
 pub async fn access_token_live(db: &impl SqlDatabase, now_ms: i64, grant_id: Option<&str>, jti: &str) -> Result<bool, StoreError> {
-    let rows = replica::read(db, now_ms, vec![stmt(sql::ACCESS_TOKEN_STATUS, vec![grant_id.unwrap_or("").into(), jti.into()])], |rows| grant_found(rows, grant_id)).await?;
-    let Some(r) = rows.first().and_then(|rows| rows.first()) else { return Ok(false) };
+    let status = stmt(sql::ACCESS_TOKEN_STATUS, vec![grant_id.unwrap_or("").into(), jti.into()]);
+    let rows = replica::read_one(db, now_ms, replica::Freshness::Bounded, status, |rows| grant_found(rows, grant_id)).await?;
+    let Some(r) = rows.first() else { return Ok(false) };
     Ok(token_status_live(r, grant_id))
 }
 
 /// A replica's status row is settled when it has the grant (a revoked grant stays revoked).
-fn grant_found(rows: &[Vec<SqlRow>], grant_id: Option<&str>) -> bool {
-    let row = rows.first().and_then(|rows| rows.first());
-    grant_id.is_none() || row.is_some_and(|r| r.int("grant_exists") == Some(1))
+fn grant_found(rows: &[SqlRow], grant_id: Option<&str>) -> bool {
+    grant_id.is_none() || rows.first().is_some_and(|r| r.int("grant_exists") == Some(1))
 }
 
 /// The token's `jti` is not revoked and its grant, if it has one, exists and is not revoked.
@@ -485,9 +483,10 @@ fn token_status_live(r: &SqlRow, grant_id: Option<&str>) -> bool {
 /// primary too).
 /// Also the grant's authentication context, if it has one (see [`Grant::context`]).
 pub async fn access_token_live_and_user(db: &impl SqlDatabase, now_ms: i64, tenant: &str, workspace: &str, grant_id: Option<&str>, jti: &str, user_id: &str) -> Result<(bool, Option<User>, Option<String>), StoreError> {
-    let settled = |rows: &[Vec<SqlRow>]| grant_found(rows, grant_id) && rows.first().and_then(|rows| rows.first()).is_some_and(|r| r.text("id").is_some());
-    let rows = replica::read(db, now_ms, vec![stmt(sql::ACCESS_TOKEN_STATUS_AND_USER, vec![tenant.into(), workspace.into(), user_id.into(), grant_id.unwrap_or("").into(), jti.into()])], settled).await?;
-    let Some(r) = rows.first().and_then(|rows| rows.first()) else { return Ok((false, None, None)) };
+    let settled = |rows: &[SqlRow]| grant_found(rows, grant_id) && rows.first().is_some_and(|r| r.text("id").is_some());
+    let status = stmt(sql::ACCESS_TOKEN_STATUS_AND_USER, vec![tenant.into(), workspace.into(), user_id.into(), grant_id.unwrap_or("").into(), jti.into()]);
+    let rows = replica::read_one(db, now_ms, replica::Freshness::Bounded, status, settled).await?;
+    let Some(r) = rows.first() else { return Ok((false, None, None)) };
     let live = token_status_live(r, grant_id);
     let user = if r.text("id").is_some() { Some(user_from_row(r)?) } else { None };
     Ok((live, user, r.text("g_context")))

@@ -37,33 +37,34 @@ pub enum Freshness {
 /// replica's rows can be used as they are; rows it refuses are read again from the primary.
 pub async fn read(db: &impl SqlDatabase, now_ms: i64, mut stmts: Vec<Statement>, settled: impl Fn(&[Vec<SqlRow>]) -> bool) -> Result<Vec<Vec<SqlRow>>, StoreError> {
     stmts.push(Statement::new(sql::REPLICA_CLOCK_GET, vec![]));
-    let stale = match db.read_replica(&stmts).await {
-        None => {
-            // No replicas: the primary, without the clock.
-            stmts.pop();
-            return db.batch(stmts).await;
-        }
-        Some(rows) => {
-            let mut rows = rows?;
-            let clock = rows.pop().and_then(|r| r.first().and_then(|r| r.int("at_ms")));
-            if fresh(clock, now_ms) {
-                if settled(&rows) {
-                    return Ok(rows);
-                }
-                false
-            } else {
-                true
-            }
-        }
-    };
+    let replica = db.read_replica(&stmts).await;
     stmts.pop();
-    if stale {
+    // No replicas: the primary, without the clock.
+    let Some(rows) = replica else { return db.batch(stmts).await };
+    let mut rows = rows?;
+    let clock = rows.pop().and_then(|r| r.first().and_then(|r| r.int("at_ms")));
+    if !fresh(clock, now_ms) {
+        // Too stale: the primary answers, and moves the clock so caught-up replicas answer again.
         stmts.push(Statement::new(sql::REPLICA_CLOCK_SET, vec![now_ms.into()]));
         let mut rows = db.batch(stmts).await?;
         rows.pop();
+        return Ok(rows);
+    }
+    if settled(&rows) {
         Ok(rows)
     } else {
         db.batch(stmts).await
+    }
+}
+
+/// [`read`] of one statement, returning its rows; with [`Freshness::Latest`] the primary answers.
+pub async fn read_one(db: &impl SqlDatabase, now_ms: i64, freshness: Freshness, stmt: Statement, settled: impl Fn(&[SqlRow]) -> bool) -> Result<Vec<SqlRow>, StoreError> {
+    match freshness {
+        Freshness::Latest => db.query(stmt).await,
+        Freshness::Bounded => {
+            let rows = read(db, now_ms, vec![stmt], |rows| settled(rows.first().map(Vec::as_slice).unwrap_or_default())).await?;
+            Ok(rows.into_iter().next().unwrap_or_default())
+        }
     }
 }
 
@@ -73,16 +74,15 @@ fn fresh(clock: Option<i64>, now_ms: i64) -> bool {
     clock.is_some_and(|at| now_ms - at <= STALENESS_BOUND_MS)
 }
 
-/// `settled` for reads whose first statement's answer is final whether or not it found a row (an
-/// absence the bound covers, like "no sign-out cut-off").
-pub fn always(_: &[Vec<SqlRow>]) -> bool {
+/// `settled` for a statement whose answer is final whether or not it found a row (an absence the
+/// bound covers, like "no sign-out cut-off").
+pub fn always(_: &[SqlRow]) -> bool {
     true
 }
 
-/// `settled` for reads whose first statement finds a row that may be new: its absence is asked of
-/// the primary.
-pub fn found(rows: &[Vec<SqlRow>]) -> bool {
-    rows.first().is_some_and(|r| !r.is_empty())
+/// `settled` for a statement that finds a row that may be new: its absence is asked of the primary.
+pub fn found(rows: &[SqlRow]) -> bool {
+    !rows.is_empty()
 }
 
 #[cfg(test)]
@@ -101,9 +101,9 @@ mod tests {
     }
 
     #[test]
-    fn found_needs_a_row_in_the_first_answer() {
+    fn found_needs_a_row() {
         assert!(!found(&[]));
-        assert!(!found(&[vec![]]));
-        assert!(found(&[vec![SqlRow(vec![])]]));
+        assert!(found(&[SqlRow(vec![])]));
+        assert!(always(&[]));
     }
 }

@@ -11,10 +11,7 @@ use crate::runtime::{SessionStore, SqlDatabase, SsoSession, Statement, StoreErro
 /// authorizations at most [`replica::STALENESS_BOUND_MS`] after it was set.
 pub async fn not_before(db: &impl SqlDatabase, now_ms: i64, freshness: Freshness, tenant: &str, workspace: &str, user_id: &str) -> Result<Option<i64>, StoreError> {
     let get = Statement::new(sql::SESSION_CUTOFF_GET, vec![tenant.into(), workspace.into(), user_id.into()]);
-    let rows = match freshness {
-        Freshness::Bounded => replica::read(db, now_ms, vec![get], replica::always).await?.into_iter().next().unwrap_or_default(),
-        Freshness::Latest => db.query(get).await?,
-    };
+    let rows = replica::read_one(db, now_ms, freshness, get, replica::always).await?;
     Ok(rows.first().and_then(|r| r.int("not_before_ms")))
 }
 
