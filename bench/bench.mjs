@@ -236,7 +236,8 @@ try {
     for (let i = 0; i < ROUNDS; i++) {
       for (const [key, server] of [["ea", ea], ["op", op], ...(w.ref ? [["ref", ref]] : []), ...(w.peers ?? []).map((p) => [p.key, p])]) {
         log(`${w.name}: ${server.name}, round ${i + 1}/${ROUNDS} (${WARMUP} s warm-up, ${DURATION} s load)`);
-        const profileAs = PROFILE && key === "ea" && i === 0 ? w.name.split(" (")[0].replace(/ /g, "-") : null;
+        // edgeauth's first round, and the reference's (its profile is the baseline to compare with).
+        const profileAs = PROFILE && (key === "ea" || key === "ref") && i === 0 ? w.name.split(" (")[0].replace(/ /g, "-") + (key === "ref" ? "-reference" : "") : null;
         rounds[key].push(await load(server.pid, w[key], w.unit, profileAs));
       }
     }

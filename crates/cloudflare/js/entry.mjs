@@ -14,8 +14,6 @@ export * from "./generated.js";
  * own 64 KB limit anyway. Mirrors MAX_READ_BODY in src/lib.rs. */
 const MAX_READ_BODY = 1024 * 1024;
 
-const EMPTY = new ArrayBuffer(0);
-
 /** Answers the engine marked reusable (discovery, JWKS: `Response::reusable_until_ms` in the core;
  * set by `newResponse` in js/glue.js), by full URL (host included), kept until the time the engine
  * gave: when the configuration or key cache entry the answer was built from expires, so a kept
@@ -40,7 +38,6 @@ function forgetKept() {
  * read, it is declared too large, or reading failed (the engine answers each). */
 async function readBody(request) {
   if (request.method === "GET" || request.method === "HEAD" || request.method === "OPTIONS") return null;
-  if (request.body === null) return EMPTY;
   if (Number(request.headers.get("content-length")) > MAX_READ_BODY) return null;
   try {
     return await request.arrayBuffer();
