@@ -33,19 +33,6 @@ function forgetKept() {
   kept.clear();
 }
 
-/** The body, read here with one native await rather than by the wasm side through its executor
- * (a JsFuture, two closures and an extra microtask hop per request); null when there is none to
- * read, it is declared too large, or reading failed (the engine answers each). */
-async function readBody(request) {
-  if (request.method === "GET" || request.method === "HEAD" || request.method === "OPTIONS") return null;
-  if (Number(request.headers.get("content-length")) > MAX_READ_BODY) return null;
-  try {
-    return await request.arrayBuffer();
-  } catch {
-    return null;
-  }
-}
-
 // The class behind worker-build's Proxy (the Proxy traps only `construct`), whose prototype has
 // the wasm export bound as `fetch(request)` with `this.env` and `this.ctx`.
 const wasmFetch = Generated.prototype.fetch;
@@ -76,7 +63,17 @@ export default {
       Reflect.construct(Generated, [ctx, env]);
     }
     try {
-      const body = await readBody(request);
+      // The body, read here with one native await (in this function: no promise of a helper's
+      // own); null when there is none to read, it is declared too large, or reading failed (the
+      // engine answers each).
+      let body = null;
+      if (!get && method !== "HEAD" && method !== "OPTIONS" && !(Number(request.headers.get("content-length")) > MAX_READ_BODY)) {
+        try {
+          body = await request.arrayBuffer();
+        } catch {
+          body = null;
+        }
+      }
       // worker-build's wrapper passes its `this.env` and `this.ctx` on to the wasm export; the
       // export takes the body in the place of `ctx`, which the engine does not use.
       const response = await wasmFetch.call({ env, ctx: body }, request);

@@ -7,6 +7,7 @@
 //! `MASTER_SECRET` (base64url, at least 32 bytes: seals signing keys at rest) and `ROOT_SECRET`
 //! (optional: enables the bootstrap management API).
 
+mod executor;
 mod webcrypto;
 
 use edgeauth_core::crypto::b64url_decode;
@@ -14,12 +15,9 @@ use edgeauth_core::runtime::{self as rt, Counter, Lifetime, SqlRow, SqlValue, Ss
 use edgeauth_core::{OAuthError, Server};
 use serde_json::Value;
 use std::cell::RefCell;
-use std::future::Future;
 use std::rc::Rc;
-use std::task::Poll;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 use webcrypto::WebCryptoSigner;
 use worker::{durable_object, Env, Method, ObjectNamespace, Request, RequestInit, Response, State};
 
@@ -55,19 +53,10 @@ fn runtime_of(env: &Env) -> Result<Rc<WorkerRuntime>, StoreError> {
 /// entry read (an ArrayBuffer, or null when there was none to read or it could not be read).
 ///
 /// Returns the Response itself when the engine finished without waiting on anything (discovery,
-/// JWKS and other answers from the isolate's caches), else a Promise of it. wasm-bindgen's async
-/// export would spawn every request onto its microtask queue first, a `queueMicrotask` and a Promise
-/// per request even when nothing is awaited.
+/// JWKS and other answers from the isolate's caches), else a Promise of it (see [`executor`]).
 #[wasm_bindgen]
 pub fn fetch(req: web_sys::Request, env: Env, body: JsValue) -> JsValue {
-    let mut pending = Box::pin(respond(req, env, body));
-    // A no-op waker for the first poll: a future that is not ready is handed to wasm-bindgen's
-    // executor, whose first poll registers its own waker (JsFuture keeps the latest one, and a
-    // promise that settled in between left its value behind).
-    match pending.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
-        Poll::Ready(response) => response.into(),
-        Poll::Pending => wasm_bindgen_futures::future_to_promise(async move { Ok(pending.await.into()) }).into(),
-    }
+    executor::run(async move { JsValue::from(respond(req, env, body).await) })
 }
 
 async fn respond(req: web_sys::Request, env: Env, body: JsValue) -> web_sys::Response {
@@ -127,9 +116,10 @@ fn translate_request(req: &web_sys::Request, body: &JsValue) -> Result<edgeauth_
     let (method, url) = (lines.next().unwrap_or_default(), lines.next().unwrap_or_default());
     let mut headers = Vec::new();
     while let (Some(name), Some(value)) = (lines.next(), lines.next()) {
-        headers.push((name.to_ascii_lowercase(), value.to_string()));
+        // workerd gives the names lower-cased; `Request::new` makes sure of it in place.
+        headers.push((name.to_string(), value.to_string()));
     }
-    let declared = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse::<usize>().ok());
+    let declared = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_READ_BODY) {
         return Err(OAuthError::invalid_request("the request body is too large").with_status(413).into_response());
     }
@@ -145,23 +135,26 @@ fn translate_request(req: &web_sys::Request, body: &JsValue) -> Result<edgeauth_
 }
 
 fn translate_response(resp: edgeauth_core::Response) -> web_sys::Response {
-    let mut head = String::new();
+    // The head, then the body, in one buffer (see `newResponse` in `js/glue.js`).
+    let mut bytes = Vec::with_capacity(resp.headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum::<usize>() + resp.body.len());
     for (name, value) in &resp.headers {
         // A newline would split the head; the engine never puts one in a header.
         if name.contains('\n') || value.contains('\n') {
             continue;
         }
-        if !head.is_empty() {
-            head.push('\n');
+        if !bytes.is_empty() {
+            bytes.push(b'\n');
         }
-        head.push_str(name);
-        head.push('\n');
-        head.push_str(value);
+        bytes.extend_from_slice(name.as_bytes());
+        bytes.push(b'\n');
+        bytes.extend_from_slice(value.as_bytes());
     }
+    let head_length = bytes.len() as u32;
+    bytes.extend_from_slice(&resp.body);
     // The engine's mark that this answer may be reused (discovery, JWKS): the entry keeps it for
     // the same GET until then (see `js/entry.mjs`); 0 when it may not.
     let reusable_until = resp.reusable_until_ms.map_or(0.0, |ms| ms as f64);
-    boundary::new_response(resp.status, &head, resp.body, reusable_until)
+    boundary::new_response(resp.status, bytes, head_length, reusable_until)
 }
 
 mod boundary {
@@ -171,8 +164,14 @@ mod boundary {
     extern "C" {
         #[wasm_bindgen(js_name = requestHead)]
         pub fn request_head(request: &web_sys::Request) -> String;
+        /// `[promise, resolve]`: a Promise and the function that resolves it.
+        pub fn deferred() -> js_sys::Array;
+        #[wasm_bindgen(js_name = setSettler)]
+        pub fn set_settler(settler: &JsValue);
+        /// Calls the settler with `id` when `promise` settles (see `executor::settled`).
+        pub fn settle(promise: &js_sys::Promise, id: u32);
         #[wasm_bindgen(js_name = newResponse)]
-        pub fn new_response(status: u16, head: &str, body: Vec<u8>, reusable_until_ms: f64) -> web_sys::Response;
+        pub fn new_response(status: u16, head_and_body: Vec<u8>, head_length: u32, reusable_until_ms: f64) -> web_sys::Response;
         #[wasm_bindgen(js_name = d1Query, catch)]
         pub fn d1_query(db: &JsValue, sql: &str, params: &js_sys::Array) -> Result<js_sys::Promise, JsValue>;
         #[wasm_bindgen(js_name = d1Batch, catch)]
@@ -372,7 +371,7 @@ fn rows(objects: Vec<serde_json::Map<String, Value>>) -> Vec<SqlRow> {
 }
 
 async fn json_of<T: serde::de::DeserializeOwned>(promise: js_sys::Promise) -> Result<T, StoreError> {
-    let text = JsFuture::from(promise).await.map_err(|e| StoreError::from_sqlite_message(format!("D1: {}", js_error_text(&e))))?;
+    let text = crate::executor::settled(&promise).await.map_err(|e| StoreError::from_sqlite_message(format!("D1: {}", js_error_text(&e))))?;
     serde_json::from_str(&text.as_string().unwrap_or_default()).map_err(store_err)
 }
 
@@ -419,7 +418,7 @@ impl rt::HttpFetch for WorkerFetch {
         let headers = serde_json::Value::Object(headers).to_string();
         let body = req.body.map_or(JsValue::UNDEFINED, |b| js_sys::Uint8Array::from(b).into());
         let promise = boundary::guarded_fetch(req.method, req.url, &headers, body, limits.timeout_ms, max).map_err(|e| StoreError::new(js_error_text(&e)))?;
-        let pair: js_sys::Array = JsFuture::from(promise).await.map_err(|e| StoreError::new(js_error_text(&e)))?.unchecked_into();
+        let pair: js_sys::Array = crate::executor::settled(&promise).await.map_err(|e| StoreError::new(js_error_text(&e)))?.unchecked_into();
         let status = pair.get(0).as_f64().unwrap_or(0.0) as u16;
         let body = js_sys::Uint8Array::new(&pair.get(1)).to_vec();
         Ok((status, body))

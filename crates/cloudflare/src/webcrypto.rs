@@ -21,7 +21,6 @@ use serde_json::Value;
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{CryptoKey, SubtleCrypto};
 
 /// Enough for every active and next key of the workspaces one isolate serves at a time.
@@ -86,7 +85,7 @@ impl<E: Entropy> WebCryptoSigner<E> {
         let jwk = object(&[("kty", "EC".into()), ("crv", "P-256".into()), ("x", x.into()), ("y", y.into())])?;
         let usages = Array::of1(&JsValue::from_str("verify"));
         let promise = subtle.import_key_with_object("jwk", &jwk, &import_params(Alg::ES256)?, false, &usages)?;
-        let key: CryptoKey = JsFuture::from(promise).await?.unchecked_into();
+        let key: CryptoKey = crate::executor::settled(&promise).await?.unchecked_into();
         let mut keys = self.public_keys.borrow_mut();
         if keys.len() >= KEY_CACHE_CAPACITY {
             keys.clear();
@@ -106,7 +105,7 @@ impl<E: Entropy> WebCryptoSigner<E> {
             return Ok(Some(false));
         }
         let promise = subtle.verify_with_object_and_u8_array_and_u8_array(&self.sign_params(Alg::ES256)?, &key, signature, message)?;
-        Ok(Some(JsFuture::from(promise).await?.as_bool() == Some(true)))
+        Ok(Some(crate::executor::settled(&promise).await?.as_bool() == Some(true)))
     }
 
     async fn private_key(&self, subtle: &SubtleCrypto, alg: Alg, kid: &str, der: &[u8]) -> Result<CryptoKey, JsValue> {
@@ -118,7 +117,7 @@ impl<E: Entropy> WebCryptoSigner<E> {
         let usages = Array::of1(&JsValue::from_str("sign"));
         let data: Object = Uint8Array::from(der).into();
         let promise = subtle.import_key_with_object("pkcs8", &data, &import_params(alg)?, false, &usages)?;
-        let key: CryptoKey = JsFuture::from(promise).await?.unchecked_into();
+        let key: CryptoKey = crate::executor::settled(&promise).await?.unchecked_into();
         let mut keys = self.keys.borrow_mut();
         if keys.len() >= KEY_CACHE_CAPACITY {
             keys.clear();
@@ -134,9 +133,9 @@ impl<E: Entropy> WebCryptoSigner<E> {
         Reflect::set(&params, &JsValue::from_str("modulusLength"), &JsValue::from(RSA_BITS as u32))?;
         Reflect::set(&params, &JsValue::from_str("publicExponent"), &Uint8Array::from(&[1u8, 0, 1][..]))?;
         let usages = Array::of2(&JsValue::from_str("sign"), &JsValue::from_str("verify"));
-        let pair = JsFuture::from(subtle.generate_key_with_object(&params, true, &usages)?).await?;
+        let pair = crate::executor::settled(&subtle.generate_key_with_object(&params, true, &usages)?).await?;
         let private: CryptoKey = Reflect::get(&pair, &JsValue::from_str("privateKey"))?.unchecked_into();
-        let der = JsFuture::from(subtle.export_key("pkcs8", &private)?).await?;
+        let der = crate::executor::settled(&subtle.export_key("pkcs8", &private)?).await?;
         Ok(Uint8Array::new(&der).to_vec())
     }
 
@@ -145,7 +144,7 @@ impl<E: Entropy> WebCryptoSigner<E> {
         let key = self.private_key(&subtle, alg, kid, der).await?;
         let promise = subtle.sign_with_object_and_u8_array(&self.sign_params(alg)?, &key, message)?;
         // ECDSA comes back as the 64-byte r || s that JWS wants; RSA as the plain signature.
-        Ok(Uint8Array::new(&JsFuture::from(promise).await?).to_vec())
+        Ok(Uint8Array::new(&crate::executor::settled(&promise).await?).to_vec())
     }
 }
 

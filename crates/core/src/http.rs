@@ -51,7 +51,13 @@ impl Request {
             origin,
             path: if path.is_empty() { "/".into() } else { path },
             query,
-            headers: headers.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect(),
+            headers: headers
+                .into_iter()
+                .map(|(mut k, v)| {
+                    k.make_ascii_lowercase();
+                    (k, v)
+                })
+                .collect(),
             body,
             client_certificate: None,
             client_address: None,

@@ -135,20 +135,44 @@ fn hashed(value: &str) -> String {
     crypto::sha256_b64url(value.as_bytes())
 }
 
-/// One watched counter of an attempt: its key, its limit, and what a read found.
+/// Whom a counter counts: a name a caller chose (a login name, a client id: it enters the key as a
+/// hash), or an address (by its bucket).
+enum Who {
+    Named(String),
+    Address(IpAddr),
+}
+
+/// One watched counter of an attempt: whom it counts and how (its key, built on first use), its
+/// limit, and what a read found. Most attempts need no key at all: they succeed, in an isolate
+/// that knows of no lock, without reading the counters (Workers), so the hash and the key wait.
 struct Watched {
-    key: String,
+    kind: &'static str,
+    who: Who,
+    key: std::cell::OnceCell<String>,
     limit: Limit,
     seen: Option<Counter>,
 }
 
 impl Watched {
-    fn new(key: String, limit: Limit) -> Watched {
-        Watched { key, limit, seen: None }
+    fn new(kind: &'static str, who: Who, limit: Limit) -> Watched {
+        Watched { kind, who, key: std::cell::OnceCell::new(), limit, seen: None }
+    }
+
+    fn key<R: Runtime>(&self, ctx: &Ctx<'_, R>) -> &str {
+        self.key.get_or_init(|| {
+            let who = match &self.who {
+                Who::Named(name) => hashed(name),
+                Who::Address(ip) => address_bucket(*ip),
+            };
+            key(ctx, self.kind, &who)
+        })
     }
 
     fn known_lock<R: Runtime>(&self, ctx: &Ctx<'_, R>) -> Verdict {
-        match ctx.server.known_lock(&self.key, ctx.now) {
+        if !ctx.server.knows_locks() {
+            return Verdict::Allowed;
+        }
+        match ctx.server.known_lock(self.key(ctx), ctx.now) {
             Some(until) => Verdict::Locked { retry_after_secs: until - ctx.now },
             None => Verdict::Allowed,
         }
@@ -159,19 +183,19 @@ impl Watched {
         self.seen = counter;
         let v = verdict(&self.limit, counter.as_ref(), ctx.now);
         if let Verdict::Locked { retry_after_secs } = v {
-            ctx.server.remember_lock(&self.key, ctx.now + retry_after_secs, ctx.now);
+            ctx.server.remember_lock(self.key(ctx), ctx.now + retry_after_secs, ctx.now);
         }
         v
     }
 
     async fn read<R: Runtime>(&mut self, ctx: &Ctx<'_, R>) -> Result<Verdict, OAuthError> {
-        let counter = ctx.rt.counters().get(&self.key, ctx.now).await?;
+        let counter = ctx.rt.counters().get(self.key(ctx), ctx.now).await?;
         Ok(self.judge(ctx, counter))
     }
 
     async fn fail<R: Runtime>(&mut self, ctx: &Ctx<'_, R>) -> Result<Verdict, OAuthError> {
         let steps = lifetime_steps(&self.limit);
-        let counter = ctx.rt.counters().increment(&self.key, ctx.now, Lifetime(&steps)).await?;
+        let counter = ctx.rt.counters().increment(self.key(ctx), ctx.now, Lifetime(&steps)).await?;
         Ok(self.judge(ctx, Some(counter)))
     }
 }
@@ -190,8 +214,8 @@ impl Guard {
     pub fn login<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, username: &str) -> Guard {
         let c = &ctx.config.throttle;
         Guard {
-            named: Watched::new(key(ctx, "account", &hashed(&login_name(username))), Limit::account(c)),
-            address: req.client_address.map(|ip| Watched::new(key(ctx, "login-address", &address_bucket(ip)), Limit::address(c))),
+            named: Watched::new("account", Who::Named(login_name(username)), Limit::account(c)),
+            address: req.client_address.map(|ip| Watched::new("login-address", Who::Address(ip), Limit::address(c))),
             reset_on_success: true,
         }
     }
@@ -201,8 +225,8 @@ impl Guard {
     pub fn client<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, client_id: &str) -> Guard {
         let c = &ctx.config.throttle;
         Guard {
-            named: Watched::new(key(ctx, "client", &hashed(client_id)), Limit::client(c)),
-            address: req.client_address.map(|ip| Watched::new(key(ctx, "client-address", &address_bucket(ip)), Limit::address(c))),
+            named: Watched::new("client", Who::Named(client_id.to_string()), Limit::client(c)),
+            address: req.client_address.map(|ip| Watched::new("client-address", Who::Address(ip), Limit::address(c))),
             reset_on_success: false,
         }
     }
@@ -243,8 +267,8 @@ impl Guard {
     /// one, so a sign-in with no failure behind it writes nothing).
     pub async fn succeeded<R: Runtime>(&self, ctx: &Ctx<'_, R>) -> Result<(), OAuthError> {
         if self.reset_on_success && self.named.seen.is_some() {
-            ctx.rt.counters().reset(&self.named.key).await?;
-            ctx.server.forget_lock(&self.named.key);
+            ctx.rt.counters().reset(self.named.key(ctx)).await?;
+            ctx.server.forget_lock(self.named.key(ctx));
         }
         Ok(())
     }

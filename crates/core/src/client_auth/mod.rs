@@ -24,6 +24,17 @@ fn invalid_client(why: &str) -> OAuthError {
     OAuthError::invalid_client(why.to_string())
 }
 
+/// The client a request authenticated as: the isolate's cached entry, shared rather than copied
+/// (a `Client` is a few dozen strings and lists; a token request would clone them all).
+pub struct Authenticated(std::sync::Arc<store::StoredClient>);
+
+impl std::ops::Deref for Authenticated {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.0.client
+    }
+}
+
 enum Presented<'a> {
     Basic { id: String, secret: String },
     Post { id: &'a str, secret: &'a str },
@@ -108,7 +119,7 @@ fn locked(retry_after_secs: i64) -> OAuthError {
 /// each counter is a Durable Object, only a lock this isolate has seen is enforced up front
 /// (every isolate that counts a failure learns the lock from it), so a token request that
 /// succeeds costs no round trip and no single object carries all of a client's requests.
-pub async fn authenticate<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, params: &Params, endpoint: &str) -> Result<Client, OAuthError> {
+pub async fn authenticate<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, params: &Params, endpoint: &str) -> Result<Authenticated, OAuthError> {
     let p = presented(req, params)?;
     let id = match &p {
         Presented::Basic { id, .. } | Presented::Assertion { id, .. } => id.clone(),
@@ -128,7 +139,7 @@ pub async fn authenticate<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, params: &
     }
 }
 
-async fn verify<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, p: Presented<'_>, endpoint: &str) -> Result<Client, Refusal> {
+async fn verify<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, p: Presented<'_>, endpoint: &str) -> Result<Authenticated, Refusal> {
     let (id, method) = match &p {
         Presented::Basic { id, .. } => (id.as_str(), AUTH_SECRET_BASIC),
         Presented::Post { id, .. } => (*id, AUTH_SECRET_POST),
@@ -158,7 +169,7 @@ async fn verify<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, p: Presented<'_>, e
         }
         Presented::None { .. } => {}
     }
-    Ok(stored.client.clone())
+    Ok(Authenticated(stored))
 }
 
 /// RFC 8705 §2.1.2 (`tls_client_auth`): a certificate the TLS layer verified, whose subject DN is

@@ -70,6 +70,10 @@ impl Locks {
         self.until.borrow().get(key).copied().filter(|until| *until > now)
     }
 
+    pub(crate) fn any(&self) -> bool {
+        !self.until.borrow().is_empty()
+    }
+
     pub(crate) fn remember(&self, key: &str, until: i64, now: i64) {
         let mut locks = self.until.borrow_mut();
         if locks.len() >= CACHE_MAX_ENTRIES {

@@ -395,13 +395,13 @@ pub async fn sign_jwt<S: Signer>(
     if !claims.is_object() {
         return Err(StoreError::new("JWT claims must be a JSON object"));
     }
-    let mut header = Map::new();
-    header.insert("alg".into(), alg.as_str().into());
-    header.insert("kid".into(), kid.into());
-    if let Some(typ) = typ {
-        header.insert("typ".into(), typ.into());
-    }
-    let signing_input = format!("{}.{}", b64url(Value::Object(header).to_string()), b64url(claims.to_string()));
+    // The header written out, as a map would serialize it (members sorted): it is on every token.
+    let quoted = |s: &str| Value::from(s).to_string();
+    let header = match typ {
+        Some(typ) => format!("{{\"alg\":\"{}\",\"kid\":{},\"typ\":{}}}", alg.as_str(), quoted(kid), quoted(typ)),
+        None => format!("{{\"alg\":\"{}\",\"kid\":{}}}", alg.as_str(), quoted(kid)),
+    };
+    let signing_input = format!("{}.{}", b64url(header), b64url(claims.to_string()));
     let signature = signer.sign(alg, kid, pkcs8, signing_input.as_bytes()).await?;
     Ok(format!("{signing_input}.{}", b64url(signature)))
 }
@@ -588,6 +588,21 @@ mod tests {
     fn sign(alg: Alg, claims: &Value) -> String {
         let k = key(alg);
         block_on(sign_jwt(&signer(), alg, &k.kid, &k.pkcs8_der, Some("JWT"), claims)).unwrap()
+    }
+
+    #[test]
+    fn the_written_header_is_the_map_serialization() {
+        let k = es256_key();
+        for (kid, typ) in [(k.kid.as_str(), Some("at+jwt")), ("a\"kid\\with\u{e9}", Some("JWT")), ("k", None)] {
+            let token = block_on(sign_jwt(&signer(), Alg::ES256, kid, &k.pkcs8_der, typ, &json!({"sub": "x"}))).unwrap();
+            let mut expected = Map::new();
+            expected.insert("alg".into(), "ES256".into());
+            expected.insert("kid".into(), kid.into());
+            if let Some(t) = typ {
+                expected.insert("typ".into(), t.into());
+            }
+            assert_eq!(token.split('.').next().unwrap(), b64url(Value::Object(expected).to_string()), "{kid}");
+        }
     }
 
     fn verify(token: &str, jwks: &[Value]) -> Result<(), JoseError> {
