@@ -12,6 +12,7 @@ mod webcrypto;
 
 use edgeauth_core::crypto::b64url_decode;
 use edgeauth_core::runtime::{self as rt, Counter, Lifetime, SqlRow, SqlValue, SsoSession, Statement, StoreError};
+use edgeauth_core::http::CertificateSlot;
 use edgeauth_core::{OAuthError, Server};
 use serde_json::Value;
 use std::cell::RefCell;
@@ -63,7 +64,15 @@ async fn respond(req: web_sys::Request, env: Env, body: JsValue) -> web_sys::Res
     let response = match translate_request(&req, &body) {
         Ok(mut core_req) => match runtime_of(&env) {
             Ok(runtime) => {
-                core_req.client_certificate = client_certificate(&req, runtime.client_cert_header.as_deref(), &core_req.headers);
+                core_req.client_certificate = match runtime.client_cert_header.as_deref() {
+                    // A trusted front end's header as well (a rare set-up): both looked at now.
+                    Some(header) => CertificateSlot::known(tls_client_auth(&req).or_else(|| edgeauth_core::mtls::from_trusted_header(&core_req.headers, header))),
+                    // Only when the engine asks (`request.cf` is built for each request that reads it).
+                    None => {
+                        let req = Clone::clone(&req);
+                        CertificateSlot::lazy(move || tls_client_auth(&req))
+                    }
+                };
                 // Cloudflare's edge sets CF-Connecting-IP on every request, replacing any the client
                 // sent (miniflare sets it from the socket when the request has none).
                 core_req.client_address = core_req.headers.iter().find(|(k, _)| k == "cf-connecting-ip").and_then(|(_, v)| v.trim().parse().ok());
@@ -84,19 +93,14 @@ async fn respond(req: web_sys::Request, env: Env, body: JsValue) -> web_sys::Res
     translate_response(response)
 }
 
-/// The TLS client certificate: what Cloudflare's edge saw (API Shield mTLS, `cf.tlsClientAuth`),
-/// else, only when the `CLIENT_CERT_HEADER` variable names one, a trusted front end's header.
-fn client_certificate(req: &web_sys::Request, client_cert_header: Option<&str>, headers: &[(String, String)]) -> Option<edgeauth_core::http::ClientCertificate> {
+/// The TLS client certificate Cloudflare's edge saw (API Shield mTLS, `cf.tlsClientAuth`).
+fn tls_client_auth(req: &web_sys::Request) -> Option<edgeauth_core::http::ClientCertificate> {
     // The properties are read from the JS object, not through `worker::TlsClientAuth`, whose getters
     // panic (and the request hangs) when a field is missing or not a string.
     let get = |obj: &JsValue, key: &str| js_sys::Reflect::get(obj, &JsValue::from_str(key)).ok().filter(|v| v.is_object());
-    if let Some(t) = get(req.as_ref(), "cf").and_then(|cf| get(&cf, "tlsClientAuth")) {
-        let field = |name: &str| js_sys::Reflect::get(&t, &JsValue::from_str(name)).ok().and_then(|v| v.as_string());
-        if let Some(c) = edgeauth_core::mtls::from_cloudflare_tls_client_auth(field) {
-            return Some(c);
-        }
-    }
-    edgeauth_core::mtls::from_trusted_header(headers, client_cert_header?)
+    let t = get(req.as_ref(), "cf").and_then(|cf| get(&cf, "tlsClientAuth"))?;
+    let field = |name: &str| js_sys::Reflect::get(&t, &JsValue::from_str(name)).ok().and_then(|v| v.as_string());
+    edgeauth_core::mtls::from_cloudflare_tls_client_auth(field)
 }
 
 /// A string variable or secret of `env` (both are plain strings on the env object).

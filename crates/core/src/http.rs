@@ -18,6 +18,51 @@ pub struct ClientCertificate {
     pub issuer_dn: String,
 }
 
+/// The TLS client certificate of a request, looked for only when something asks: on Workers that
+/// means reading `request.cf`, an object workerd builds for each request that touches it, and most
+/// requests (a token request with a client secret, discovery, a page) never need a certificate.
+/// Cloned, it is the same slot (the context shares the request's).
+#[derive(Clone, Default)]
+pub struct CertificateSlot(std::rc::Rc<CertificateInner>);
+
+/// What finds a request's certificate (see [`CertificateSlot::lazy`]).
+type FindCertificate = Box<dyn FnOnce() -> Option<ClientCertificate>>;
+
+#[derive(Default)]
+struct CertificateInner {
+    value: std::cell::OnceCell<Option<ClientCertificate>>,
+    source: std::cell::Cell<Option<FindCertificate>>,
+}
+
+impl CertificateSlot {
+    /// A certificate (or none) the adapter already has.
+    pub fn known(certificate: Option<ClientCertificate>) -> CertificateSlot {
+        let slot = CertificateSlot::default();
+        let _ = slot.0.value.set(certificate);
+        slot
+    }
+
+    /// A certificate `find` finds on first use (and never again).
+    pub fn lazy(find: impl FnOnce() -> Option<ClientCertificate> + 'static) -> CertificateSlot {
+        let slot = CertificateSlot::default();
+        slot.0.source.set(Some(Box::new(find)));
+        slot
+    }
+
+    pub fn get(&self) -> Option<&ClientCertificate> {
+        self.0.value.get_or_init(|| self.0.source.take().and_then(|find| find())).as_ref()
+    }
+}
+
+impl std::fmt::Debug for CertificateSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.value.get() {
+            Some(c) => c.fmt(f),
+            None => f.write_str("(not looked for yet)"),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Request {
     pub method: String,
@@ -30,7 +75,7 @@ pub struct Request {
     /// Header names lower-cased; values as received.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
-    pub client_certificate: Option<ClientCertificate>,
+    pub client_certificate: CertificateSlot,
     /// The address the request came from, as the platform reports it (Workers: `CF-Connecting-IP`,
     /// set by Cloudflare's edge; Spin: `spin-client-addr`, set by the host; natively: the socket's
     /// peer). Adapters fill it; the core never reads it from a header a client could set. Failed
@@ -59,7 +104,7 @@ impl Request {
                 })
                 .collect(),
             body,
-            client_certificate: None,
+            client_certificate: CertificateSlot::default(),
             client_address: None,
         }
     }

@@ -33,7 +33,7 @@ async fn handle(req: Request, out: ResponseOutparam) {
     // Spin sees no TLS: a certificate comes only from a trusted front end's header, when the
     // `client_cert_header` variable names one (empty by default: never read).
     if let Some(h) = variables::get("client_cert_header").ok().filter(|h| !h.is_empty()) {
-        core_req.client_certificate = edgeauth_core::mtls::from_trusted_header(&core_req.headers, &h);
+        core_req.client_certificate = edgeauth_core::http::CertificateSlot::known(edgeauth_core::mtls::from_trusted_header(&core_req.headers, &h));
     }
     let resp = match SpinRuntime::open() {
         Ok(runtime) => {

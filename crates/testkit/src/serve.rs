@@ -119,7 +119,7 @@ impl Shared {
             let mut req = Request::new(method, &url, head.headers, body);
             req.client_address = peer;
             if let Some(h) = &self.options.client_cert_header {
-                req.client_certificate = edgeauth_core::mtls::from_trusted_header(&req.headers, h);
+                req.client_certificate = edgeauth_core::http::CertificateSlot::known(edgeauth_core::mtls::from_trusted_header(&req.headers, h));
             }
             let head_only = req.method == "HEAD";
             let resp = self.respond(req);

@@ -164,7 +164,7 @@ async fn verify<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, p: Presented<'_>, e
         Presented::Assertion { assertion, .. } => check_assertion(ctx, &stored.client, assertion, endpoint).await?,
         Presented::None { .. } if method == AUTH_TLS || method == AUTH_SELF_SIGNED_TLS => {
             // No certificate at all is a request without a credential, not a wrong one.
-            let wrong = if req.client_certificate.is_some() { Refusal::WrongCredential } else { Refusal::Other };
+            let wrong = if req.client_certificate.get().is_some() { Refusal::WrongCredential } else { Refusal::Other };
             check_certificate(&stored.client, req).map_err(wrong)?
         }
         Presented::None { .. } => {}
@@ -175,7 +175,7 @@ async fn verify<R: Runtime>(ctx: &Ctx<'_, R>, req: &Request, p: Presented<'_>, e
 /// RFC 8705 §2.1.2 (`tls_client_auth`): a certificate the TLS layer verified, whose subject DN is
 /// the registered one. §2.2 (`self_signed_tls_client_auth`): the registered certificate itself.
 fn check_certificate(client: &Client, req: &Request) -> Result<(), OAuthError> {
-    let cert = req.client_certificate.as_ref().ok_or_else(|| invalid_client("this client authenticates with a TLS client certificate, and none was presented"))?;
+    let cert = req.client_certificate.get().ok_or_else(|| invalid_client("this client authenticates with a TLS client certificate, and none was presented"))?;
     if client.token_endpoint_auth_method == AUTH_TLS {
         let expected = client.tls_client_auth_subject_dn.as_deref().unwrap_or_default();
         if !cert.verified || !crate::crypto::certificate::dn_equal(&cert.subject_dn, expected) {
@@ -327,7 +327,7 @@ mod tests {
     #[test]
     fn certificates_match_by_verified_subject_or_registered_thumbprint() {
         let cert = |verified: bool, dn: &str, x5t: &str| ClientCertificate { verified, subject_dn: dn.into(), sha256_fingerprint: x5t.into(), ..ClientCertificate::default() };
-        let with = |c: Option<ClientCertificate>| Request { client_certificate: c, ..request(&[]) };
+        let with = |c: Option<ClientCertificate>| Request { client_certificate: crate::http::CertificateSlot::known(c), ..request(&[]) };
         let tls = Client { token_endpoint_auth_method: AUTH_TLS.into(), tls_client_auth_subject_dn: Some("CN=tpp,O=Bank".into()), ..Client::default() };
         assert!(check_certificate(&tls, &with(Some(cert(true, "CN=tpp,O=Bank", "x")))).is_ok());
         assert!(check_certificate(&tls, &with(Some(cert(false, "CN=tpp,O=Bank", "x")))).is_err(), "an unverified certificate");

@@ -22,7 +22,7 @@ pub struct Ctx<'a, R: Runtime> {
     /// Seconds since the epoch, read once per request.
     pub now: i64,
     /// The TLS client certificate the platform saw on this request (RFC 8705), if any.
-    pub client_certificate: Option<crate::http::ClientCertificate>,
+    pub client_certificate: crate::http::CertificateSlot,
     /// The request came through the workspace's mTLS domain (its `mtls_issuer`).
     pub via_mtls: bool,
     /// When `config`'s cache entry expires (ms): a response built from it alone may be reused

@@ -66,10 +66,13 @@ pub async fn mint_access_token<R: Runtime>(
 /// profile every token issued over mutual TLS is bound.
 fn certificate_binding<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client) -> Result<Option<String>, OAuthError> {
     let wants = client.tls_client_certificate_bound_access_tokens;
-    match &ctx.client_certificate {
-        Some(cert) if wants || ctx.config.certificate_bound_tokens_required() => Ok(Some(cert.sha256_fingerprint.clone())),
+    if !wants && !ctx.config.certificate_bound_tokens_required() {
+        return Ok(None);
+    }
+    match ctx.client_certificate.get() {
+        Some(cert) => Ok(Some(cert.sha256_fingerprint.clone())),
         None if wants => Err(OAuthError::invalid_request("this client's access tokens are bound to its TLS client certificate, and none was presented")),
-        _ => Ok(None),
+        None => Ok(None),
     }
 }
 
@@ -77,7 +80,7 @@ fn certificate_binding<R: Runtime>(ctx: &Ctx<'_, R>, client: &Client) -> Result<
 /// that presents that same certificate (RFC 8705 §3). Unbound tokens pass.
 pub fn check_certificate_binding<R: Runtime>(ctx: &Ctx<'_, R>, claims: &Value) -> Result<(), OAuthError> {
     let Some(bound) = claims.get("cnf").and_then(|c| c.get("x5t#S256")).and_then(Value::as_str) else { return Ok(()) };
-    match &ctx.client_certificate {
+    match ctx.client_certificate.get() {
         Some(cert) if crypto::constant_time_eq(cert.sha256_fingerprint.as_bytes(), bound.as_bytes()) => Ok(()),
         Some(_) => Err(OAuthError::invalid_token("the access token is bound to another TLS client certificate")),
         None => Err(OAuthError::invalid_token("the access token is bound to a TLS client certificate, and none was presented")),
