@@ -183,6 +183,7 @@ try {
       name: "client_credentials PS256", tool: "wrk",
       ea: cc(`${base}/bench/ps`, "/token", "svc", eaSecrets["ps/svc"], "grant_type=client_credentials&scope=api"),
       op: cc(opBase, "/token", "svc", opSecrets.svc, `grant_type=client_credentials&scope=api&resource=${encodeURIComponent(RESOURCE_PS256)}`),
+      ref: cc(`${refBase}/ref-ps`, "/token", "svc", "reference-secret", "grant_type=client_credentials&scope=api"),
       check: "PS256",
     },
     {
@@ -292,7 +293,7 @@ try {
   p("|---|---:|---:|");
   for (const r of results) p(`| ${r.name} | ${span(ratios(r, "op"))} | ${r.rounds.ref.length ? span(ratios(r, "ref")) : "-"} |`);
   p("");
-  p(`The reference (bench/reference-worker.js) is the ceiling of this harness, not a peer: a minimal JS worker under the same workerd that checks one fixed credential and signs one ES256 JWT with WebCrypto, with no tenant, client lookup, configuration or key management. Its throughput against oidc-provider's, same run: ${results.filter((r) => r.ref).map((r) => `${r.name} ${f(r.ref.units_per_s / r.op.units_per_s, 2)}x (edgeauth ${f(r.ea.units_per_s / r.op.units_per_s, 2)}x)`).join("; ")}.`);
+  p(`The reference (bench/reference-worker.js) is the ceiling of this harness, not a peer: a minimal JS worker under the same workerd that checks one fixed credential and signs one ES256 (or PS256) JWT with WebCrypto, with no tenant, client lookup, configuration or key management. Its throughput against oidc-provider's, same run: ${results.filter((r) => r.ref).map((r) => `${r.name} ${f(r.ref.units_per_s / r.op.units_per_s, 2)}x (edgeauth ${f(r.ea.units_per_s / r.op.units_per_s, 2)}x)`).join("; ")}.`);
   p("");
   p("For the code flow a unit is one whole flow (authorize with the SSO session cookie, token, userinfo: 3 requests); p50/p99 are over its requests.");
   p("Token formats checked before the loads: " + Object.entries(formats).map(([k, v]) => `${k}: ${v}`).join("; "));
