@@ -395,13 +395,19 @@ pub async fn sign_jwt<S: Signer>(
     if !claims.is_object() {
         return Err(StoreError::new("JWT claims must be a JSON object"));
     }
+    sign_jwt_json(signer, alg, kid, pkcs8, typ, &claims.to_string()).await
+}
+
+/// [`sign_jwt`] with the claims already serialized (a JSON object: the caller's to keep so), for a
+/// caller that writes them straight from a struct rather than through a `Value`.
+pub async fn sign_jwt_json<S: Signer>(signer: &S, alg: Alg, kid: &str, pkcs8: &[u8], typ: Option<&str>, claims_json: &str) -> Result<String, StoreError> {
     // The header written out, as a map would serialize it (members sorted): it is on every token.
     let quoted = |s: &str| Value::from(s).to_string();
     let header = match typ {
         Some(typ) => format!("{{\"alg\":\"{}\",\"kid\":{},\"typ\":{}}}", alg.as_str(), quoted(kid), quoted(typ)),
         None => format!("{{\"alg\":\"{}\",\"kid\":{}}}", alg.as_str(), quoted(kid)),
     };
-    let signing_input = format!("{}.{}", b64url(header), b64url(claims.to_string()));
+    let signing_input = format!("{}.{}", b64url(header), b64url(claims_json));
     let signature = signer.sign(alg, kid, pkcs8, signing_input.as_bytes()).await?;
     Ok(format!("{signing_input}.{}", b64url(signature)))
 }

@@ -1,7 +1,7 @@
 //! RFC 9068 access tokens: minting (bound to the client's certificate where RFC 8705 asks),
 //! reading a presented one (RFC 6750), and verifying it.
 
-use super::{sign, verify_own_jwt, Authentication};
+use super::{sign_serialized, verify_own_jwt, Authentication};
 use crate::config::client::Client;
 use crate::crypto;
 use crate::engine::Ctx;
@@ -9,11 +9,63 @@ use crate::error::OAuthError;
 use crate::http::Request;
 use crate::runtime::Runtime;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 pub struct AccessToken {
     pub token: String,
     pub jti: String,
     pub expires_in: i64,
+}
+
+/// The claims of an access token, written straight to JSON (no `Value` built and walked again):
+/// ours, then the data lineage's (`extra`) under other names.
+#[derive(serde::Serialize)]
+struct AccessTokenClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    client_id: &'a str,
+    iat: i64,
+    exp: i64,
+    jti: &'a str,
+    scope: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_time: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acr: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amr: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<Value>,
+    #[serde(flatten)]
+    extra: BTreeMap<&'a str, &'a Value>,
+}
+
+impl<'a> AccessTokenClaims<'a> {
+    /// Adds `claims` under the names not set above.
+    fn with_lineage(mut self, claims: &'a serde_json::Map<String, Value>) -> Self {
+        for (k, v) in claims {
+            if !self.has(k) {
+                self.extra.insert(k, v);
+            }
+        }
+        self
+    }
+
+    /// Whether `name` is one of the claims set above (a lineage claim of that name is left out).
+    fn has(&self, name: &str) -> bool {
+        match name {
+            "iss" | "sub" | "aud" | "client_id" | "iat" | "exp" | "jti" | "scope" => true,
+            "gid" => self.gid.is_some(),
+            "auth_time" => self.auth_time.is_some(),
+            "acr" => self.acr.is_some(),
+            "amr" => self.amr.is_some(),
+            "cnf" => self.cnf.is_some(),
+            _ => false,
+        }
+    }
 }
 
 /// An RFC 9068 JWT access token. `grant_id` ties it to a revocable grant (absent for
@@ -29,35 +81,29 @@ pub async fn mint_access_token<R: Runtime>(
 ) -> Result<AccessToken, OAuthError> {
     let jti = crypto::random_id(ctx.rt.entropy());
     let ttl = ctx.config.access_token_ttl;
-    let mut claims = json!({
-        "iss": ctx.issuer,
-        "sub": sub,
-        "aud": ctx.access_token_audience(),
-        "client_id": client.client_id,
-        "iat": ctx.now,
-        "exp": ctx.now + ttl,
-        "jti": jti,
-        "scope": scope,
-    });
-    if let Some(g) = grant_id {
-        claims["gid"] = json!(g);
-    }
-    if let Some(a) = auth {
-        claims["auth_time"] = json!(a.auth_time);
+    let audience = ctx.access_token_audience();
+    let cnf = certificate_binding(ctx, client)?.map(|x5t| json!({ "x5t#S256": x5t }));
+    let claims = AccessTokenClaims {
+        iss: &ctx.issuer,
+        sub,
+        aud: &audience,
+        client_id: &client.client_id,
+        iat: ctx.now,
+        exp: ctx.now + ttl,
+        jti: &jti,
+        scope,
+        gid: grant_id,
+        auth_time: auth.map(|a| a.auth_time),
         // Stated as the ID token states it (under fapi_br, one of the profile's levels).
-        claims["acr"] = json!(ctx.config.id_token_acr(&a.acr));
-        claims["amr"] = json!(a.amr);
+        acr: auth.map(|a| ctx.config.id_token_acr(&a.acr)),
+        amr: auth.map(|a| a.amr.as_slice()),
+        cnf,
+        extra: BTreeMap::new(),
     }
     // The data lineage's access-token claims (`authn::context::claims_for`), never over ours.
-    if let Some(obj) = claims.as_object_mut() {
-        for (k, v) in user_claims {
-            obj.entry(k.clone()).or_insert_with(|| v.clone());
-        }
-    }
-    if let Some(x5t) = certificate_binding(ctx, client)? {
-        claims["cnf"] = json!({ "x5t#S256": x5t });
-    }
-    let token = sign(ctx, ctx.config.default_signing_alg, Some("at+jwt"), &claims).await?;
+    .with_lineage(user_claims);
+    let json = serde_json::to_string(&claims).map_err(|e| OAuthError::server_error(e.to_string()))?;
+    let token = sign_serialized(ctx, ctx.config.default_signing_alg, Some("at+jwt"), &json).await?;
     Ok(AccessToken { token, jti, expires_in: ttl })
 }
 
@@ -130,4 +176,27 @@ pub async fn verify_access_token<R: Runtime>(ctx: &Ctx<'_, R>, token: &str) -> R
         return Err(OAuthError::invalid_token("the token has been revoked"));
     }
     Ok(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims<'a>(gid: Option<&'a str>, cnf: Option<Value>) -> AccessTokenClaims<'a> {
+        AccessTokenClaims { iss: "https://as.example/t/w", sub: "u1", aud: "https://api.example", client_id: "app", iat: 10, exp: 70, jti: "j", scope: "api", gid, auth_time: None, acr: None, amr: None, cnf, extra: BTreeMap::new() }
+    }
+
+    #[test]
+    fn lineage_claims_never_replace_ours() {
+        let lineage = json!({"sub": "spoofed", "gid": "g9", "cnf": {"x5t#S256": "theirs"}, "department": "R&D"});
+        let lineage = lineage.as_object().unwrap();
+        let written = |c: AccessTokenClaims<'_>| -> Value { serde_json::from_str(&serde_json::to_string(&c.with_lineage(lineage)).unwrap()).unwrap() };
+        let plain = written(claims(None, None));
+        assert_eq!((plain["sub"].as_str(), plain["department"].as_str()), (Some("u1"), Some("R&D")));
+        assert_eq!(plain["gid"], "g9", "a name of ours that this token does not carry is the lineage's");
+        assert_eq!(plain["cnf"]["x5t#S256"], "theirs");
+        assert!(plain.get("auth_time").is_none() && plain.get("amr").is_none(), "absent claims are left out, not null");
+        let bound = written(claims(Some("g1"), Some(json!({"x5t#S256": "ours"}))));
+        assert_eq!((bound["gid"].as_str(), bound["cnf"]["x5t#S256"].as_str()), (Some("g1"), Some("ours")));
+    }
 }

@@ -26,9 +26,17 @@ pub struct Authentication {
 
 /// Signs `claims` with the workspace's active key for `alg`.
 pub async fn sign<R: Runtime>(ctx: &Ctx<'_, R>, alg: Alg, typ: Option<&str>, claims: &Value) -> Result<String, OAuthError> {
+    if !claims.is_object() {
+        return Err(OAuthError::server_error("JWT claims must be a JSON object"));
+    }
+    sign_serialized(ctx, alg, typ, &claims.to_string()).await
+}
+
+/// [`sign`] for claims already serialized as a JSON object.
+async fn sign_serialized<R: Runtime>(ctx: &Ctx<'_, R>, alg: Alg, typ: Option<&str>, claims_json: &str) -> Result<String, OAuthError> {
     let keys = ctx.keys().await?;
     let key = keys.active(alg).ok_or_else(|| OAuthError::server_error(format!("no active {} key", alg.as_str())))?;
-    Ok(jose::sign_jwt(ctx.rt.signer(), alg, &key.kid, key.pkcs8(ctx.rt.master_secret())?, typ, claims).await?)
+    Ok(jose::sign_jwt_json(ctx.rt.signer(), alg, &key.kid, key.pkcs8(ctx.rt.master_secret())?, typ, claims_json).await?)
 }
 
 /// Checks a JWT this workspace signed: signature by a published key, issuer, and (unless
