@@ -1,6 +1,6 @@
 // Imported by the wasm module (see `mod boundary` in src/lib.rs): the request's head crosses into
-// wasm as one string and the response's head comes back as one, instead of a wasm-bindgen call
-// (and a string copy) per header, per iterator step and per accessor.
+// wasm as one string and the response's head and body come back as one buffer, instead of a
+// wasm-bindgen call (and a string copy) per header, per iterator step and per accessor.
 
 /** `method \n url \n name \n value \n ...`: header values never contain a newline. `forEach`,
  * not `for...of`: workerd's iterator costs an API call and a `[name, value]` array per header
