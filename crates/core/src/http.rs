@@ -399,6 +399,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_lazy_certificate_is_looked_for_only_when_asked_and_once() {
+        let looks = std::rc::Rc::new(std::cell::Cell::new(0));
+        let counted = looks.clone();
+        let cert = ClientCertificate { sha256_fingerprint: "x5t".into(), ..ClientCertificate::default() };
+        let slot = CertificateSlot::lazy(move || {
+            counted.set(counted.get() + 1);
+            Some(cert)
+        });
+        let shared = slot.clone();
+        assert_eq!(looks.get(), 0, "not looked for before something asks");
+        assert_eq!(shared.get().map(|c| c.sha256_fingerprint.as_str()), Some("x5t"));
+        assert_eq!(slot.get().map(|c| c.sha256_fingerprint.as_str()), Some("x5t"), "a clone shares the slot");
+        assert_eq!(looks.get(), 1, "looked for once");
+        assert!(CertificateSlot::known(None).get().is_none());
+        assert!(CertificateSlot::default().get().is_none());
+    }
+
+    #[test]
     fn splits_absolute_urls() {
         let r = Request::new("get", "https://a.example:8443/t/w/authorize?x=1&y=%20#frag", vec![], vec![]);
         assert_eq!(r.origin, "https://a.example:8443");

@@ -21,7 +21,8 @@ pub struct Ctx<'a, R: Runtime> {
     pub config: Arc<WorkspaceConfig>,
     /// Seconds since the epoch, read once per request.
     pub now: i64,
-    /// The TLS client certificate the platform saw on this request (RFC 8705), if any.
+    /// The TLS client certificate the platform saw on this request (RFC 8705), if any; looked for
+    /// on first use, and shared with the request.
     pub client_certificate: crate::http::CertificateSlot,
     /// The request came through the workspace's mTLS domain (its `mtls_issuer`).
     pub via_mtls: bool,

@@ -195,12 +195,12 @@ impl Server {
         Ok(b)
     }
 
-    /// When the lock on a throttle key ends, if this isolate has seen it locked (`authn::throttle`).
     /// Whether this isolate has seen any lock (in force or ended): when not, no key is locked.
     pub(crate) fn knows_locks(&self) -> bool {
         self.locks.any()
     }
 
+    /// When the lock on a throttle key ends, if this isolate has seen it locked (`authn::throttle`).
     pub(crate) fn known_lock(&self, key: &str, now: i64) -> Option<i64> {
         self.locks.until(key, now)
     }

@@ -392,10 +392,15 @@ pub async fn sign_jwt<S: Signer>(
     typ: Option<&str>,
     claims: &Value,
 ) -> Result<String, StoreError> {
+    sign_jwt_json(signer, alg, kid, pkcs8, typ, &claims_json(claims)?).await
+}
+
+/// A JWT's claims as JSON: they must be an object.
+pub fn claims_json(claims: &Value) -> Result<String, StoreError> {
     if !claims.is_object() {
         return Err(StoreError::new("JWT claims must be a JSON object"));
     }
-    sign_jwt_json(signer, alg, kid, pkcs8, typ, &claims.to_string()).await
+    Ok(claims.to_string())
 }
 
 /// [`sign_jwt`] with the claims already serialized (a JSON object: the caller's to keep so), for a

@@ -26,10 +26,7 @@ pub struct Authentication {
 
 /// Signs `claims` with the workspace's active key for `alg`.
 pub async fn sign<R: Runtime>(ctx: &Ctx<'_, R>, alg: Alg, typ: Option<&str>, claims: &Value) -> Result<String, OAuthError> {
-    if !claims.is_object() {
-        return Err(OAuthError::server_error("JWT claims must be a JSON object"));
-    }
-    sign_serialized(ctx, alg, typ, &claims.to_string()).await
+    sign_serialized(ctx, alg, typ, &jose::claims_json(claims)?).await
 }
 
 /// [`sign`] for claims already serialized as a JSON object.
